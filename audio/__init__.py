@@ -1,0 +1,1 @@
+"""Speech front-end: MFCC / log-mel frames, frame labels from alignments, context windows."""

@@ -1,0 +1,1 @@
+"""Runnable experiments: each is an importable `run(config, workdir)` plus a thin `main`."""

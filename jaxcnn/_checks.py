@@ -1,0 +1,82 @@
+"""Argument checks shared by every public function.
+
+Each check raises ``TypeError`` or ``ValueError`` *before* XLA sees the input, with a message
+of the form ``"{fn}: {arg} must be {wanted}, got {got}"`` so the caller learns which argument,
+what it was and what was expected. Checks run on static shapes and Python values only, so they
+cost nothing under ``jit``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def is_int(value) -> bool:
+    """True for Python and NumPy integers; False for bool, float and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def ntuple(value, n: int, fn: str, arg: str) -> tuple[int, ...]:
+    """Canonicalise ``int | Sequence[int]`` to an ``n``-tuple of ints.
+
+    Raises:
+      TypeError: an element is not an int (a float such as ``2.0`` included).
+      ValueError: a sequence of the wrong length.
+    """
+    if is_int(value):
+        return (int(value),) * n
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        if len(value) != n:
+            raise ValueError(f"{fn}: {arg} must be an int or {n} ints, got {tuple(value)!r}")
+        for v in value:
+            if not is_int(v):
+                raise TypeError(
+                    f"{fn}: {arg} must contain ints, got {type(v).__name__} {v!r} in {value!r}"
+                )
+        return tuple(int(v) for v in value)
+    raise TypeError(f"{fn}: {arg} must be an int or {n} ints, got {type(value).__name__} {value!r}")
+
+
+def positive(values: tuple[int, ...], fn: str, arg: str) -> tuple[int, ...]:
+    """Raise ``ValueError`` unless every element is >= 1."""
+    if any(v < 1 for v in values):
+        raise ValueError(f"{fn}: {arg} must be positive, got {values}")
+    return values
+
+
+def non_negative(values: tuple[int, ...], fn: str, arg: str) -> tuple[int, ...]:
+    """Raise ``ValueError`` unless every element is >= 0."""
+    if any(v < 0 for v in values):
+        raise ValueError(f"{fn}: {arg} must be non-negative, got {values}")
+    return values
+
+
+def rank(x, want: int, fn: str, arg: str, layout: str) -> tuple[int, ...]:
+    """Check ``x.ndim == want``; ``layout`` names the axes, e.g. ``"(N, H, W, C)"``.
+
+    Returns the shape. Raises ``TypeError`` for something that is not an array and
+    ``ValueError`` for the wrong rank.
+    """
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"{fn}: {arg} must be an array {layout}, got {type(x).__name__}")
+    if len(shape) != want:
+        raise ValueError(f"{fn}: {arg} must have rank {want} {layout}, got shape {tuple(shape)}")
+    return tuple(shape)
+
+
+def floating(x, fn: str, arg: str) -> None:
+    """Raise ``TypeError`` unless ``x`` has a floating dtype."""
+    if not np.issubdtype(np.dtype(x.dtype), np.floating) and str(x.dtype) != "bfloat16":
+        raise TypeError(f"{fn}: {arg} must have a floating dtype, got {x.dtype}")
+
+
+def one_of(value, choices: Sequence[str], fn: str, arg: str) -> str:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices`` (case-insensitive for str)."""
+    key = value.upper() if isinstance(value, str) else value
+    if key not in choices:
+        raise ValueError(f"{fn}: {arg} must be one of {list(choices)}, got {value!r}")
+    return key

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up everything jaxcnn needs on a fresh Debian machine: the data sets that ship as
+# Debian packages and a virtual environment at .venv. Idempotent, and a no-op (well under a
+# second) when everything is already in place. Usage: bash scripts/setup.sh [--bench]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real data that installs from Debian's registry (see docs/data.md).
+need=()
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -f /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    echo "setup: installing Debian packages: ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+extras="test,corpus"
+[ "${1:-}" = "--bench" ] && extras="$extras,bench"
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -c 'import sys; assert sys.version_info >= (3, 11), "jaxcnn needs Python >= 3.11"'
+    "$python" -m venv .venv
+fi
+# Reinstall only when the dependency list or the extras change.
+stamp=.venv/.jaxcnn-setup
+want="$(sha256sum pyproject.toml | cut -c1-16) $extras"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing Python packages into .venv ($extras)"
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[$extras]"
+    echo "$want" >"$stamp"
+fi

@@ -1,0 +1,1 @@
+"""Text front-end: vocabulary, embeddings, bucketed sequences, 1D CNNs over time."""
