@@ -1,0 +1,174 @@
+"""Context windows without copies: one frame bank, an index of centres, a gather on the device.
+
+Every utterance's ``(T, D)`` features go into one ``(F, D)`` bank, each padded by ``context``
+zero frames on both sides (zero is the mean after CMVN), so a window never crosses into the
+next utterance. ``centres`` holds the bank row of every labelled frame. A batch of windows is
+``bank[centres[idx][:, None] + arange(-context, context + 1)]``: one gather of ``(B, 21, D)``
+inside the jitted step. No ``(frames, 21, D)`` array exists anywhere, so memory is the bank
+(features + 20 padding frames per utterance) plus two int32 per frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+
+from audio import phones
+from audio.features import check_features
+
+CONTEXT = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameBank:
+    """All frames of a set of utterances, host-side.
+
+    Attributes:
+      bank: float32 ``(F, D)``, utterances back to back, each between ``context`` zero frames.
+      centres: int32 ``(N,)`` bank rows of the labelled frames (N examples).
+      labels: int32 ``(N,)`` state labels in ``[0, 138)``.
+      utterance: int32 ``(N,)`` which utterance (input order) each example comes from.
+      context: frames on each side of a centre.
+      dropped: frames without a label (outside every segment), left out of ``centres``.
+    """
+
+    bank: np.ndarray
+    centres: np.ndarray
+    labels: np.ndarray
+    utterance: np.ndarray
+    context: int
+    dropped: int
+
+    @property
+    def size(self) -> int:
+        return int(self.centres.shape[0])
+
+
+def build_bank(items: Sequence, *, context: int = CONTEXT, num_classes: int = phones.NUM_STATES):
+    """Build a :class:`FrameBank` from utterances, one at a time into a preallocated bank.
+
+    Args:
+      items: a sequence of ``(features (T, D) float, labels (T,) int)`` pairs or of ``.npz``
+        paths with arrays ``features`` and ``labels`` (as :func:`audio.features.extract` writes).
+        It is read twice: once for the lengths, once to fill the bank.
+      context: frames each side (10 gives 21-frame windows).
+      num_classes: labels must lie in ``[0, num_classes)``; ``-1`` marks an unlabelled frame.
+
+    Returns:
+      A FrameBank.
+
+    Raises:
+      ValueError: no items, a bad context, NaN / inf features, a feature width that differs between
+        utterances, labels of the wrong length or out of range (messages name the item).
+      TypeError: integer features or float labels.
+    """
+    fn = "build_bank"
+    if not isinstance(context, int) or context < 0:
+        raise ValueError(f"{fn}: context must be a non-negative int, got {context!r}")
+    if len(items) == 0:
+        raise ValueError(f"{fn}: items must be non-empty, got 0 utterances")
+    lengths, dim = [], None
+    for i, item in enumerate(items):
+        shape = _shape(item)
+        if len(shape) != 2 or shape[0] == 0:
+            raise ValueError(f"{fn}: features of item {i} must have shape (T>0, D), got {shape}")
+        if dim is not None and shape[1] != dim:
+            raise ValueError(f"{fn}: features of item {i} must have {dim} columns, got {shape}")
+        dim = shape[1]
+        lengths.append(shape[0])
+    total = sum(lengths) + 2 * context * len(lengths)
+    bank = np.zeros((total, dim), np.float32)
+    centres = np.empty(sum(lengths), np.int32)
+    labels = np.empty(sum(lengths), np.int32)
+    utterance = np.empty(sum(lengths), np.int32)
+    row, n = 0, 0
+    for i, item in enumerate(items):
+        feats, labs = _load(item)
+        check_features(feats, f"{fn} (item {i})", dim)
+        labs = np.asarray(labs)
+        if labs.shape != (feats.shape[0],):
+            raise ValueError(
+                f"{fn}: labels of item {i} must have shape ({feats.shape[0]},), got {labs.shape}"
+            )
+        if not np.issubdtype(labs.dtype, np.integer):
+            raise TypeError(f"{fn}: labels of item {i} must be integers, got {labs.dtype}")
+        if labs.size and (labs.min() < -1 or labs.max() >= num_classes):
+            raise ValueError(
+                f"{fn}: labels of item {i} must be in [0, {num_classes}) or -1, got values in "
+                f"[{labs.min()}, {labs.max()}]"
+            )
+        t = feats.shape[0]
+        start = row + context
+        bank[start : start + t] = feats
+        keep = np.nonzero(labs >= 0)[0]
+        centres[n : n + len(keep)] = start + keep
+        labels[n : n + len(keep)] = labs[keep]
+        utterance[n : n + len(keep)] = i
+        n += len(keep)
+        row += t + 2 * context
+    dropped = len(centres) - n
+    # Slices of the preallocated arrays: the unused tail (dropped frames) costs 12 bytes a frame.
+    return FrameBank(bank, centres[:n], labels[:n], utterance[:n], context, dropped)
+
+
+def take(arrays: dict, indices: jax.Array) -> dict:
+    """Gather a batch of windows on the device (pure, jittable; for ``jaxcnn.train.data.Dataset``).
+
+    Args:
+      arrays: {"bank": (F, D) float32, "centres": (N,) int32, "labels": (N,) int32,
+        "offsets": (2 * context + 1,) int32}.
+      indices: int32 ``(B,)`` example indices in ``[0, N)``.
+
+    Returns:
+      {"x": (B, 2 * context + 1, D) float32, "y": (B,) int32}.
+    """
+    centres = arrays["centres"][indices]  # (B,)
+    rows = centres[:, None] + arrays["offsets"][None, :]  # (B, 21)
+    return {"x": arrays["bank"][rows], "y": arrays["labels"][indices]}
+
+
+def to_dataset(frames: FrameBank, *, device=None):
+    """The bank as a ``jaxcnn.train.data.Dataset`` whose ``take`` is :func:`take`.
+
+    Args:
+      frames: a FrameBank.
+      device: where to put the arrays (default: JAX's default device).
+
+    Returns:
+      ``Dataset(arrays, take, size=frames.size)``; a batch is {"x": (B, 21, D), "y": (B,)}.
+    """
+    from jaxcnn.train.data import Dataset
+
+    arrays = {
+        "bank": frames.bank,
+        "centres": frames.centres,
+        "labels": frames.labels,
+        "offsets": np.arange(-frames.context, frames.context + 1, dtype=np.int32),
+    }
+    arrays = jax.device_put(arrays, device)
+    return Dataset(arrays=arrays, take=take, size=frames.size)
+
+
+def naive_windows(frames: FrameBank, indices) -> np.ndarray:
+    """Windows cut by a Python loop from the bank (a reference for tests), ``(B, 21, D)``."""
+    c = frames.context
+    rows = [frames.bank[frames.centres[i] - c : frames.centres[i] + c + 1] for i in indices]
+    return np.stack(rows)
+
+
+def _shape(item) -> tuple[int, ...]:
+    if isinstance(item, (str, os.PathLike)):
+        with np.load(item, allow_pickle=False) as z:
+            return tuple(z["labels"].shape) + (int(z["dim"]),)
+    return tuple(np.shape(item[0]))
+
+
+def _load(item):
+    if isinstance(item, (str, os.PathLike)):
+        with np.load(item, allow_pickle=False) as z:
+            return z["features"], z["labels"]
+    return np.asarray(item[0]), item[1]
