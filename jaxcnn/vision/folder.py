@@ -1,0 +1,88 @@
+"""A folder of images with one sub-folder per class (``root/<class>/<image>.png``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def load_image_folder(
+    root: str | os.PathLike, *, channels: int = 3
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Read every image under ``root/<class>/``, classes sorted by name.
+
+    Args:
+      root: a folder whose sub-folders are the classes.
+      channels: 3 (RGB; an RGBA image loses its alpha) or 1 (grayscale).
+
+    Returns:
+      ``(images (N, H, W, channels) float32 in [0, 1] NHWC, labels (N,) int32, class names)``.
+
+    Raises:
+      FileNotFoundError: ``root`` is missing or holds no class folder with images.
+      ValueError: ``channels`` not 1 or 3, images of different sizes, a grayscale image where RGB is
+        expected (or the reverse), or an unreadable file.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"load_image_folder: channels must be 1 or 3, got {channels!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"load_image_folder: root must be a folder, got {root}")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    images, labels, first = [], [], None
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).iterdir()):
+            if path.suffix.lower() not in EXTENSIONS:
+                continue
+            image = _read(path, channels)
+            if first is None:
+                first = (path, image.shape)
+            elif image.shape != first[1]:
+                raise ValueError(
+                    f"load_image_folder: every image must have the size of {first[0]} "
+                    f"{first[1][:2]}, got {image.shape[:2]} in {path}"
+                )
+            images.append(image)
+            labels.append(label)
+    if not images:
+        raise FileNotFoundError(
+            f"load_image_folder: root must hold class folders with {EXTENSIONS} images, got none "
+            f"in {root}"
+        )
+    return np.stack(images), np.asarray(labels, np.int32), tuple(classes)
+
+
+def _read(path: Path, channels: int) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode == "P":  # palette images: expand through the palette first
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                mode = im.mode
+            array = np.asarray(im)
+    except OSError as err:
+        raise ValueError(f"load_image_folder: {path} must be a readable image, got {err}") from err
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    gray = array.ndim == 2 or mode in ("L", "LA", "I", "I;16", "F", "1")
+    if channels == 3 and gray:
+        raise ValueError(
+            f"load_image_folder: {path} must be RGB (channels=3), got a grayscale image "
+            f"(mode {mode}); pass channels=1 or convert it"
+        )
+    if channels == 1 and not gray:
+        raise ValueError(
+            f"load_image_folder: {path} must be grayscale (channels=1), got mode {mode}; "
+            f"pass channels=3"
+        )
+    if array.ndim == 2:
+        array = array[..., None]
+    array = array[..., :channels]  # drop alpha
+    scale = 65535.0 if array.dtype == np.uint16 else (255.0 if array.dtype == np.uint8 else 1.0)
+    return array.astype(np.float32) / scale

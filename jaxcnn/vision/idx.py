@@ -1,0 +1,199 @@
+"""IDX files (MNIST, Fashion-MNIST): read and write, gzipped or not.
+
+The format is a 4-byte magic ``00 00 <dtype code> <ndim>``, then ``ndim`` big-endian uint32
+sizes, then the array in C order, big-endian. Every field is checked against the file length
+so a truncated or foreign file fails with a message instead of a garbled array.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+# IDX type codes -> big-endian NumPy dtypes (the format's own table).
+_CODES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_DTYPE_TO_CODE = {v.newbyteorder("="): k for k, v in _CODES.items()}
+
+INSTALL_HINT = "install it with `apt-get install dataset-fashion-mnist` or pass the folder path"
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (``.gz`` is decompressed by its magic bytes, not its name).
+
+    Args:
+      path: the file.
+
+    Returns:
+      An array with the file's shape and dtype in native byte order (uint8 for images/labels).
+
+    Raises:
+      FileNotFoundError: no such file.
+      ValueError: bad magic, unknown type code, or a file shorter/longer than its header says.
+    """
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise ValueError(
+            f"read_idx: {path} must start with a 4-byte IDX magic, got {len(raw)} bytes"
+        )
+    if raw[0] != 0 or raw[1] != 0:
+        raise ValueError(
+            f"read_idx: {path} must start with bytes 00 00 (IDX magic), got {raw[:2].hex(' ')}"
+        )
+    code, ndim = raw[2], raw[3]
+    if code not in _CODES:
+        raise ValueError(
+            f"read_idx: {path} type code must be one of {[hex(c) for c in _CODES]}, got {hex(code)}"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(
+            f"read_idx: {path} must hold {ndim} dimension sizes, got a {len(raw)}-byte file"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = _CODES[code]
+    want = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != want:
+        what = "truncated" if len(raw) < want else "has trailing bytes"
+        raise ValueError(
+            f"read_idx: {path} must be {want} bytes for shape {shape} {dtype.name}, "
+            f"got {len(raw)} ({what})"
+        )
+    data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> None:
+    """Write ``array`` as an IDX file, atomically (temp file + ``os.replace``).
+
+    Args:
+      path: destination; gzipped when ``compress`` is True, or when None and it ends in ``.gz``.
+      array: any shape (rank <= 255) of uint8, int8, int16, int32, float32 or float64.
+
+    Raises:
+      TypeError: a dtype IDX cannot store.
+      ValueError: rank above 255 or a size above 2**32 - 1.
+    """
+    array = np.asarray(array)
+    native = array.dtype.newbyteorder("=")
+    if native not in _DTYPE_TO_CODE:
+        raise TypeError(
+            f"write_idx: array dtype must be one of "
+            f"{sorted(str(d) for d in _DTYPE_TO_CODE)}, got {array.dtype}"
+        )
+    if array.ndim > 255 or any(s >= 2**32 for s in array.shape):
+        raise ValueError(f"write_idx: array shape must fit IDX (rank<=255), got {array.shape}")
+    code = _DTYPE_TO_CODE[native]
+    body = (
+        bytes([0, 0, code, array.ndim])
+        + np.asarray(array.shape, ">u4").tobytes()
+        + np.ascontiguousarray(array, _CODES[code]).tobytes()
+    )
+    path = Path(path)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        body = gzip.compress(body, mtime=0)  # mtime=0: same bytes for the same array
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(body)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_idx_pair(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file ``(N, H, W)`` and a labels file ``(N,)`` and check they match.
+
+    Returns:
+      ``(images (N, H, W) uint8, labels (N,) int32)``.
+
+    Raises:
+      ValueError: wrong ranks, or a different number of images and labels.
+    """
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3:
+        raise ValueError(
+            f"load_idx_pair: images must have rank 3 (N, H, W), got shape {images.shape}"
+        )
+    if labels.ndim != 1:
+        raise ValueError(f"load_idx_pair: labels must have rank 1 (N,), got shape {labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(
+            f"load_idx_pair: labels must have one entry per image ({len(images)}), "
+            f"got {len(labels)} in {labels_path}"
+        )
+    return images, labels.astype(np.int32)
+
+
+def load_fashion_mnist(
+    directory: str | os.PathLike = FASHION_MNIST_DIR, split: str = "train"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (or MNIST: same file names) from a folder of standard IDX files.
+
+    Args:
+      directory: holds ``{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (``.gz`` or not).
+      split: ``"train"`` (60,000) or ``"test"`` (10,000).
+
+    Returns:
+      ``(images (N, 28, 28, 1) float32 in [0, 1], labels (N,) int32)`` (NHWC).
+
+    Raises:
+      FileNotFoundError: the files are missing (the message says how to install them).
+      ValueError: unknown split, or a bad file.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(
+            f"load_fashion_mnist: split must be one of ['train', 'test'], got {split!r}"
+        )
+    prefix = "train" if split == "train" else "t10k"
+    paths = []
+    for kind in ("images-idx3", "labels-idx1"):
+        base = Path(directory) / f"{prefix}-{kind}-ubyte"
+        found = [p for p in (base.with_name(base.name + ".gz"), base) if p.exists()]
+        if not found:
+            raise FileNotFoundError(
+                f"load_fashion_mnist: {base}[.gz] must exist, got no such file; {INSTALL_HINT}"
+            )
+        paths.append(found[0])
+    images, labels = load_idx_pair(*paths)
+    return (images[..., None].astype(np.float32) / 255.0), labels
+
+
+def _read_bytes(path) -> bytes:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"read_idx: path must exist, got {path}")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by file name
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, gzip.BadGzipFile) as err:
+            raise ValueError(f"read_idx: {path} must be a complete gzip file, got {err}") from err
+    return raw

@@ -1,0 +1,54 @@
+"""Image folders: classes from sub-folders; mixed sizes and wrong colour modes are errors."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jaxcnn.vision import load_image_folder
+
+
+def _save(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_reads_classes_in_sorted_order(tmp_path):
+    rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    _save(tmp_path / "b_dog" / "1.png", rgb)
+    _save(tmp_path / "a_cat" / "1.png", 255 - rgb)
+    _save(tmp_path / "a_cat" / "2.png", rgb)
+    (tmp_path / "a_cat" / "notes.txt").write_text("ignored")
+    x, y, names = load_image_folder(tmp_path)
+    assert names == ("a_cat", "b_dog")
+    assert x.shape == (3, 4, 6, 3) and x.dtype == np.float32
+    np.testing.assert_array_equal(y, [0, 0, 1])
+    np.testing.assert_allclose(x[2], rgb / 255.0, rtol=1e-6)  # PNG is lossless
+
+
+def test_mixed_sizes(tmp_path):
+    _save(tmp_path / "a" / "1.png", np.zeros((4, 6, 3), np.uint8))
+    _save(tmp_path / "a" / "2.png", np.zeros((5, 6, 3), np.uint8))
+    with pytest.raises(
+        ValueError, match=r"every image must have the size of .* \(4, 6\), got \(5, 6\)"
+    ):
+        load_image_folder(tmp_path)
+
+
+def test_grayscale_where_rgb_expected(tmp_path):
+    _save(tmp_path / "a" / "1.png", np.zeros((4, 6), np.uint8))
+    with pytest.raises(ValueError, match=r"must be RGB \(channels=3\), got a grayscale image"):
+        load_image_folder(tmp_path)
+    x, _, _ = load_image_folder(tmp_path, channels=1)
+    assert x.shape == (1, 4, 6, 1)
+
+
+def test_other_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="root must be a folder"):
+        load_image_folder(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="must hold class folders"):
+        load_image_folder(tmp_path)
+    with pytest.raises(ValueError, match="channels must be 1 or 3, got 2"):
+        load_image_folder(tmp_path, channels=2)
+    _save(tmp_path / "a" / "1.png", np.zeros((4, 6, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"must be grayscale \(channels=1\), got mode RGB"):
+        load_image_folder(tmp_path, channels=1)
