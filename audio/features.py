@@ -272,21 +272,21 @@ def _extract_chunk(chunk, config: FeatureConfig, source: str) -> list[tuple[str,
     failures = []
     for out, audio_path, phn_path in chunk:
         try:
-            info = soundfile.info(audio_path) if os.path.exists(audio_path) else None
-            y = load_audio(audio_path)
+            y = load_audio(audio_path)  # raises ValueError for a bad file
+            info = soundfile.info(audio_path)
             feats = compute(y, SAMPLE_RATE, config)
             if phn_path:
                 segments = alignments.read_phn(phn_path)
-                file_sr = info.samplerate if info else SAMPLE_RATE
-                alignments.check_segments(segments, info.frames if info else None, "extract")
-                if file_sr != SAMPLE_RATE:
-                    segments = alignments.rescale(segments, file_sr, SAMPLE_RATE)
+                # .phn positions count samples of the file as stored, at its own rate.
+                alignments.check_segments(segments, info.frames, "extract")
+                if info.samplerate != SAMPLE_RATE:
+                    segments = alignments.rescale(segments, info.samplerate, SAMPLE_RATE)
                 labels = alignments.frame_labels(
                     segments, feats.shape[0], hop=HOP, num_samples=len(y), source=source
                 )
             else:
                 labels = np.full(feats.shape[0], -1, np.int32)
-        except (ValueError, TypeError, OSError) as e:
+        except (ValueError, TypeError, OSError, RuntimeError) as e:
             failures.append((out, str(e)))
             continue
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), suffix=".npz.tmp")

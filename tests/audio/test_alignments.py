@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from audio import alignments, phones
+
+SEGS = [(0, 800, "h#"), (800, 2400, "sh"), (2400, 4000, "iy"), (4000, 4500, "pau")]
+
+
+def naive_labels(segments, num_frames, hop, source):
+    """A per-frame loop: the segment whose [start, end) holds the centre, then its third."""
+    out = []
+    for t in range(num_frames):
+        c = t * hop
+        label = -1
+        for s, e, p in segments:
+            if s <= c < e:
+                third = min(2, int(3 * (c - s) / (e - s)))
+                label = 3 * phones.phone_index(p, source) + third
+        out.append(label)
+    return np.array(out)
+
+
+def test_frame_labels_match_naive_loop():
+    labels = alignments.frame_labels(SEGS, 30, hop=160, source="timit")
+    np.testing.assert_array_equal(labels, naive_labels(SEGS, 30, 160, "timit"))
+    # Frame 10 is centred on sample 1600, the middle of "sh" (800..2400): middle state.
+    assert labels[10] == 3 * phones.PHONE_INDEX["sh"] + 1
+    assert labels[29] == -1  # centre 4640 is past the last segment
+
+
+def test_phn_round_trip(tmp_path, utterance):
+    y, segments = utterance
+    path = tmp_path / "u.phn"
+    alignments.write_phn(path, segments)
+    back = alignments.read_phn(path)
+    assert back == segments
+    n = 1 + len(y) // 160
+    a = alignments.frame_labels(segments, n, num_samples=len(y), source="espeak")
+    b = alignments.frame_labels(back, n, num_samples=len(y), source="espeak")
+    np.testing.assert_array_equal(a, b)
+    assert (a >= 0).mean() > 0.99
+
+
+def test_rescale_keeps_contiguity():
+    out = alignments.rescale(SEGS, 16000, 22050)
+    alignments.check_segments(out, None, "t")
+    assert out[-1][1] == round(4500 * 22050 / 16000)
+
+
+@pytest.mark.parametrize(
+    "segments, match",
+    [
+        ([(0, 100, "iy"), (150, 200, "s")], "contiguous, got a gap 100..150"),
+        ([(0, 100, "iy"), (90, 200, "s")], "must not overlap"),
+        ([(0, 100, "iy"), (100, 100, "s")], "must have end > start"),
+        ([(0, 100, "iy"), (100, 5000, "s")], r"end within the audio \(4000 samples\)"),
+        ([], "must be non-empty"),
+    ],
+)
+def test_bad_alignments(segments, match):
+    with pytest.raises(ValueError, match=match):
+        alignments.frame_labels(segments, 10, num_samples=4000)
+
+
+def test_unknown_phone_in_alignment():
+    with pytest.raises(ValueError, match="got 'zz'"):
+        alignments.frame_labels([(0, 100, "zz")], 1, source="timit")
+
+
+def test_bad_phn_file(tmp_path):
+    bad = tmp_path / "bad.phn"
+    bad.write_text("0 100 h#\n100 x s\n")
+    with pytest.raises(ValueError, match="line 2 .* must be 'start end symbol'"):
+        alignments.read_phn(bad)
+    empty = tmp_path / "empty.phn"
+    empty.write_text("\n")
+    with pytest.raises(ValueError, match="at least one segment"):
+        alignments.read_phn(empty)
