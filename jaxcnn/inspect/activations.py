@@ -1,0 +1,91 @@
+"""Activation maps: the output of every convolution layer for one input, via Flax's
+``capture_intermediates`` (no change to the model needed)."""
+
+from __future__ import annotations
+
+import os
+
+import flax.linen as nn
+import numpy as np
+
+from jaxcnn import _checks
+
+
+def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> dict[str, np.ndarray]:
+    """Run ``model`` on ``x`` and return each 2-D convolution layer's output, in call order.
+
+    A layer counts as a convolution when it is a Flax module whose class name contains ``Conv``
+    and whose output is rank 4 (``jaxcnn.layers.Conv2D``, ``flax.linen.Conv``, ...).
+
+    Args:
+      model: a Flax module, called as ``model.apply(variables, x, train=False)``.
+      variables: its variables.
+      x: ``(N, H, W, C)`` NHWC input.
+      relu: apply ``max(0, .)`` to each map, as the network does right after its convolutions.
+
+    Returns:
+      ``{module path: (N, H', W', C') array}`` in the order the layers ran.
+
+    Raises:
+      ValueError: ``x`` not rank 4, or the model has no convolution layer.
+    """
+    _checks.rank(x, 4, "conv_activations", "x", "(N, H, W, C)")
+
+    def is_conv(module, method_name):
+        return method_name == "__call__" and "Conv" in type(module).__name__
+
+    _, state = model.apply(variables, x, train=False, capture_intermediates=is_conv)
+    maps = {}
+    _collect(state.get("intermediates", {}), (), maps)
+    maps = {k: v for k, v in maps.items() if v.ndim == 4}
+    if not maps:
+        raise ValueError(
+            f"conv_activations: model must contain a 2-D Conv layer, got {type(model).__name__}"
+        )
+    return {k: (np.maximum(v, 0) if relu else v) for k, v in maps.items()}
+
+
+def save_activation_maps(
+    maps: dict[str, np.ndarray], path: str | os.PathLike, *, image=None, max_channels: int = 8
+) -> None:
+    """One PNG: a row per layer with its first ``max_channels`` channels of example 0.
+
+    Args:
+      maps: from ``conv_activations``.
+      path: the PNG to write.
+      image: optional ``(H, W, C)`` input drawn at the start of the first row.
+      max_channels: channels per row.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = max_channels + (1 if image is not None else 0)
+    fig, axes = plt.subplots(len(maps), cols, figsize=(1.1 * cols, 1.2 * len(maps) + 0.2))
+    axes = np.atleast_2d(axes)
+    for row, (name, m) in enumerate(maps.items()):
+        offset = 0
+        if image is not None:
+            axes[row, 0].imshow(np.asarray(image)[..., 0], cmap="gray")
+            axes[row, 0].set_title("input" if row == 0 else "", fontsize=7)
+            offset = 1
+        for c in range(max_channels):
+            ax = axes[row, c + offset]
+            if c < m.shape[-1]:
+                ax.imshow(m[0, ..., c], cmap="viridis", interpolation="nearest")
+            if c == 0:
+                ax.set_title(f"{name} {m.shape[1]}x{m.shape[2]}", fontsize=7, loc="left")
+        for ax in axes[row]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _collect(tree, path, out):
+    for key, value in tree.items():
+        if key == "__call__":
+            out["/".join(path)] = np.asarray(value[0])
+        elif hasattr(value, "items"):
+            _collect(value, (*path, key), out)

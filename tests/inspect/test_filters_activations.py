@@ -1,0 +1,59 @@
+"""Filter grids and activation maps against direct computations with jax.lax."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxcnn.inspect import conv_activations, filter_grid, first_conv_kernel, save_filter_grid
+
+
+class TwoConvs(nn.Module):
+    @nn.compact
+    def __call__(self, x, train=False):
+        x = nn.relu(nn.Conv(3, (3, 3), padding="VALID", name="c1")(x))
+        x = nn.relu(nn.Conv(2, (3, 3), strides=2, padding="VALID", name="c2")(x))
+        return nn.Dense(4)(x.reshape(x.shape[0], -1))
+
+
+def test_filter_grid_places_and_rescales_each_filter():
+    k = np.arange(2 * 2 * 1 * 5, dtype=np.float64).reshape(2, 2, 1, 5)
+    grid = filter_grid(k, columns=3, pad=1)
+    assert grid.shape == (2 * 3 - 1, 3 * 3 - 1, 1)
+    f4 = k[..., 0, 4]
+    np.testing.assert_allclose(grid[3:5, 3:5, 0], (f4 - f4.min()) / (f4.max() - f4.min()))
+    assert grid[2, 0, 0] == 1.0  # padding row is white
+    with pytest.raises(ValueError, match=r"filter_grid: kernel must have C_in 1 or 3, got shape"):
+        filter_grid(np.zeros((3, 3, 2, 4)))
+
+
+def test_first_conv_kernel_follows_creation_order(tmp_path):
+    params = {"layers_2": {"kernel": np.ones((3, 3, 1, 2))}, "layers_10": {"kernel": np.zeros(3)}}
+    params = {"layers_10": {"bias": np.zeros(2)}, **params}
+    path, kernel = first_conv_kernel(params)
+    assert path == "layers_2/kernel" and kernel.shape == (3, 3, 1, 2)
+    save_filter_grid(kernel, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="params must contain a rank-4 'kernel'"):
+        first_conv_kernel({"dense": {"kernel": np.zeros((3, 4))}})
+
+
+def test_conv_activations_match_lax():
+    model = TwoConvs()
+    x = jax.random.normal(jax.random.key(0), (2, 9, 9, 1))
+    variables = model.init(jax.random.key(1), x)
+    maps = conv_activations(model, variables, x)
+    assert list(maps) == ["c1", "c2"]
+    p = variables["params"]
+    dn = ("NHWC", "HWIO", "NHWC")
+    want1 = jax.lax.conv_general_dilated(
+        x, p["c1"]["kernel"], (1, 1), "VALID", dimension_numbers=dn
+    )
+    want1 = jnp.maximum(want1 + p["c1"]["bias"].reshape(1, 1, 1, -1), 0)
+    np.testing.assert_allclose(maps["c1"], want1, rtol=1e-5, atol=1e-6)
+    assert maps["c2"].shape == (2, 3, 3, 2) and maps["c2"].min() >= 0
+    raw = conv_activations(model, variables, x, relu=False)
+    assert raw["c1"].min() < 0
+    with pytest.raises(ValueError, match=r"conv_activations: x must have rank 4 \(N, H, W, C\)"):
+        conv_activations(model, variables, x[0])
