@@ -1,0 +1,115 @@
+"""WordNet glosses and label<TAB>text files: real lines, deterministic splits, bad input."""
+
+import numpy as np
+import pytest
+
+from text.datasets import (
+    LEXNAMES,
+    Example,
+    encode_examples,
+    read_labelled,
+    read_wordnet,
+    split_examples,
+)
+from text.vocab import build_vocabulary
+
+WORDNET = "/usr/share/wordnet"
+
+
+def _slice(src_dir, dst, pos, n):
+    """The licence header and the first ``n`` synset lines of a real WordNet data file."""
+    lines, kept = [], 0
+    with open(f"{src_dir}/data.{pos}", encoding="utf-8") as f:
+        for line in f:
+            if not line.startswith("  "):
+                if kept == n:
+                    break
+                kept += 1
+            lines.append(line)
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / f"data.{pos}").write_text("".join(lines), encoding="utf-8")
+    return [line for line in lines if not line.startswith("  ")]
+
+
+def test_reads_real_lines_in_debian_and_tarball_layouts(tmp_path):
+    raw = _slice(WORDNET, tmp_path / "dict", "verb", 50)
+    raw_adj = _slice(WORDNET, tmp_path / "dict", "adj", 30)
+    for directory in (tmp_path, tmp_path / "dict"):  # a dict/ sub-folder or the folder itself
+        got = read_wordnet(directory)
+        assert len(got) == 80
+        assert [e.key for e in got[:50]] == [f"v:{ln.split()[0]}" for ln in raw]
+        # label = field 1 of the line; WordNet's verb files are 29..43, adjectives 0, 1, 44
+        assert [e.label for e in got[:50]] == [int(ln.split()[1]) for ln in raw]
+        assert {LEXNAMES[e.label].split(".")[0] for e in got[50:]} == {"adj"}
+        assert got[0].text == raw[0].split("|", 1)[1].strip()
+    assert len(raw_adj) == 30
+    first = read_wordnet(tmp_path, examples=False)[0].text
+    assert '"' not in first and first == raw[0].split("|", 1)[1].split('; "')[0].strip()
+
+
+def test_lexnames_are_wordnets_45_files():
+    assert len(LEXNAMES) == 45 and LEXNAMES[5] == "noun.animal" and LEXNAMES[38] == "verb.motion"
+    assert LEXNAMES[44] == "adj.ppl" and LEXNAMES[3] == "noun.Tops"
+
+
+def test_split_is_deterministic_disjoint_and_order_free():
+    items = [Example(f"t{i}", 0, f"n:{i:08d}") for i in range(3000)]
+    train, dev, test = split_examples(items)
+    assert len(train) + len(dev) + len(test) == 3000
+    assert 0.07 < len(dev) / 3000 < 0.13 and 0.07 < len(test) / 3000 < 0.13
+    assert {e.key for e in test} == {e.key for e in split_examples(items[::-1])[2]}
+    assert not {e.key for e in test} & {e.key for e in train}
+    with pytest.raises(ValueError, match="split_examples: dev and test must be fractions"):
+        split_examples(items, dev=0.6, test=0.5)
+
+
+def test_missing_or_broken_wordnet(tmp_path):
+    with pytest.raises(ValueError, match="find_wordnet: directory must hold WordNet data"):
+        read_wordnet(tmp_path)
+    (tmp_path / "data.noun").write_text("  1 licence\n00001740 03 n 01 entity 0 000\n")
+    with pytest.raises(ValueError, match="read_wordnet: line 2 of .* must be 'offset lex_filenum"):
+        read_wordnet(tmp_path)
+    with pytest.raises(ValueError, match="read_wordnet: pos must be one of"):
+        read_wordnet(tmp_path, pos=("nouns",))
+
+
+def test_labelled_file_and_unseen_labels(tmp_path):
+    train = tmp_path / "train.tsv"
+    train.write_text("pos\tgood film\nneg\tbad film\n\npos\tgreat\n")
+    items, names, stats = read_labelled(train)
+    assert names == ("neg", "pos") and [e.label for e in items] == [1, 0, 1]
+    assert items[2] == Example("great", 1, "train.tsv:4") and stats.read == 3
+    test = tmp_path / "test.tsv"
+    test.write_text("pos\tfine\nneutral\tmeh\nno tab here\n\t\tempty label\npos\t  \n")
+    with pytest.raises(ValueError, match="read_labelled: line 3 of .* must have a label, a tab"):
+        read_labelled(test, names)
+    items, _, stats = read_labelled(test, names, errors="skip")
+    assert [e.text for e in items] == ["fine"]
+    assert (stats.read, stats.no_label, stats.unseen_label, stats.empty_text) == (1, 2, 1, 1)
+    test.write_text("pos\tfine\nneutral\tmeh\n")
+    with pytest.raises(
+        ValueError,
+        match="read_labelled: labels must be among the 2 known labels, got 'neutral' at test.tsv:2",
+    ):
+        read_labelled(test, names)
+    test.write_text("no tab\n")
+    with pytest.raises(ValueError, match="read_labelled: .* must hold at least one usable"):
+        read_labelled(test, names, errors="skip")
+
+
+def test_encode_drops_and_counts_empty_and_all_unknown():
+    vocab = build_vocabulary(["the dog"])
+    items = [
+        Example("the dog", 3, "a"),
+        Example("", 1, "b"),
+        Example("zebra quagga", 2, "c"),
+        Example("!!", 0, "d"),
+        Example("the zebra", 4, "e"),
+    ]
+    seqs, labels, stats = encode_examples(items, vocab)
+    assert (stats.kept, stats.empty, stats.all_unknown) == (2, 1, 2)
+    np.testing.assert_array_equal(labels, [3, 4])
+    the, dog = vocab.id("the"), vocab.id("dog")
+    assert [s.tolist() for s in seqs] == [[the, dog], [the, 1]]
+    _, _, kept_all = encode_examples(items, vocab, drop_all_unknown=False)
+    assert (kept_all.kept, kept_all.all_unknown) == (4, 0)
