@@ -1,0 +1,241 @@
+"""conv_transpose1d / 2d: adjoint of conv, naive NumPy scatter, PyTorch shapes (and values if
+torch is importable), gradients, transformations and every error message."""
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from tests import reference
+
+CONV = {1: conv1d, 2: conv2d}
+CONVT = {1: conv_transpose1d, 2: conv_transpose2d}
+
+
+def _rand(seed, *shape):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@st.composite
+def transpose_configs(draw, n):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    window = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(n))
+    output_padding = tuple(
+        draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation, strict=True)
+    )
+    return dict(
+        shape_y=(draw(st.integers(1, 2)), *(draw(st.integers(1, 5)) for _ in range(n)),
+                 groups * draw(st.integers(1, 2))),
+        window=window,
+        cbg=draw(st.integers(1, 2)),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**16)),
+    )  # fmt: skip
+
+
+def _check_against_scatter(n, cfg):
+    out = [
+        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for i, s, p, d, k, op in zip(
+            cfg["shape_y"][1:-1], cfg["stride"], cfg["padding"], cfg["dilation"],
+            cfg["window"], cfg["output_padding"], strict=True,
+        )
+    ]  # fmt: skip
+    assume(min(out) >= 1)
+    y = _rand(cfg["seed"], *cfg["shape_y"])
+    k = _rand(cfg["seed"] + 1, *cfg["window"], cfg["cbg"], cfg["shape_y"][-1])
+    b = _rand(cfg["seed"] + 2, cfg["cbg"] * cfg["groups"]) if cfg["bias"] else None
+    args = (cfg["stride"], cfg["padding"], cfg["output_padding"], cfg["dilation"], cfg["groups"])
+    want = reference.conv_transpose(y, k, *args, bias=b)
+    got = CONVT[n](
+        y,
+        k,
+        b,
+        stride=cfg["stride"],
+        padding=cfg["padding"],
+        output_padding=cfg["output_padding"],
+        dilation=cfg["dilation"],
+        groups=cfg["groups"],
+    )
+    assert got.shape == want.shape == (cfg["shape_y"][0], *out, cfg["cbg"] * cfg["groups"])
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+
+
+@given(transpose_configs(1))
+def test_conv_transpose1d_matches_naive_scatter(cfg):
+    _check_against_scatter(1, cfg)
+
+
+@given(transpose_configs(2))
+def test_conv_transpose2d_matches_naive_scatter(cfg):
+    _check_against_scatter(2, cfg)
+
+
+@st.composite
+def adjoint_configs(draw, n):
+    groups = draw(st.sampled_from([1, 2]))
+    return dict(
+        sizes=tuple(draw(st.integers(3, 9)) for _ in range(n)),
+        window=tuple(draw(st.integers(1, 3)) for _ in range(n)),
+        stride=tuple(draw(st.integers(1, 3)) for _ in range(n)),
+        dilation=tuple(draw(st.integers(1, 2)) for _ in range(n)),
+        padding=tuple(draw(st.integers(0, 2)) for _ in range(n)),
+        c_b=groups * draw(st.integers(1, 2)),
+        c_a=groups * draw(st.integers(1, 2)),
+        groups=groups,
+        seed=draw(st.integers(0, 2**16)),
+    )
+
+
+def _check_adjoint(n, cfg):
+    eff = [(k - 1) * d + 1 for k, d in zip(cfg["window"], cfg["dilation"], strict=True)]
+    sizes, pads = cfg["sizes"], cfg["padding"]
+    assume(all(s + 2 * p >= e for s, p, e in zip(sizes, pads, eff, strict=True)))
+    x = _rand(cfg["seed"], 2, *sizes, cfg["c_b"])
+    k = _rand(cfg["seed"] + 1, *cfg["window"], cfg["c_b"] // cfg["groups"], cfg["c_a"])
+    kw = dict(stride=cfg["stride"], dilation=cfg["dilation"], groups=cfg["groups"])
+
+    def conv(v):
+        return CONV[n](v, k, padding=tuple((p, p) for p in pads), **kw)
+
+    fx, vjp = jax.vjp(conv, x)
+    y = _rand(cfg["seed"] + 2, *fx.shape)
+    # The strided conv maps several input sizes to one output size: output_padding picks ours.
+    out_pad = tuple(
+        s - ((a - 1) * st_ - 2 * p + (w - 1) * d + 1)
+        for s, a, st_, p, w, d in zip(
+            sizes, fx.shape[1:-1], cfg["stride"], pads, cfg["window"], cfg["dilation"],
+            strict=True,
+        )
+    )  # fmt: skip
+    xt = CONVT[n](y, k, padding=pads, output_padding=out_pad, **kw)
+    assert xt.shape == x.shape
+    np.testing.assert_allclose(np.asarray(xt), np.asarray(vjp(y)[0]), rtol=1e-4, atol=1e-4)
+    lhs = np.vdot(np.asarray(fx, np.float64), y.astype(np.float64))
+    rhs = np.vdot(x.astype(np.float64), np.asarray(xt, np.float64))
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4, atol=1e-3)
+
+
+# Each example compiles a conv and its VJP: half the profile's budget keeps the suite quick.
+HALF = settings(max_examples=max(10, settings().max_examples // 2))
+
+
+@HALF
+@given(adjoint_configs(1))
+def test_conv_transpose1d_is_adjoint_of_conv1d(cfg):
+    _check_adjoint(1, cfg)
+
+
+@HALF
+@given(adjoint_configs(2))
+def test_conv_transpose2d_is_adjoint_of_conv2d(cfg):
+    _check_adjoint(2, cfg)
+
+
+@pytest.mark.parametrize(
+    "size,k,s,p,op,d,want",
+    [(5, 3, 2, 1, 1, 1, 10), (4, 4, 2, 1, 0, 1, 8), (7, 3, 1, 0, 0, 2, 11), (3, 1, 3, 0, 2, 1, 9)],
+)
+def test_pytorch_output_size_formula(size, k, s, p, op, d, want):
+    # Worked by hand: (size - 1) * s - 2p + d(k - 1) + op + 1, e.g. 4*2 - 2 + 2 + 1 + 1 = 10.
+    y, w = _rand(0, 1, size, size, 2), _rand(1, k, k, 3, 2)
+    got = conv_transpose2d(y, w, stride=s, padding=p, output_padding=op, dilation=d)
+    assert got.shape == (1, want, want, 3)
+
+
+def test_matches_torch_when_available():
+    torch = pytest.importorskip("torch")
+    from jaxcnn.functional.layout import kernel_from_torch, to_channels_first, to_channels_last
+
+    y = _rand(3, 2, 4, 3, 5)  # NCHW for torch, C_a = 4
+    w = _rand(4, 4, 3, 3, 2)  # ConvTranspose2d(4 -> 6, groups=2).weight: (C_a, C_b/g, KH, KW)
+    b = _rand(5, 6)
+    kw = dict(stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2), groups=2)
+    want = torch.nn.functional.conv_transpose2d(
+        torch.from_numpy(y), torch.from_numpy(w), torch.from_numpy(b), **kw
+    ).numpy()
+    got = conv_transpose2d(to_channels_last(y), kernel_from_torch(w, transposed=True), b, **kw)
+    np.testing.assert_allclose(np.asarray(to_channels_first(got)), want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_gradients_order_2(n):
+    y = _rand(6, 1, *([3] * n), 2)
+    k = _rand(7, *([2] * n), 2, 2) * 0.5
+    b = _rand(8, 4)
+
+    def f(y, k, b):
+        return CONVT[n](y, k, b, stride=2, padding=1, output_padding=1, groups=2)
+
+    check_grads(f, (y, k, b), order=2, modes=["fwd", "rev"], atol=2e-2, rtol=2e-2)
+
+
+def test_jit_equals_eager_and_vmap_equals_loop():
+    y, k, b = _rand(9, 3, 2, 4, 3, 2), _rand(10, 3, 2, 5, 2), _rand(11, 5)
+
+    def f(y):
+        return conv_transpose2d(y, k, b, stride=(2, 3), padding=(1, 0), output_padding=(0, 2))
+
+    eager = np.stack([np.asarray(f(yi)) for yi in y])
+    np.testing.assert_allclose(np.asarray(jax.vmap(f)(y)), eager, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.jit(f)(y[0])), eager[0], rtol=1e-5, atol=1e-5)
+
+
+Y2, K2 = np.zeros((1, 4, 4, 6), np.float32), np.zeros((3, 3, 2, 6), np.float32)
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,exc,match",
+    [
+        ((Y2[0], K2), {}, ValueError,
+         r"conv_transpose2d: x must have rank 4 \(N, H, W, C\), got shape \(4, 4, 6\)"),
+        ((Y2, K2[0]), {}, ValueError,
+         r"conv_transpose2d: kernel must have rank 4 \(KH, KW, C_b // groups, C_a\)"),
+        ((Y2.astype(np.int32), K2), {}, TypeError,
+         r"conv_transpose2d: x must have a floating dtype, got int32"),
+        ((Y2, np.zeros((3, 3, 2, 5), np.float32)), {}, ValueError,
+         r"conv_transpose2d: kernel must have C_a = 6 \(the channels of x\) on its last axis"),
+        ((Y2, K2), {"groups": 4}, ValueError,
+         r"conv_transpose2d: groups must divide the input channels 6, got 4"),
+        ((Y2, K2), {"groups": 1.0}, TypeError, r"conv_transpose2d: groups must be an int"),
+        ((Y2, K2), {"stride": 0}, ValueError, r"conv_transpose2d: stride must be positive"),
+        ((Y2, K2), {"stride": 2.0}, TypeError, r"conv_transpose2d: stride must be an int or 2"),
+        ((Y2, K2), {"dilation": (1, 0)}, ValueError,
+         r"conv_transpose2d: dilation must be positive, got \(1, 0\)"),
+        ((Y2, K2), {"padding": -1}, ValueError,
+         r"conv_transpose2d: padding must be non-negative, got \(-1, -1\)"),
+        ((Y2, K2), {"padding": "SAME"}, TypeError, r"conv_transpose2d: padding must be an int"),
+        ((Y2, K2), {"stride": 2, "output_padding": 2}, ValueError,
+         r"conv_transpose2d: output_padding must be smaller than max\(stride, dilation\) "
+         r"\(2, 2\), got \(2, 2\)"),
+        ((Y2, K2), {"output_padding": -1}, ValueError,
+         r"conv_transpose2d: output_padding must be non-negative"),
+        ((Y2, K2), {"padding": 4}, ValueError,
+         r"conv_transpose2d: output size must be positive, got \(-2, -2\)"),
+        ((Y2, K2, np.zeros((6,), np.float32)), {}, ValueError,
+         r"conv_transpose2d: bias must have shape \(2,\), got shape \(6,\)"),
+    ],
+)  # fmt: skip
+def test_conv_transpose2d_errors(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        conv_transpose2d(*args, **kwargs)
+
+
+def test_conv_transpose1d_errors():
+    y, k = np.zeros((1, 4, 2), np.float32), np.zeros((3, 1, 2), np.float32)
+    with pytest.raises(ValueError, match=r"conv_transpose1d: x must have rank 3 \(N, W, C\)"):
+        conv_transpose1d(y[0], k)
+    with pytest.raises(ValueError, match=r"conv_transpose1d: output_padding must be smaller"):
+        conv_transpose1d(y, k, output_padding=1)
+    assert conv_transpose1d(y, k, output_padding=1, dilation=2).shape == (1, 9, 1)
