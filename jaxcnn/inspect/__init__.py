@@ -2,6 +2,8 @@
 fields."""
 
 from jaxcnn.inspect.activations import conv_activations as conv_activations
+from jaxcnn.inspect.activations import is_conv as is_conv
+from jaxcnn.inspect.activations import module_outputs as module_outputs
 from jaxcnn.inspect.activations import save_activation_maps as save_activation_maps
 from jaxcnn.inspect.dead import ChannelStats as ChannelStats
 from jaxcnn.inspect.dead import dead_filter_report as dead_filter_report

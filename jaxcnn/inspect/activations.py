@@ -30,19 +30,44 @@ def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> di
       ValueError: ``x`` not rank 4, or the model has no convolution layer.
     """
     _checks.rank(x, 4, "conv_activations", "x", "(N, H, W, C)")
-
-    def is_conv(module, method_name):
-        return method_name == "__call__" and "Conv" in type(module).__name__
-
-    _, state = model.apply(variables, x, train=False, capture_intermediates=is_conv)
-    maps = {}
-    _collect(state.get("intermediates", {}), (), maps)
-    maps = {k: v for k, v in maps.items() if v.ndim == 4}
+    maps = module_outputs(model, variables, x, is_conv)
+    maps = {k: np.asarray(v) for k, v in maps.items() if v.ndim == 4}
     if not maps:
         raise ValueError(
             f"conv_activations: model must contain a 2-D Conv layer, got {type(model).__name__}"
         )
     return {k: (np.maximum(v, 0) if relu else v) for k, v in maps.items()}
+
+
+def is_conv(module: nn.Module) -> bool:
+    """Whether ``module`` is a convolution layer (its class name contains ``Conv``)."""
+    return "Conv" in type(module).__name__
+
+
+def module_outputs(model: nn.Module, variables, x, select) -> dict:
+    """Outputs of the sub-modules for which ``select(module)`` is True, keyed by path.
+
+    Differentiable (no NumPy conversion), so ``jax.grad`` can go through it, e.g. to a chosen
+    conv unit for ``gradient_receptive_field`` or to a feature layer for transfer learning.
+
+    Args:
+      model, variables: a Flax model called as ``model.apply(variables, x, train=False)``.
+      x: its input.
+      select: ``Module -> bool``.
+
+    Returns:
+      ``{path: output array}`` in call order (a module called twice keeps its first output).
+    """
+
+    def keep(module, method_name):
+        return method_name == "__call__" and select(module)
+
+    _, state = model.apply(
+        variables, x, train=False, capture_intermediates=keep, mutable=["intermediates"]
+    )
+    out = {}
+    _collect(state.get("intermediates", {}), (), out)
+    return out
 
 
 def save_activation_maps(
@@ -86,6 +111,6 @@ def save_activation_maps(
 def _collect(tree, path, out):
     for key, value in tree.items():
         if key == "__call__":
-            out["/".join(path)] = np.asarray(value[0])
+            out["/".join(path)] = value[0]
         elif hasattr(value, "items"):
             _collect(value, (*path, key), out)

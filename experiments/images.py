@@ -1,0 +1,240 @@
+"""Fashion-MNIST: MLP vs LeNet-style CNN vs all-convolutional vs GAP head vs small ResNet.
+
+    python -m experiments.images [--workdir runs/images] [--quick | --full] [--epochs N]
+
+Default (the main job's budget, a few minutes on 2 CPU cores): 12,000 training images, 3 epochs,
+evaluated on the full 10,000-image test set. ``--full``: all 60,000 training images, 15 epochs,
+random crop + flip augmentation for the convolutional models. ``--quick``: scikit-learn's 8x8
+digits, 2 epochs (seconds; what the tests run). Writes ``results.json``, ``results.md``,
+per-model ``metrics.jsonl`` and curves, ``learning_curves.png`` and the trained CNN's variables
+(``cnn/variables.npz``, read by ``experiments/inspect_cnn.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
+from jaxcnn.vision.idx import FASHION_MNIST_DIR
+from jaxcnn.vision.models import MODELS, make_model
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagesConfig:
+    dataset: str = "fashion_mnist"  # "fashion_mnist" (IDX folder) | "digits" (scikit-learn)
+    data_dir: str = FASHION_MNIST_DIR
+    models: tuple[str, ...] = MODELS
+    train_examples: int | None = 12000  # None: the whole training set
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    augment: tuple[str, ...] = ()  # models trained with random crop + flip
+    seed: int = 0
+
+
+def get_config(quick: bool = False) -> ImagesConfig:
+    """The main job's default (minutes on 2 cores), or ``quick``: 8x8 digits in seconds."""
+    if quick:
+        return ImagesConfig(dataset="digits", train_examples=None, epochs=2, batch_size=64)
+    return ImagesConfig()
+
+
+def full_config() -> ImagesConfig:
+    """The full budget: all 60,000 images, 15 epochs, augmentation for the conv models."""
+    return ImagesConfig(train_examples=None, epochs=15, augment=("cnn", "allconv", "gap", "resnet"))
+
+
+def run(config: ImagesConfig, workdir: str) -> dict:
+    """Train and evaluate every model in ``config.models``; rows as in ``docs/DESIGN.md``.
+
+    A model whose ``row.json`` already exists for the same config is reused (the main job resumes).
+    """
+    from jaxcnn.train import Dataset, TrainConfig, fit, results
+
+    out = Path(workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_test, y_test), num_classes = load_data(config)
+    train = Dataset.from_arrays(x_train, y_train)
+    test = Dataset.from_arrays(x_test, y_test)
+    rows, histories = [], {}
+    for name in config.models:
+        model_dir = out / name
+        model_dir.mkdir(exist_ok=True)
+        cached = _cached(model_dir / "row.json", config)
+        if cached is not None:
+            rows.append(cached["row"])
+            histories[name] = cached["history"]
+            continue
+        model = make_model(name, num_classes, augment=name in config.augment)
+        train_config = TrainConfig(
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            schedule=config.schedule,
+            seed=config.seed,
+            num_classes=num_classes,
+        )
+        result = fit(model, train, test, train_config, workdir=str(model_dir))
+        row = {
+            "model": name,
+            "params": int(result.num_params),
+            "test_accuracy": float(result.eval["accuracy"]),
+            "train_examples_per_s": float(result.throughput),
+            "train_accuracy": float(result.history[-1]["train_accuracy"]),
+            "epochs": config.epochs,
+            "train_examples": int(len(y_train)),
+            "train_seconds": float(sum(h["seconds"] for h in result.history)),
+            "compile_seconds": float(result.compile_seconds),
+            "augment": name in config.augment,
+        }
+        rows.append(row)
+        histories[name] = result.history
+        if name == "cnn":
+            save_variables(model_dir / "variables.npz", result.variables)
+        results.plot_curves(result.history, model_dir / "curves.png")
+        results.write_json(
+            model_dir / "row.json",
+            {"config": dataclasses.asdict(config), "row": row, "history": result.history},
+        )
+    summary = {
+        "config": dataclasses.asdict(config),
+        "code_version": results.code_version(),
+        "rows": rows,
+        "history": histories,
+    }
+    results.write_json(out / "results.json", summary)
+    columns = ["model", "params", "test_accuracy", "train_accuracy", "train_examples_per_s",
+               "train_examples", "epochs", "augment"]  # fmt: skip
+    note = (
+        f"\n\n{config.dataset}: {rows[0]['train_examples'] if rows else 0} training images, "
+        f"{config.epochs} epochs, batch {config.batch_size}, adam lr {config.learning_rate} "
+        f"({config.schedule}); test accuracy on {len(y_test)} test images. "
+        f"Commit {summary['code_version']}.\n"
+    )
+    _write_text(out / "results.md", results.markdown_table(rows, columns) + note)
+    plot_comparison(histories, out / "learning_curves.png")
+    return summary
+
+
+def load_data(config: ImagesConfig):
+    """Train/test arrays ``(N, H, W, 1)`` float32, normalised with the training set's statistics."""
+    if config.dataset == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        x = (digits.images / 16.0).astype(np.float32)[..., None]
+        y = digits.target.astype(np.int32)
+        order = np.random.default_rng(config.seed).permutation(len(y))
+        x, y = x[order], y[order]
+        x_train, y_train, x_test, y_test = x[:1500], y[:1500], x[1500:], y[1500:]
+    elif config.dataset == "fashion_mnist":
+        x_train, y_train = load_fashion_mnist(config.data_dir, "train")
+        x_test, y_test = load_fashion_mnist(config.data_dir, "test")
+    else:
+        raise ValueError(
+            f"load_data: dataset must be one of ['fashion_mnist', 'digits'], got {config.dataset!r}"
+        )
+    if config.train_examples is not None and config.train_examples < len(y_train):
+        # A fixed random subset: every class keeps about its share.
+        keep = np.random.default_rng(config.seed).permutation(len(y_train))[: config.train_examples]
+        x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
+    mean, std = channel_stats(x_train)
+    x_train = np.asarray(normalize(x_train, mean, std))
+    x_test = np.asarray(normalize(x_test, mean, std))
+    return (x_train, y_train), (x_test, y_test), int(max(y_train.max(), y_test.max()) + 1)
+
+
+def save_variables(path, variables) -> None:
+    """Variables as ``.npz`` with ``/``-joined keys (no pickle), written atomically."""
+    from flax import traverse_util
+
+    flat = traverse_util.flatten_dict(variables, sep="/")
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, **{k: np.asarray(v) for k, v in flat.items()})
+    os.replace(tmp, path)
+
+
+def load_variables(path) -> dict:
+    """Inverse of ``save_variables``."""
+    from flax import traverse_util
+
+    with np.load(path, allow_pickle=False) as data:
+        flat = {k: data[k] for k in data.files}
+    return traverse_util.unflatten_dict(flat, sep="/")
+
+
+def plot_comparison(histories: dict, path) -> None:
+    """Test accuracy per epoch for every model in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for name, history in histories.items():
+        epochs = [h["epoch"] for h in history]
+        axes[0].plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
+        axes[1].plot(epochs, [h["eval_accuracy"] for h in history], marker="o", label=name)
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].set(xlabel="epoch", ylabel="test accuracy")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _cached(path: Path, config: ImagesConfig):
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text())
+    same = cached.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
+    return cached if same else None
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from jaxcnn.train import cli
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    cli.add_common_args(parser)
+    parser.add_argument("--full", action="store_true", help="all 60k images, 15 epochs, augment")
+    parser.add_argument("--train-examples", type=int, default=None)
+    parser.add_argument(
+        "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
+    )
+    args = parser.parse_args(argv)
+    config = full_config() if args.full else get_config(args.quick)
+    overrides = {}
+    for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed"),
+                        ("train_examples", "train_examples")):  # fmt: skip
+        if getattr(args, flag, None) is not None:
+            overrides[field] = getattr(args, flag)
+    if args.models:
+        overrides["models"] = tuple(args.models.split(","))
+    config = dataclasses.replace(config, **overrides)
+    summary = run(config, args.workdir or "runs/images")
+    for row in summary["rows"]:
+        print(
+            f"{row['model']:8s} params {row['params']:>8,}  test acc {row['test_accuracy']:.4f}"
+            f"  {row['train_examples_per_s']:,.0f} ex/s"
+        )
+    return summary
+
+
+if __name__ == "__main__":
+    main()
