@@ -1,0 +1,40 @@
+"""The command-line convention shared by every experiment script."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``--workdir --seed --epochs --batch-size --quick`` to ``parser`` and return it.
+
+    ``--epochs`` and ``--batch-size`` default to None so a script keeps its own defaults
+    (from ``get_config(quick)``) unless the user overrides them.
+    """
+    parser.add_argument(
+        "--workdir",
+        default=None,
+        help="results, metrics, checkpoints and plots go here; the same workdir resumes",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the one seed of the run")
+    parser.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="override the config's batch size"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny configuration that finishes in seconds"
+    )
+    return parser
+
+
+def apply_overrides(config, args):
+    """Return ``config`` (a dataclass) with seed/epochs/batch_size replaced by given flags."""
+    import dataclasses
+
+    changes = {"seed": args.seed}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.batch_size is not None:
+        changes["batch_size"] = args.batch_size
+    fields = {f.name for f in dataclasses.fields(config)}
+    return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in fields})

@@ -1,0 +1,108 @@
+"""The typed training configuration shared by every pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from jaxcnn._checks import is_int
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("constant", "cosine", "warmup_cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything `fit` needs besides the model and the data.
+
+    Attributes:
+      epochs: passes over the training set.
+      batch_size: training examples per step; must be divisible by the device count.
+      eval_batch_size: examples per evaluation batch (rounded up to the device count).
+      optimizer: "sgd" (with `momentum`), "adam" or "adamw" (decay skips ndim <= 1 leaves).
+      learning_rate, momentum, weight_decay: optimiser hyper-parameters.
+      schedule: "constant" | "cosine" | "warmup_cosine" (cosine decay to 0 over all steps).
+      warmup_steps: linear warm-up steps for "warmup_cosine".
+      grad_clip: clip the global gradient norm to this value; None = no clipping.
+      label_smoothing: mass moved uniformly over all classes in the cross-entropy target.
+      seed: the one seed; initialisation, shuffling and dropout all derive from it.
+      steps_per_call: steps run in one compiled `lax.scan`; None = a whole epoch.
+      checkpoint_every: save a checkpoint every this many steps (at call boundaries) and at
+        the end; None = only at the end of each epoch (when a workdir is given).
+      keep_last: checkpoints kept besides the best one.
+      frozen: fnmatch patterns over "/"-joined parameter paths that are not trained.
+      num_classes: classes for per-class accuracy and the confusion matrix (None = from logits).
+      progress: show a tqdm bar; None = only when stderr is a terminal.
+
+    Raises:
+      ValueError / TypeError: from ``__post_init__`` for a bad field.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    eval_batch_size: int = 1024
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    label_smoothing: float = 0.0
+    seed: int = 0
+    steps_per_call: int | None = None
+    checkpoint_every: int | None = None
+    keep_last: int = 2
+    frozen: tuple[str, ...] = ()
+    num_classes: int | None = None
+    progress: bool | None = None
+
+    def __post_init__(self):
+        fn = "TrainConfig"
+        for name, low in (
+            ("epochs", 1),
+            ("batch_size", 1),
+            ("eval_batch_size", 1),
+            ("warmup_steps", 0),
+            ("seed", 0),
+            ("keep_last", 1),
+        ):
+            _int_at_least(getattr(self, name), low, fn, name)
+        for name in ("steps_per_call", "checkpoint_every", "num_classes"):
+            if getattr(self, name) is not None:
+                _int_at_least(getattr(self, name), 1, fn, name)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"{fn}: optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"{fn}: schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"{fn}: learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
+            raise ValueError(
+                f"{fn}: weight_decay must be >= 0 and momentum in [0, 1), "
+                f"got {self.weight_decay!r}, {self.momentum!r}"
+            )
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"{fn}: grad_clip must be > 0 or None, got {self.grad_clip!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(
+                f"{fn}: label_smoothing must be in [0, 1), got {self.label_smoothing!r}"
+            )
+        if isinstance(self.frozen, str) or not all(isinstance(p, str) for p in self.frozen):
+            raise TypeError(f"{fn}: frozen must be a tuple of str patterns, got {self.frozen!r}")
+
+    def to_dict(self) -> dict:
+        """The config as a JSON-able dict (for results.json)."""
+        d = dataclasses.asdict(self)
+        d["frozen"] = list(self.frozen)
+        return d
+
+
+def _int_at_least(value, low: int, fn: str, arg: str) -> None:
+    if not is_int(value):
+        raise TypeError(f"{fn}: {arg} must be an int, got {type(value).__name__} {value!r}")
+    if value < low:
+        raise ValueError(f"{fn}: {arg} must be >= {low}, got {value}")

@@ -1,0 +1,80 @@
+"""Loss and metric sums computed inside the compiled step (sums, so batches add up exactly)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0):
+    """Softmax cross-entropy on integer labels over the last axis.
+
+    Args:
+      logits: float ``(..., C)``.
+      labels: int ``(...)`` in ``[0, C)``.
+      label_smoothing: probability mass spread uniformly over the C classes.
+
+    Returns:
+      per-element loss ``(...)``, float32.
+    """
+    logits = logits.astype(jnp.float32)
+    if label_smoothing == 0.0:
+        return optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    target = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+    return optax.softmax_cross_entropy(logits, target)
+
+
+def batch_weight(batch: dict) -> jax.Array:
+    """The batch's example (or token) weights: ``batch["weight"]`` or ones like ``y``."""
+    y = batch["y"]
+    return batch["weight"].astype(jnp.float32) if "weight" in batch else jnp.ones(y.shape)
+
+
+def metric_sums(logits, labels, weight, *, label_smoothing=0.0, num_classes=None) -> dict:
+    """Weighted sums over a batch: loss, weight, correct, top-5 correct (and confusion).
+
+    Args:
+      logits: ``(B, C)`` or ``(B, L, C)``; labels/weight: ``(B,)`` or ``(B, L)``.
+      num_classes: when given, also a ``(num_classes, num_classes)`` confusion matrix
+        (rows = true class, columns = predicted) of summed weights.
+
+    Returns:
+      dict of float32 scalars ``loss``, ``weight``, ``correct``, ``top5`` (+ ``confusion``).
+    """
+    loss = cross_entropy(logits, labels, label_smoothing)
+    pred = jnp.argmax(logits, axis=-1)
+    k = min(5, logits.shape[-1])
+    _, top = jax.lax.top_k(logits, k)
+    in_top = jnp.any(top == labels[..., None], axis=-1)
+    out = {
+        "loss": jnp.sum(loss * weight),
+        "weight": jnp.sum(weight),
+        "correct": jnp.sum(jnp.where(pred == labels, weight, 0.0)),
+        "top5": jnp.sum(jnp.where(in_top, weight, 0.0)),
+    }
+    if num_classes is not None:
+        true = jax.nn.one_hot(labels.reshape(-1), num_classes) * weight.reshape(-1, 1)
+        guess = jax.nn.one_hot(pred.reshape(-1), num_classes)
+        out["confusion"] = true.T @ guess
+    return out
+
+
+def summarize(sums: dict) -> dict:
+    """Turn summed metrics into JSON-able means: loss, accuracy, top5, per_class, confusion."""
+    w = float(sums["weight"])
+    safe = max(w, 1e-12)
+    out = {
+        "loss": float(sums["loss"]) / safe,
+        "accuracy": float(sums["correct"]) / safe,
+        "top5": float(sums["top5"]) / safe,
+        "count": w,
+    }
+    if "confusion" in sums:
+        conf = jax.device_get(sums["confusion"])
+        rows = conf.sum(axis=1)
+        out["per_class"] = [
+            float(conf[i, i] / rows[i]) if rows[i] > 0 else None for i in range(conf.shape[0])
+        ]
+        out["confusion"] = [[int(round(v)) for v in row] for row in conf.tolist()]
+    return out

@@ -1,0 +1,108 @@
+"""The compiled functions: a chunk of training steps and an evaluation pass, each a lax.scan.
+
+Python never runs per step: one call runs ``S`` steps whose batches are gathered on the
+device from an ``(S, B)`` index matrix. Padding steps (``active == 0``, used to give the
+last chunk of an epoch the same shape as the others) leave the state untouched, so every
+bucket compiles exactly once.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxcnn.train.metrics import batch_weight, cross_entropy, metric_sums
+from jaxcnn.train.parallel import shard_batch
+
+
+def make_train_chunk(model, tx, take, mesh, *, seed: int, label_smoothing: float = 0.0):
+    """A pure function ``(state, arrays, indices (S, B), active (S,)) -> (state, per_step)``.
+
+    ``state`` is ``{"params", "opt_state", "batch_stats", "step"}``; ``per_step`` holds
+    ``(S,)`` sums ``loss`` (weighted), ``weight``, ``correct`` for host-side metrics and the
+    non-finite check. Dropout keys are ``fold_in(key(seed), step)``.
+    """
+    base_key = jax.random.key(seed)
+
+    def loss_fn(params, batch_stats, batch, key):
+        variables = {"params": params}
+        if batch_stats:
+            variables["batch_stats"] = batch_stats
+            logits, updates = model.apply(
+                variables, batch["x"], train=True, rngs={"dropout": key}, mutable=["batch_stats"]
+            )
+            batch_stats = updates["batch_stats"]
+        else:
+            logits = model.apply(variables, batch["x"], train=True, rngs={"dropout": key})
+        weight = batch_weight(batch)
+        loss = cross_entropy(logits, batch["y"], label_smoothing)
+        total = jnp.sum(weight)
+        mean = jnp.sum(loss * weight) / jnp.maximum(total, jnp.finfo(jnp.float32).tiny)
+        return mean, (logits, batch_stats, weight)
+
+    def one_step(state, batch):
+        key = jax.random.fold_in(base_key, state["step"])
+        grads, (logits, batch_stats, weight) = jax.grad(loss_fn, has_aux=True)(
+            state["params"], state["batch_stats"], batch, key
+        )
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        new = {
+            "params": optax.apply_updates(state["params"], updates),
+            "opt_state": opt_state,
+            "batch_stats": batch_stats,
+            "step": state["step"] + 1,
+        }
+        sums = metric_sums(logits, batch["y"], weight, label_smoothing=label_smoothing)
+        return new, {k: sums[k] for k in ("loss", "weight", "correct")}
+
+    def chunk(state, arrays, indices, active):
+        def body(state, xs):
+            idx, on = xs
+            batch = shard_batch(take(arrays, idx), mesh)
+            zeros = {k: jnp.zeros((), jnp.float32) for k in ("loss", "weight", "correct")}
+            return jax.lax.cond(on, one_step, lambda s, b: (s, zeros), state, batch)
+
+        return jax.lax.scan(body, state, (indices, active))
+
+    return chunk
+
+
+def make_eval_pass(model, take, mesh, *, num_classes=None, with_logits=False):
+    """A pure function ``(variables, arrays, indices (S, B), valid (S, B)) -> sums``.
+
+    Padding examples (``valid == 0``) get weight 0, so every example counts exactly once.
+    With ``with_logits`` it returns the logits ``(S, B, ..., C)`` instead of the sums.
+    """
+
+    def apply(variables, batch):
+        return model.apply(variables, batch["x"], train=False)
+
+    def chunk(variables, arrays, indices, valid):
+        def body(carry, xs):
+            idx, ok = xs
+            batch = shard_batch(take(arrays, idx), mesh)
+            logits = apply(variables, batch)
+            if with_logits:
+                return carry, logits
+            weight = batch_weight(batch)
+            ok = ok.reshape(ok.shape + (1,) * (weight.ndim - 1))
+            sums = metric_sums(logits, batch["y"], weight * ok, num_classes=num_classes)
+            return jax.tree.map(jnp.add, carry, sums), None
+
+        if with_logits:
+            return jax.lax.scan(body, 0, (indices, valid))[1]
+        shapes = jax.eval_shape(
+            lambda: body_sums_shape(model, variables, take, arrays, indices[0], num_classes)
+        )
+        init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        return jax.lax.scan(body, init, (indices, valid))[0]
+
+    return chunk
+
+
+def body_sums_shape(model, variables, take, arrays, idx, num_classes):
+    """The metric sums' structure for one batch (traced only, never run)."""
+    batch = take(arrays, idx)
+    logits = model.apply(variables, batch["x"], train=False)
+    return metric_sums(logits, batch["y"], batch_weight(batch), num_classes=num_classes)
