@@ -6,8 +6,8 @@ Default (the main job's budget, a few minutes on 2 CPU cores): 12,000 training i
 evaluated on the full 10,000-image test set. ``--full``: all 60,000 training images, 15 epochs,
 random crop + flip augmentation for the convolutional models. ``--quick``: scikit-learn's 8x8
 digits, 2 epochs (seconds; what the tests run). Writes ``results.json``, ``results.md``,
-per-model ``metrics.jsonl`` and curves, ``learning_curves.png`` and the trained CNN's variables
-(``cnn/variables.npz``, read by ``experiments/inspect_cnn.py``).
+per-model ``metrics.jsonl`` and ``curves.png`` (written by ``fit``), ``learning_curves.png``
+and the trained CNN's variables (``cnn/variables.npz``, read by ``experiments/inspect_cnn.py``).
 """
 
 from __future__ import annotations
@@ -99,7 +99,6 @@ def run(config: ImagesConfig, workdir: str) -> dict:
         histories[name] = result.history
         if name == "cnn":
             save_variables(model_dir / "variables.npz", result.variables)
-        results.plot_curves(result.history, model_dir / "curves.png")
         results.write_json(
             model_dir / "row.json",
             {"config": dataclasses.asdict(config), "row": row, "history": result.history},
@@ -218,15 +217,11 @@ def main(argv: list[str] | None = None) -> dict:
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
     )
     args = parser.parse_args(argv)
-    config = full_config() if args.full else get_config(args.quick)
-    overrides = {}
-    for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("seed", "seed"),
-                        ("train_examples", "train_examples")):  # fmt: skip
-        if getattr(args, flag, None) is not None:
-            overrides[field] = getattr(args, flag)
+    config = cli.apply_overrides(full_config() if args.full else get_config(args.quick), args)
+    if args.train_examples is not None:
+        config = dataclasses.replace(config, train_examples=args.train_examples)
     if args.models:
-        overrides["models"] = tuple(args.models.split(","))
-    config = dataclasses.replace(config, **overrides)
+        config = dataclasses.replace(config, models=tuple(args.models.split(",")))
     summary = run(config, args.workdir or "runs/images")
     for row in summary["rows"]:
         print(
