@@ -1,0 +1,182 @@
+"""Orbax checkpoints with a manifest: atomic, keep-last-k plus best, corrupt ones skipped.
+
+Orbax writes each step into a temporary folder and renames it when complete, so a killed
+save never looks finished to it. On top of that every finished step gets
+``jaxcnn_manifest.json`` (size and SHA-256 of each file, written atomically last): a step
+without a manifest, or whose files no longer match it (a truncated or edited file), is
+skipped with a warning and the previous step is used instead.
+
+The state is saved as its flat list of leaves and rebuilt with the caller's tree
+structure, so optax's state classes and empty collections need no special handling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from jaxcnn.train.results import write_json
+
+MANIFEST = "jaxcnn_manifest.json"
+
+
+class CorruptCheckpointWarning(UserWarning):
+    """A checkpoint failed its manifest check or could not be read, and was skipped."""
+
+
+class Checkpointer:
+    """Save and restore the training state plus JSON metadata under ``directory``.
+
+    Args:
+      directory: folder of the step checkpoints (created if missing).
+      keep_last: how many of the newest checkpoints to keep; the best (highest metric among
+        the checkpoints saved with one) is kept as well.
+    """
+
+    def __init__(self, directory, keep_last: int = 2):
+        self.directory = Path(directory).absolute()
+        policy = policies.AnyPreservationPolicy(
+            [
+                policies.LatestN(n=keep_last),
+                policies.BestN(
+                    get_metric_fn=lambda m: m["metric"],
+                    n=1,
+                    keep_checkpoints_without_metrics=False,
+                ),
+            ]
+        )
+        options = ocp.CheckpointManagerOptions(
+            preservation_policy=policy,
+            enable_async_checkpointing=False,  # a save is complete when save() returns
+            cleanup_tmp_directories=True,  # leftovers of a killed save
+            create=True,
+        )
+        self.manager = ocp.CheckpointManager(
+            self.directory, options=options, item_names=("state", "meta")
+        )
+        self.latest_path: str | None = None
+
+    def save(self, step: int, state, meta: dict, metric: float | None = None) -> str:
+        """Save ``state`` (pytree of arrays) and ``meta`` (JSON-able) as ``step``.
+
+        Returns:
+          the step folder's path (also remembered as ``latest_path``).
+        """
+        if step in self.manager.all_steps():
+            self.manager.delete(step)  # a corrupt leftover of an earlier, interrupted run
+        leaves = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
+        self.manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
+            ),
+            metrics=None if metric is None else {"metric": float(metric)},
+        )
+        self.manager.wait_until_finished()
+        path = self._step_dir(step)
+        write_json(path / MANIFEST, _manifest(path))
+        self.latest_path = str(path)
+        return self.latest_path
+
+    def restore_latest(self, like_state, config: dict | None = None):
+        """The newest intact checkpoint as ``(state, meta)``, or None if there is none.
+
+        Args:
+          like_state: a state with the wanted tree structure, shapes and shardings.
+          config: the current config dict; a checkpoint made with another config warns.
+
+        Warns:
+          CorruptCheckpointWarning: for each newer checkpoint that is partial or corrupt.
+        """
+        self.manager.reload()
+        treedef = jax.tree.structure(like_state)
+        like = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(like_state))}
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            path = self._step_dir(step)
+            problem = _check_manifest(path)
+            if problem is None:
+                try:
+                    out = self.manager.restore(
+                        step,
+                        args=ocp.args.Composite(
+                            state=ocp.args.StandardRestore(like), meta=ocp.args.JsonRestore()
+                        ),
+                    )
+                except Exception as e:  # noqa: BLE001 - any read failure means: skip it
+                    problem = f"unreadable ({type(e).__name__}: {e})"
+            if problem is not None:
+                warnings.warn(
+                    f"checkpoint {path} is {problem}; skipped, trying an older one",
+                    CorruptCheckpointWarning,
+                    stacklevel=2,
+                )
+                continue
+            meta = out["meta"]
+            if config is not None and meta.get("config") != config:
+                warnings.warn(
+                    f"checkpoint {path} was made with a different config; resuming anyway",
+                    stacklevel=2,
+                )
+            leaves = [out["state"][f"{i:05d}"] for i in range(len(like))]
+            self.latest_path = str(path)
+            return jax.tree.unflatten(treedef, leaves), meta
+        return None
+
+    def steps(self) -> list[int]:
+        """The saved steps, oldest first."""
+        self.manager.reload()
+        return sorted(self.manager.all_steps())
+
+    def _step_dir(self, step: int) -> Path:
+        return self.directory / str(step)
+
+
+def _manifest(path: Path) -> dict:
+    files = {}
+    for f in sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST):
+        files[str(f.relative_to(path))] = {"size": f.stat().st_size, "sha256": _sha256(f)}
+    return {"files": files}
+
+
+def _check_manifest(path: Path) -> str | None:
+    """None when every file matches the manifest, else what is wrong."""
+    m = path / MANIFEST
+    if not m.is_file():
+        return "partial (no manifest)"
+    try:
+        want = json.loads(m.read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return "corrupt (unreadable manifest)"
+    for rel, info in want.items():
+        f = path / rel
+        if not f.is_file():
+            return f"corrupt ({rel} is missing)"
+        if f.stat().st_size != info["size"] or _sha256(f) != info["sha256"]:
+            return f"corrupt ({rel} does not match its checksum)"
+    return None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def leaves_equal(a, b) -> bool:
+    """True when two pytrees have the same structure and bit-identical leaves."""
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    if jax.tree.structure(a) != jax.tree.structure(b) or len(la) != len(lb):
+        return False
+    return all(
+        np.array_equal(np.asarray(x).view(np.uint8), np.asarray(y).view(np.uint8))
+        for x, y in zip(la, lb, strict=True)
+    )
