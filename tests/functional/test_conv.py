@@ -220,6 +220,22 @@ def test_jit_equals_eager_and_vmap_equals_loop():
     np.testing.assert_allclose(np.asarray(jax.jit(f)(x[0])), eager[0], **TOL)
 
 
+def test_jit_compiles_once_for_the_same_shapes():
+    traces = []
+
+    @jax.jit
+    def f(x, k):
+        traces.append(x.shape)  # runs only while tracing
+        return conv2d(x, k, padding="SAME")
+
+    k = _rand(20, 3, 3, 2, 2)
+    f(_rand(21, 1, 6, 6, 2), k)
+    f(_rand(22, 1, 6, 6, 2), k)
+    assert len(traces) == 1
+    f(_rand(23, 1, 7, 6, 2), k)
+    assert len(traces) == 2
+
+
 def test_lowering_argument_and_config():
     x, k = _rand(16, 1, 5, 5, 1), _rand(17, 3, 3, 1, 1)
     base = np.asarray(conv2d(x, k))
