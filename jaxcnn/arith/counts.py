@@ -1,0 +1,156 @@
+"""Parameter and multiply-accumulate counts in closed form, and for real parameter pytrees.
+
+Convention: one MAC is one multiply followed by one add; ``FLOPs = 2 * MACs``. Only the
+multiply-accumulates of convolutions and dense layers are counted (as fvcore / most papers do);
+biases, activations, pooling and normalisation are left out. Counts are per call, so a batch
+of ``N`` costs ``N`` times a single example. Python ints throughout (no overflow at 10^10).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import jax
+
+from jaxcnn._checks import is_int
+
+
+def conv_params(
+    kernel_size: Sequence[int] | int, c_in: int, c_out: int, groups: int = 1, bias: bool = True
+) -> int:
+    """Trainable numbers of a convolution: ``prod(k) * c_in / groups * c_out (+ c_out)``.
+
+    The notes' ``|theta| = w_k * h_k * d_in * d_out + d_out`` for a 2D kernel and ``groups=1``.
+
+    Args:
+      kernel_size: the window, e.g. ``(3, 3)`` or ``5``; c_in, c_out: channels;
+      groups: divides both; bias: count a ``(c_out,)`` bias.
+
+    Returns:
+      The count (int).
+
+    Raises:
+      TypeError: a non-int argument. ValueError: non-positive values or groups not dividing
+        the channels.
+    """
+    fn = "conv_params"
+    window = _window(kernel_size, fn)
+    c_in, c_out, groups = _positive(fn, c_in=c_in, c_out=c_out, groups=groups)
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
+    return math.prod(window) * (c_in // groups) * c_out + (c_out if bias else 0)
+
+
+def conv_transpose_params(
+    kernel_size, c_in: int, c_out: int, groups: int = 1, bias: bool = True
+) -> int:
+    """Trainable numbers of a transposed conv ``c_in -> c_out``: kernel ``(*k, c_out/g, c_in)``.
+
+    Returns ``prod(k) * c_out / groups * c_in (+ c_out)``. Raises as :func:`conv_params`.
+    """
+    fn = "conv_transpose_params"
+    window = _window(kernel_size, fn)
+    c_in, c_out, groups = _positive(fn, c_in=c_in, c_out=c_out, groups=groups)
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
+    return math.prod(window) * (c_out // groups) * c_in + (c_out if bias else 0)
+
+
+def dense_params(d_in: int, d_out: int, bias: bool = True) -> int:
+    """Trainable numbers of a dense layer: ``d_in * d_out (+ d_out)``.
+
+    Raises: TypeError / ValueError for non-int or non-positive sizes.
+    """
+    d_in, d_out = _positive("dense_params", d_in=d_in, d_out=d_out)
+    return d_in * d_out + (d_out if bias else 0)
+
+
+def count_params(tree) -> int:
+    """Total number of scalars in a pytree of arrays or ``jax.ShapeDtypeStruct`` s.
+
+    Works on the output of ``jax.eval_shape(model.init, ...)``, so a 10^10-parameter model is
+    counted without allocating it. Pass ``variables["params"]`` for the trainable count.
+
+    Args:
+      tree: any pytree whose leaves have a ``shape``.
+
+    Returns:
+      The sum of ``prod(leaf.shape)`` (a Python int).
+
+    Raises:
+      TypeError: a leaf without a shape.
+    """
+    total = 0
+    for leaf in jax.tree_util.tree_leaves(tree):
+        shape = getattr(leaf, "shape", None)
+        if shape is None:
+            raise TypeError(f"count_params: tree leaves must be arrays, got {type(leaf).__name__}")
+        total += math.prod(int(s) for s in shape)
+    return total
+
+
+def conv_macs(
+    out_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+) -> int:
+    """Multiply-accumulates of a convolution: each output element costs ``prod(k) * c_in / g``.
+
+    Args:
+      out_spatial: the output's spatial sizes, e.g. ``(H_out, W_out)``; kernel_size: window;
+      c_in, c_out, groups: channels; batch: examples.
+
+    Returns:
+      ``batch * prod(out_spatial) * c_out * prod(k) * c_in / groups``.
+
+    Raises:
+      TypeError / ValueError: as :func:`conv_params`.
+    """
+    weights = conv_params(kernel_size, c_in, c_out, groups, bias=False)
+    (batch,) = _positive("conv_macs", batch=batch)
+    return batch * math.prod(_window(out_spatial, "conv_macs")) * weights
+
+
+def conv_transpose_macs(
+    in_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+) -> int:
+    """MACs of a transposed conv: every input element meets ``prod(k) * c_out / g`` weights.
+
+    Returns ``batch * prod(in_spatial) * c_in * prod(k) * c_out / groups``.
+    """
+    weights = conv_transpose_params(kernel_size, c_in, c_out, groups, bias=False)
+    (batch,) = _positive("conv_transpose_macs", batch=batch)
+    return batch * math.prod(_window(in_spatial, "conv_transpose_macs")) * weights
+
+
+def dense_macs(d_in: int, d_out: int, positions: int = 1) -> int:
+    """MACs of a dense layer applied at ``positions`` rows: ``positions * d_in * d_out``."""
+    d_in, d_out, positions = _positive("dense_macs", d_in=d_in, d_out=d_out, positions=positions)
+    return positions * d_in * d_out
+
+
+def flops(macs: int) -> int:
+    """``2 * macs``: one multiply and one add per MAC (the convention of this module)."""
+    return 2 * macs
+
+
+def _window(k, fn: str) -> tuple[int, ...]:
+    ks = (k,) if is_int(k) else tuple(k)
+    if not ks:
+        raise ValueError(f"{fn}: kernel_size must be a positive int or ints, got {k!r}")
+    for v in ks:
+        if not is_int(v):
+            raise TypeError(f"{fn}: kernel_size must contain ints, got {type(v).__name__} {v!r}")
+        if v < 1:
+            raise ValueError(f"{fn}: kernel_size must be positive, got {k!r}")
+    return tuple(int(v) for v in ks)
+
+
+def _positive(fn: str, **values) -> tuple[int, ...]:
+    out = []
+    for name, v in values.items():
+        if not is_int(v):
+            raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__} {v!r}")
+        if v < 1:
+            raise ValueError(f"{fn}: {name} must be positive, got {v}")
+        out.append(int(v))
+    return tuple(out)
