@@ -103,7 +103,7 @@ def conv2d(
 
 
 def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lowering):
-    """Check every argument, then one ``lax.conv_general_dilated`` call."""
+    """Check every argument, then hand the canonical arguments to one lowering."""
     lowering = config.check_lowering(
         config.default_lowering() if lowering is None else lowering, fn
     )
@@ -112,21 +112,44 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     )
     if not isinstance(flip, bool):
         raise TypeError(f"{fn}: flip must be a bool, got {type(flip).__name__} {flip!r}")
-    # Only "lax" exists so far ("auto" resolves to it); other lowerings plug in here.
-    del lowering
     x, kernel = _common_dtype(x, kernel)
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
-    y = lax.conv_general_dilated(
+    y = _LOWERINGS[_resolve(lowering)](x, kernel, strides, dilations, pads, groups)
+    return add_bias(y, bias)
+
+
+def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
+    """The ``"lax"`` lowering: one ``lax.conv_general_dilated`` in the caller's layout.
+
+    Args:
+      x: ``(N, *spatial, C_in)`` (NWC / NHWC); kernel: ``(*window, C_in // groups, C_out)``
+        (WIO / HWIO), one dtype with ``x``, already flipped if needed; strides, dilations:
+        positive ints per spatial axis; pads: ``(low, high)`` per spatial axis; groups: an int
+        dividing ``C_in`` and ``C_out``. All already checked.
+
+    Returns:
+      ``(N, *out, C_out)``.
+    """
+    return lax.conv_general_dilated(
         x,
         kernel,
         window_strides=strides,
         padding=pads,
         rhs_dilation=dilations,
-        dimension_numbers=_DIMS[n],
+        dimension_numbers=_DIMS[x.ndim - 2],
         feature_group_count=groups,
     )
-    return add_bias(y, bias)
+
+
+# Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
+# adding one means one entry here and its name in ``config.SUPPORTED_LOWERINGS``.
+_LOWERINGS = {"lax": conv_lax}
+
+
+def _resolve(lowering: str) -> str:
+    """``"auto"`` picks a concrete lowering; today that is always ``"lax"``."""
+    return "lax" if lowering == "auto" else lowering
 
 
 def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):
