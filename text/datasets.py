@@ -122,6 +122,40 @@ def read_wordnet(
     return out
 
 
+def read_synonyms(
+    directory: str | os.PathLike | None = None, *, pos: Sequence[str] = POS_FILES
+) -> list[tuple[str, str]]:
+    """Pairs of one-word synonyms: the lower-cased words of each synset, all pairs ``i < j``.
+
+    The words are fields ``4, 6, ...`` of a data line (``w_cnt``, field 3, is hexadecimal);
+    adjective markers such as ``(a)`` are removed; multi-word entries (``laying_waste``) are
+    left out. A check for word vectors that were trained on the glosses, not the synsets.
+
+    Raises:
+      ValueError: no data files (see :func:`find_wordnet`).
+    """
+    root = find_wordnet(directory)
+    out, seen = [], set()
+    for p in pos:
+        path = root / f"data.{p}"
+        if not path.is_file():
+            continue
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("  "):
+                    continue
+                fields = line.split("|", 1)[0].split()
+                n = int(fields[3], 16)
+                words = [w.split("(")[0].lower() for w in fields[4 : 4 + 2 * n : 2]]
+                words = list(dict.fromkeys(w for w in words if w.isalpha()))
+                for i, a in enumerate(words):
+                    for b in words[i + 1 :]:
+                        if (a, b) not in seen:
+                            seen.add((a, b))
+                            out.append((a, b))
+    return out
+
+
 def split_examples(
     items: Sequence[Example], *, dev: float = 0.1, test: float = 0.1
 ) -> tuple[list[Example], list[Example], list[Example]]:

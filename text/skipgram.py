@@ -1,0 +1,202 @@
+"""Word vectors from the corpus itself: skip-gram with negative sampling, as a classifier.
+
+Skip-gram (Mikolov et al. 2013) learns an input vector ``v_w`` and an output vector ``u_c`` per
+word so that ``v_w . u_c`` is large for words ``c`` seen near ``w``. The shared training loop
+minimises softmax cross-entropy over integer labels, so the objective is posed as a
+classification: for each (centre, context) pair the model scores ``K + 1`` candidates,
+``[context, noise_1, ..., noise_K]``, and the label is always 0 ("which candidate is the
+real context?"). This is the sampled-softmax form of negative sampling (one softmax over
+the true word and its ``K`` noise words instead of ``K + 1`` independent sigmoids); both push
+``v_w . u_c`` up and ``v_w . u_noise`` down. Noise words are drawn from the unigram
+distribution to the power 3/4 through a lookup table, as word2vec does.
+
+Noise words are a pure function of ``(seed, pair index)`` (the dataset's ``take`` must be
+pure), so a pair meets the same noise words in every epoch; with many pairs and few epochs
+this costs little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcnn import _checks
+from text.embeddings import Embedding
+from text.vocab import PAD_ID, UNK_ID, Vocabulary
+
+
+class SkipGram(nn.Module):
+    """Input vectors (``params["embed"]["table"]``) and output vectors (``["context"]``).
+
+    Call: ``x = {"center": (B,) int32, "candidates": (B, K + 1) int32}`` -> logits
+    ``(B, K + 1)``, ``logits[b, j] = v[center[b]] . u[candidates[b, j]]``.
+    """
+
+    vocab_size: int
+    features: int = 100
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        del train  # no dropout: kept for the shared model signature
+        # word2vec's initialisation: small random input vectors, zero output vectors.
+        v = Embedding(
+            self.vocab_size,
+            self.features,
+            embedding_init=nn.initializers.uniform(1.0 / self.features),
+            name="embed",
+        )(x["center"])
+        u = Embedding(
+            self.vocab_size, self.features, embedding_init=nn.initializers.zeros, name="context"
+        )(x["candidates"])
+        return jnp.einsum("bd,bkd->bk", v, u)
+
+
+def skipgram_pairs(
+    sequences: Sequence[np.ndarray],
+    vocab: Vocabulary,
+    *,
+    window: int = 5,
+    subsample: float = 1e-4,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, context) pairs within each sentence, as word2vec makes them.
+
+    Frequent words are dropped with probability ``1 - sqrt(subsample / f(w))`` (``f`` the
+    word's share of the corpus); each centre uses a random window ``b ~ U{1..window}``; PAD
+    and UNK are never used. Pairs never cross a sentence boundary.
+
+    Args:
+      sequences: ``(T_i,)`` int id arrays, one per sentence.
+      vocab: gives the word counts for subsampling.
+      window: the largest distance between centre and context (>= 1).
+      subsample: the threshold ``t`` above; 0 keeps every word.
+      seed: seeds subsampling and window sizes.
+
+    Returns:
+      ``(centers, contexts)``: int32 ``(P,)`` each, in corpus order.
+
+    Raises:
+      ValueError: ``window < 1`` or ``subsample < 0``.
+    """
+    fn = "skipgram_pairs"
+    _checks.positive(_checks.ntuple(window, 1, fn, "window"), fn, "window")
+    if subsample < 0:
+        raise ValueError(f"{fn}: subsample must be >= 0, got {subsample}")
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(vocab.counts, np.float64)
+    freq = counts / max(counts[2:].sum(), 1.0)
+    keep_p = (
+        np.ones_like(freq)
+        if subsample == 0
+        else np.minimum(1.0, np.sqrt(subsample / np.maximum(freq, 1e-12)))
+    )
+    toks = np.concatenate([np.asarray(s, np.int64) for s in sequences] or [np.zeros(0, np.int64)])
+    sent = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
+    keep = (toks > UNK_ID) & (rng.random(len(toks)) < keep_p[toks])
+    toks, sent = toks[keep], sent[keep]
+    reach = rng.integers(1, window + 1, len(toks))  # each centre's own window
+    centers, contexts = [], []
+    for d in range(1, window + 1):
+        same = sent[d:] == sent[:-d]
+        # left centre i, right neighbour i + d; and the mirror pair
+        fwd = same & (reach[:-d] >= d)
+        bwd = same & (reach[d:] >= d)
+        centers += [toks[:-d][fwd], toks[d:][bwd]]
+        contexts += [toks[d:][fwd], toks[:-d][bwd]]
+    return (np.concatenate(centers).astype(np.int32), np.concatenate(contexts).astype(np.int32))
+
+
+def noise_table(vocab: Vocabulary, size: int = 1_000_000, power: float = 0.75) -> np.ndarray:
+    """word2vec's unigram table: word ids repeated in proportion to ``count ** power``.
+
+    Returns:
+      ``(size,)`` int32; PAD and UNK never appear.
+    """
+    weights = np.asarray(vocab.counts, np.float64) ** power
+    weights[[PAD_ID, UNK_ID]] = 0.0
+    if weights.sum() <= 0:
+        raise ValueError("noise_table: vocab must have at least one counted word, got none")
+    cum = np.cumsum(weights / weights.sum())
+    return np.searchsorted(cum, (np.arange(size) + 0.5) / size).astype(np.int32)
+
+
+def skipgram_dataset(centers, contexts, noise, *, num_negatives: int = 5, seed: int = 0):
+    """A training ``Dataset`` of pairs; each batch draws its noise words on the device.
+
+    Batches: ``{"x": {"center": (B,), "candidates": (B, K + 1)}, "y": zeros (B,)}``.
+    """
+    from jaxcnn.train.data import Dataset  # late: the rest of the module works without it
+
+    k = int(num_negatives)
+    if k < 1:
+        raise ValueError(f"skipgram_dataset: num_negatives must be >= 1, got {num_negatives}")
+    arrays = {
+        "center": jnp.asarray(centers, jnp.int32),
+        "context": jnp.asarray(contexts, jnp.int32),
+        "noise": jnp.asarray(noise, jnp.int32),
+        "seed": jnp.asarray(seed, jnp.uint32),
+    }
+
+    def take(a, idx):
+        base = jax.random.key(a["seed"])
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
+        slots = jax.vmap(lambda kk: jax.random.randint(kk, (k,), 0, a["noise"].shape[0]))(keys)
+        cands = jnp.concatenate([a["context"][idx][:, None], a["noise"][slots]], axis=1)
+        x = {"center": a["center"][idx], "candidates": cands}
+        return {"x": x, "y": jnp.zeros(idx.shape, jnp.int32)}
+
+    return Dataset(arrays=arrays, take=take, size=int(np.shape(centers)[0]))
+
+
+def nearest_neighbours(
+    table, vocab: Vocabulary, words: Sequence[str], k: int = 5
+) -> dict[str, list[tuple[str, float]]]:
+    """The ``k`` most cosine-similar words to each of ``words`` (itself, PAD, UNK excluded).
+
+    Args:
+      table: ``(len(vocab), D)`` vectors.
+
+    Returns:
+      ``{word: [(neighbour, cosine), ...]}`` for the words that are in the vocabulary.
+    """
+    unit = _unit(table)
+    out = {}
+    for w in words:
+        if w not in vocab:
+            continue
+        i = vocab.id(w)
+        sims = unit @ unit[i]
+        sims[[PAD_ID, UNK_ID, i]] = -np.inf
+        best = np.argsort(-sims)[:k]
+        out[w] = [(vocab.tokens[j], float(sims[j])) for j in best]
+    return out
+
+
+def neighbour_ranks(table, pairs: np.ndarray) -> np.ndarray:
+    """For each id pair ``(a, b)``: ``b``'s rank among all words by cosine to ``a`` (0 = nearest).
+
+    A test of what the vectors learned that they were not trained on: for WordNet synonyms
+    (words of one synset), good vectors give small ranks; random vectors give about ``V / 2``.
+
+    Args:
+      table: ``(V, D)``; pairs: ``(P, 2)`` int ids.
+
+    Returns:
+      ``(P,)`` int ranks (PAD, UNK and ``a`` itself are not counted).
+    """
+    unit = _unit(table)
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    sims = unit[pairs[:, 0]] @ unit.T  # (P, V)
+    sims[:, [PAD_ID, UNK_ID]] = -np.inf
+    sims[np.arange(len(pairs)), pairs[:, 0]] = -np.inf
+    target = sims[np.arange(len(pairs)), pairs[:, 1]]
+    return (sims > target[:, None]).sum(axis=1)
+
+
+def _unit(table):
+    t = np.asarray(table, np.float64)
+    return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
