@@ -18,3 +18,15 @@ from jaxcnn.functional.layout import to_channels_last as to_channels_last
 
 # pooling, dense, dropout, normalisation
 # (this section belongs to the pooling / dense / dropout / norm helper)
+# isort: split
+from jaxcnn.functional.dense import dense as dense
+from jaxcnn.functional.dropout import dropout as dropout
+from jaxcnn.functional.norm import batch_norm as batch_norm
+from jaxcnn.functional.norm import batch_norm_train as batch_norm_train
+from jaxcnn.functional.norm import layer_norm as layer_norm
+from jaxcnn.functional.pool import avg_pool1d as avg_pool1d
+from jaxcnn.functional.pool import avg_pool2d as avg_pool2d
+from jaxcnn.functional.pool import global_avg_pool as global_avg_pool
+from jaxcnn.functional.pool import global_max_pool as global_max_pool
+from jaxcnn.functional.pool import max_pool1d as max_pool1d
+from jaxcnn.functional.pool import max_pool2d as max_pool2d
