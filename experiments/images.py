@@ -196,8 +196,10 @@ def _cached(path: Path, config: ImagesConfig):
     if not path.exists():
         return None
     cached = json.loads(path.read_text())
-    same = cached.get("config") == json.loads(json.dumps(dataclasses.asdict(config)))
-    return cached if same else None
+    # The list of models does not change a model's result: compare everything else.
+    want = json.loads(json.dumps({**dataclasses.asdict(config), "models": None}))
+    got = {**cached.get("config", {}), "models": None}
+    return cached if got == want else None
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -1,6 +1,5 @@
-"""The receptive field of one unit: the input window it can see (closed form, from the layers'
-kernel/stride/padding/dilation) and the pixels that actually move it (gradient), drawn on the input.
-"""
+"""The receptive field of one unit: the input window it can see (closed form, from
+``jaxcnn.arith``) and the pixels that actually move it (gradient), drawn on the input."""
 
 from __future__ import annotations
 
@@ -12,39 +11,35 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcnn import _checks
+from jaxcnn.arith.receptive import Window, receptive_fields
 
 
 def receptive_window(
-    layers: Sequence[tuple[int, int, int, int]], unit: int, size: int | None = None
-) -> tuple[int, int]:
-    """Input interval ``[start, stop)`` seen by output index ``unit`` along one spatial axis.
+    windows: Sequence[Window], unit: Sequence[int], shape: Sequence[int] | None = None
+) -> tuple[tuple[int, int], ...]:
+    """Input window ``[start, stop)`` per spatial axis seen by one unit of the last layer.
 
-    Walks back through the layers: an interval ``[a, b]`` of a layer's output comes from input
-    ``[a*s - p, b*s - p + d*(k-1)]``. Pooling layers count as layers (kernel = window).
+    The closed form is ``jaxcnn.arith.receptive_fields``; this adds the clipping to the image
+    and the half-open intervals that slicing and drawing want.
 
     Args:
-      layers: ``(kernel, stride, low_padding, dilation)`` per layer, first layer first.
-      unit: output index along the axis.
-      size: the input length; when given the interval is clipped to ``[0, size)``.
+      windows: the conv / pool layers up to the unit's layer (``jaxcnn.arith.Window``).
+      unit: the unit's index per spatial axis, e.g. ``(row, col)``.
+      shape: the input's spatial shape; when given the window is clipped to it.
 
     Returns:
-      ``(start, stop)`` input indices (stop exclusive).
+      ``((start, stop), ...)`` per axis, stop exclusive.
 
     Raises:
-      ValueError: a non-positive kernel, stride or dilation, or a negative unit.
+      ValueError: a negative unit index (and ``receptive_fields``'s errors for bad windows).
     """
-    if unit < 0:
-        raise ValueError(f"receptive_window: unit must be non-negative, got {unit}")
-    a = b = unit
-    for k, s, p, d in reversed(list(layers)):
-        if min(k, s, d) < 1:
-            raise ValueError(
-                f"receptive_window: kernel, stride, dilation must be positive, got {(k, s, p, d)}"
-            )
-        a, b = a * s - p, b * s - p + d * (k - 1)
-    if size is not None:
-        a, b = max(a, 0), min(b, size - 1)
-    return a, b + 1
+    if any(u < 0 for u in unit):
+        raise ValueError(f"receptive_window: unit must be non-negative, got {tuple(unit)}")
+    field = receptive_fields(windows, ndim=len(unit))[-1]
+    spans = field.span(tuple(unit))
+    if shape is not None:
+        spans = tuple((max(a, 0), min(b, n - 1)) for (a, b), n in zip(spans, shape, strict=True))
+    return tuple((a, b + 1) for a, b in spans)
 
 
 def gradient_receptive_field(

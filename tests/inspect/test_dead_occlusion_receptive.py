@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxcnn.arith.receptive import Window
 from jaxcnn.inspect import (
     dead_filter_report,
     gradient_receptive_field,
@@ -86,24 +87,25 @@ def _ones_net(x):
     )
 
 
+LAYERS = [Window(3), Window(2, stride=2), Window(3, stride=2, dilation=2, padding=1)]
+
+
 @pytest.mark.parametrize("unit", [(2, 1), (3, 3), (1, 4)])
 def test_receptive_window_equals_gradient_support(unit):
-    layers = [(3, 1, 0, 1), (2, 2, 0, 1), (3, 2, 1, 2)]
     image = jnp.ones((30, 30, 1))
     grad = gradient_receptive_field(_ones_net, image, (*unit, 0))
     rows, cols = np.nonzero(grad)
-    assert (rows.min(), rows.max() + 1) == receptive_window(layers, unit[0], 30)
-    assert (cols.min(), cols.max() + 1) == receptive_window(layers, unit[1], 30)
+    want = receptive_window(LAYERS, unit, (30, 30))
+    assert ((rows.min(), rows.max() + 1), (cols.min(), cols.max() + 1)) == want
 
 
 def test_receptive_window_at_the_border_is_a_bounding_span():
     # Unit 0 of the dilated, padded last conv taps pooled rows -1 (padding), 1 and 3: the closed
     # form gives the span clipped to the image, the gradient starts where the first real tap does.
-    layers = [(3, 1, 0, 1), (2, 2, 0, 1), (3, 2, 1, 2)]
     grad = gradient_receptive_field(_ones_net, jnp.ones((30, 30, 1)), (0, 0, 0))
     rows, _ = np.nonzero(grad)
-    assert receptive_window(layers, 0, 30) == (0, 10)
+    assert receptive_window(LAYERS, (0, 0), (30, 30)) == ((0, 10), (0, 10))
     assert (rows.min(), rows.max() + 1) == (2, 10)
-    assert receptive_window(layers, 0) == (-2, 10)  # unclipped: reaches into the padding
+    assert receptive_window(LAYERS, (0,)) == ((-2, 10),)  # unclipped: reaches into the padding
     with pytest.raises(ValueError, match="receptive_window: unit must be non-negative"):
-        receptive_window(layers, -1)
+        receptive_window(LAYERS, (-1, 0))

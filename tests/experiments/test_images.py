@@ -1,0 +1,87 @@
+"""experiments.images and experiments.inspect_cnn on their quick configs (8x8 digits)."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from experiments import images, inspect_cnn
+from jaxcnn.vision.models import MODELS
+
+
+@pytest.fixture(scope="module")
+def images_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("images")
+    config = dataclasses.replace(images.get_config(quick=True), epochs=1)
+    return config, workdir, images.run(config, str(workdir))
+
+
+def test_rows_follow_the_contract_and_learn(images_run):
+    config, workdir, summary = images_run
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert list(rows) == list(MODELS)
+    # Parameter counts by hand: MLP 64*256+256 + 256*128+128 + 128*10+10 on 8x8 digits;
+    # CNN 3*3*32+32 + 3*3*32*64+64 + (2*2*64)*10+10 (8x8 pooled twice to 2x2).
+    assert rows["mlp"]["params"] == 64 * 256 + 256 + 256 * 128 + 128 + 1290
+    assert rows["cnn"]["params"] == 320 + 18496 + 256 * 10 + 10
+    for row in rows.values():
+        assert row["train_examples_per_s"] > 0
+        assert row["test_accuracy"] > 0.3  # ten classes: chance is 0.1, after one epoch
+    saved = json.loads((workdir / "results.json").read_text())
+    assert saved["rows"] == summary["rows"]
+    assert "| mlp |" in (workdir / "results.md").read_text()
+    assert (workdir / "learning_curves.png").stat().st_size > 0
+
+
+def test_second_run_reuses_finished_models(images_run, monkeypatch):
+    config, workdir, summary = images_run
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("fit must not run again")
+
+    import jaxcnn.train
+
+    monkeypatch.setattr(jaxcnn.train, "fit", no_training)
+    again = images.run(dataclasses.replace(config, models=("cnn",)), str(workdir))
+    assert again["rows"][0] == summary["rows"][1]
+
+
+def test_saved_variables_round_trip(images_run, tmp_path):
+    _, workdir, _ = images_run
+    variables = images.load_variables(workdir / "cnn" / "variables.npz")
+    images.save_variables(tmp_path / "v.npz", variables)
+    again = images.load_variables(tmp_path / "v.npz")
+    for (ka, a), (kb, b) in zip(_flat(variables), _flat(again), strict=True):
+        assert ka == kb
+        np.testing.assert_array_equal(a, b)
+
+
+def test_inspect_cnn_quick(images_run, tmp_path):
+    _, workdir, _ = images_run
+    config = dataclasses.replace(inspect_cnn.get_config(quick=True), images_workdir=str(workdir))
+    config = dataclasses.replace(config, images=dataclasses.replace(config.images, epochs=1))
+    summary = inspect_cnn.run(config, str(tmp_path))
+    for name in ("filters", "activations", "occlusion", "receptive_field"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+    assert len(summary["dead_filters"]) == 2  # two conv layers
+    rf = summary["receptive_field"]
+    # A unit of the second conv sees an 8x8 window (3x3 conv, 2x2 pool, 3x3 conv), clipped
+    # to the 8x8 digit; the gradient's support must lie inside it.
+    assert rf["window_rows"] == [1, 8] and rf["window_cols"] == [1, 8]
+    if rf["gradient_rows"] is not None:
+        assert rf["window_rows"][0] <= rf["gradient_rows"][0]
+        assert rf["gradient_rows"][1] <= rf["window_rows"][1]
+
+
+def test_bad_dataset_name():
+    with pytest.raises(ValueError, match="load_data: dataset must be one of"):
+        images.load_data(dataclasses.replace(images.get_config(True), dataset="cifar"))
+
+
+def _flat(tree, prefix=""):
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            yield from _flat(v, f"{prefix}{k}/")
+        else:
+            yield f"{prefix}{k}", np.asarray(v)
