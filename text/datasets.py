@@ -289,12 +289,14 @@ def bucket_datasets(
     lengths: Sequence[int] = (16, 32, 64),
     *,
     too_long: str = "truncate",
+    min_count: int = 1,
 ):
     """Training :class:`jaxcnn.train.Dataset` buckets of ``{"x": {"ids", "mask"}, "y"}``.
 
     Args:
       sequences: ``(T_i,)`` int id arrays; labels: ``(N,)`` int labels, one per sequence.
-      lengths, too_long: as :func:`text.sequences.bucket_sequences`.
+      lengths, too_long, min_count: as :func:`text.sequences.bucket_sequences` (use
+        ``min_count=batch_size``: the training loop needs a full batch in every bucket).
 
     Returns:
       ``(datasets, stats)``: one ``Dataset`` per non-empty bucket (``x["ids"]`` int32
@@ -309,7 +311,7 @@ def bucket_datasets(
         raise ValueError(
             f"bucket_datasets: labels must have shape ({len(sequences)},), got {labels.shape}"
         )
-    buckets, stats = bucket_sequences(sequences, lengths, too_long=too_long)
+    buckets, stats = bucket_sequences(sequences, lengths, too_long=too_long, min_count=min_count)
     out = [token_dataset(b.ids, b.mask, labels[b.index].astype(np.int32)) for b in buckets]
     return out, stats
 

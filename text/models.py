@@ -23,7 +23,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jaxcnn import _checks
-from jaxcnn.functional import conv1d
+from jaxcnn.layers import Conv1D, Dense, Dropout
 from text.embeddings import Embedding
 from text.sequences import masked_max_pool, masked_mean_pool
 
@@ -65,8 +65,8 @@ class KimCNN(nn.Module):
             h = nn.relu(Conv1D(self.features, w, padding="SAME", name=f"conv{w}")(e))
             pooled.append(masked_max_pool(h, mask))
         h = jnp.concatenate(pooled, axis=-1)  # (B, len(widths) * features)
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        return nn.Dense(self.num_classes, name="out")(h)
+        h = Dropout(self.dropout)(h, train=train)
+        return Dense(self.num_classes, name="out")(h)
 
 
 class BagOfEmbeddings(nn.Module):
@@ -82,9 +82,9 @@ class BagOfEmbeddings(nn.Module):
     def __call__(self, x, train: bool = False):
         ids, mask = _ids_mask(x, "BagOfEmbeddings")
         e = Embedding(self.vocab_size, self.embed_dim, name="embed")(ids)
-        h = nn.relu(nn.Dense(self.hidden, name="hidden")(masked_mean_pool(e, mask)))
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        return nn.Dense(self.num_classes, name="out")(h)
+        h = nn.relu(Dense(self.hidden, name="hidden")(masked_mean_pool(e, mask)))
+        h = Dropout(self.dropout)(h, train=train)
+        return Dense(self.num_classes, name="out")(h)
 
 
 class CausalConvLM(nn.Module):
@@ -109,12 +109,12 @@ class CausalConvLM(nn.Module):
         h = Embedding(self.vocab_size, self.embed_dim, name="embed")(ids)
         h = h * mask[..., None].astype(h.dtype)
         if self.embed_dim != self.features:
-            h = nn.Dense(self.features, name="proj")(h)
+            h = Dense(self.features, name="proj")(h)
         for i in range(self.depth):
             c = Conv1D(self.features, self.width, padding="CAUSAL", name=f"conv{i}")(h)
             h = h + nn.relu(c)
-            h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        return nn.Dense(self.vocab_size, name="out")(h)
+            h = Dropout(self.dropout)(h, train=train)
+        return Dense(self.vocab_size, name="out")(h)
 
 
 class WindowMLPLM(nn.Module):
@@ -147,27 +147,10 @@ class WindowMLPLM(nn.Module):
             ],
             axis=-1,
         )  # (B, L, window * embed_dim)
-        h = nn.relu(nn.Dense(self.hidden, name="hidden")(ctx))
-        h = nn.relu(nn.Dense(self.features, name="features")(h))
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        return nn.Dense(self.vocab_size, name="out")(h)
-
-
-class Conv1D(nn.Module):
-    """A thin ``(B, L, C) -> (B, L', features)`` convolution over :func:`jaxcnn.functional.conv1d`
-    (kernel WIO ``(width, C, features)``, lecun-normal; bias zero)."""
-
-    features: int
-    kernel_size: int
-    padding: str = "VALID"
-
-    @nn.compact
-    def __call__(self, x):
-        kernel = self.param(
-            "kernel", nn.initializers.lecun_normal(), (self.kernel_size, x.shape[-1], self.features)
-        )
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        return conv1d(x, kernel, bias, padding=self.padding)
+        h = nn.relu(Dense(self.hidden, name="hidden")(ctx))
+        h = nn.relu(Dense(self.features, name="features")(h))
+        h = Dropout(self.dropout)(h, train=train)
+        return Dense(self.vocab_size, name="out")(h)
 
 
 def _ids_mask(x, fn):

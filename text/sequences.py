@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcnn import _checks
+from jaxcnn.functional import global_avg_pool, global_max_pool
 from text.vocab import PAD_ID
 
 TOO_LONG = ("TRUNCATE", "ERROR")
@@ -54,6 +55,7 @@ def bucket_sequences(
     lengths: Sequence[int] = (16, 32, 64),
     *,
     too_long: str = "truncate",
+    min_count: int = 1,
 ) -> tuple[list[Bucket], BucketStats]:
     """Pad each id sequence to the smallest bucket length that holds it.
 
@@ -62,6 +64,8 @@ def bucket_sequences(
       lengths: the bucket lengths, strictly increasing positive ints.
       too_long: ``"truncate"`` cuts a sentence longer than ``lengths[-1]`` to that length
         (and counts it); ``"error"`` raises.
+      min_count: a bucket with fewer sentences is merged into the next longer one (the
+        longest into the previous one), so that every bucket fills a training batch.
 
     Returns:
       ``(buckets, stats)``: one :class:`Bucket` per length that received a sentence, in
@@ -95,6 +99,7 @@ def bucket_sequences(
                 )
             truncated += 1
         members[int(np.searchsorted(lengths, min(n, longest)))].append(i)
+    members = _merge_small(members, min_count)
     buckets = []
     for length, idx in zip(lengths, members, strict=True):
         if not idx:
@@ -131,6 +136,9 @@ def pad_to(sequences: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np
 def masked_max_pool(x, mask):
     """Max over time of the real positions only (max-over-time pooling, Kim 2014).
 
+    The sequence form of :func:`jaxcnn.functional.global_max_pool` with a mask: the rank and
+    mask shape are checked for text's ``(N, L, C)``.
+
     Padded positions are replaced by ``-inf`` before the max, so neither their values nor
     their count matter, and they get exactly zero gradient. A row with no real position
     gives zeros (not ``-inf``).
@@ -145,10 +153,7 @@ def masked_max_pool(x, mask):
     Raises:
       ValueError: wrong ranks or mismatched ``(N, L)``.
     """
-    mask = _check_pool_args(x, mask, "masked_max_pool")
-    keep = mask[:, :, None]
-    pooled = jnp.max(jnp.where(keep, x, -jnp.inf), axis=1)
-    return jnp.where(jnp.any(keep, axis=1), pooled, jnp.zeros_like(pooled))
+    return global_max_pool(x, _check_pool_args(x, mask, "masked_max_pool"))
 
 
 def masked_mean_pool(x, mask):
@@ -164,11 +169,22 @@ def masked_mean_pool(x, mask):
     Raises:
       ValueError: wrong ranks or mismatched ``(N, L)``.
     """
-    mask = _check_pool_args(x, mask, "masked_mean_pool")
-    keep = mask[:, :, None]
-    total = jnp.sum(jnp.where(keep, x, jnp.zeros_like(x)), axis=1)
-    count = jnp.sum(keep, axis=1).astype(x.dtype)
-    return total / jnp.maximum(count, jnp.ones_like(count))
+    return global_avg_pool(x, _check_pool_args(x, mask, "masked_mean_pool"))
+
+
+def _merge_small(members: list[list[int]], min_count: int) -> list[list[int]]:
+    out = [list(m) for m in members]
+    for i in range(len(out) - 1):  # short to long: a small bucket joins the next longer one
+        if 0 < len(out[i]) < min_count:
+            out[i + 1] = sorted(out[i] + out[i + 1])
+            out[i] = []
+    last = len(out) - 1
+    if 0 < len(out[last]) < min_count:  # the longest cannot grow: take the previous one in
+        prev = max((j for j in range(last) if out[j]), default=None)
+        if prev is not None:
+            out[last] = sorted(out[prev] + out[last])
+            out[prev] = []
+    return out
 
 
 def _check_pool_args(x, mask, fn):

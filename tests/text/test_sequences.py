@@ -32,6 +32,17 @@ def test_buckets_against_naive_assignment():
     assert seen == {i for i, n in enumerate(lens) if n > 0}
 
 
+def test_small_buckets_merge_into_longer_ones():
+    lens = [3, 3, 3, 6, 10, 12, 14]
+    buckets, stats = bucket_sequences(_seqs(lens), (4, 8, 16), min_count=2)
+    # the lone 6-token sentence joins bucket 16; nothing is lost
+    assert stats.counts == (3, 0, 4) and [b.length for b in buckets] == [4, 16]
+    assert sorted(buckets[1].index.tolist()) == [3, 4, 5, 6]
+    buckets, stats = bucket_sequences(_seqs([3, 3, 12]), (4, 16), min_count=2)
+    assert stats.counts == (0, 3)  # the longest was too small: the shorter one moved up
+    np.testing.assert_array_equal(buckets[0].mask.sum(1), [3, 3, 12])
+
+
 def test_too_long_error_and_bad_arguments():
     with pytest.raises(ValueError, match="bucket_sequences: sequences must have at most 8 tokens"):
         bucket_sequences(_seqs([3, 9]), (4, 8), too_long="error")
