@@ -198,10 +198,13 @@ def _pool(x, window, stride, padding, nd, fn, kind, count_include_pad):
     steps = (1, *strides, 1)
     full_pads = ((0, 0), *pads, (0, 0))
     if kind == "max":
-        # reduce_window pads with its init value, so -inf padding can never be the max.
-        init = jnp.array(-jnp.inf, x.dtype)
+        # reduce_window pads with its init value, so -inf padding can never be the max. The
+        # init values are NumPy constants so JAX recognises the monoid and emits
+        # reduce_window_max / _sum (whose gradients are select_and_scatter_add / a pad-conv),
+        # not a generic reduce_window.
+        init = np.array(-np.inf, x.dtype)
         return lax.reduce_window(x, init, lax.max, dims, steps, full_pads)
-    total = lax.reduce_window(x, jnp.array(0, x.dtype), lax.add, dims, steps, full_pads)
+    total = lax.reduce_window(x, np.array(0, x.dtype), lax.add, dims, steps, full_pads)
     divisor = _divisor(spatial, win, strides, pads, count_include_pad)
     return total / jnp.asarray(divisor, x.dtype)
 

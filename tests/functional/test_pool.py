@@ -158,6 +158,16 @@ def test_check_grads_second_order(nd):
         )
 
 
+def test_pools_lower_to_one_reduce_window_primitive():
+    # No transposes, and the monoid primitives (whose gradient is select_and_scatter_add),
+    # not a generic reduce_window with a traced init value.
+    x = jnp.ones((2, 8, 6, 3), jnp.float32)
+    prims = [e.primitive.name for e in jax.make_jaxpr(lambda v: P.max_pool2d(v, 3, 2, 1))(x).eqns]
+    assert prims == ["reduce_window_max"]
+    f = lambda v: P.avg_pool2d(v, 3, 2, 1, count_include_pad=False)  # noqa: E731
+    assert [e.primitive.name for e in jax.make_jaxpr(f)(x).eqns] == ["reduce_window_sum", "div"]
+
+
 # --- global pools with masks -----------------------------------------------------------------
 
 
