@@ -73,6 +73,7 @@ def avg_pool1d(x, window, stride=None, padding=0, count_include_pad=True) -> jax
       padding: as :func:`max_pool1d`, but padded positions hold zeros.
       count_include_pad: ``True`` divides every window by ``window`` (zeros included);
         ``False`` divides by the number of real (unpadded) elements it covers, as PyTorch.
+        (TensorFlow's ``"SAME"`` average pooling is ``count_include_pad=False``.)
 
     Returns:
       Shape ``(N, W_out, C)``, ``W_out = (W + low + high - window) // stride + 1``.
@@ -95,7 +96,8 @@ def avg_pool2d(x, window, stride=None, padding=0, count_include_pad=True) -> jax
       stride: positive int or pair; ``None`` means ``window``.
       padding: as :func:`max_pool2d`, but padded positions hold zeros.
       count_include_pad: ``True`` divides by ``KH * KW``; ``False`` by the number of real
-        elements under the window, as PyTorch.
+        elements under the window, as PyTorch. (TensorFlow's ``"SAME"`` average pooling is
+        ``count_include_pad=False``.)
 
     Returns:
       Shape ``(N, H_out, W_out, C)`` (sizes as :func:`max_pool2d`).
