@@ -1,0 +1,339 @@
+"""Speech frames: the notes' MLP vs CNNs on 21x40 MFCC windows, 138 phone-state classes.
+
+    python -m experiments.mfcc_frames [--workdir runs/mfcc_frames] [--quick | --hours 10]
+
+Builds (or reuses) a synthesised corpus (``audio.corpus``: WordNet glosses read by espeak-ng
+speakers, WAV + .phn), extracts 40 MFCCs (25 ms / 10 ms, CMVN) in worker processes, puts every
+split in a frame bank (``audio.windows``), trains each model with ``jaxcnn.train.fit`` on the
+train speakers (dev speakers for the per-epoch curve) and reports frame accuracy on the unseen
+test speakers at state (138) and phone (46) level. Writes ``results.json``, ``results.md``,
+per-model ``metrics.jsonl`` and curves, ``learning_curves.png`` and ``confusion.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from audio import corpus, phones
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechConfig:
+    """Everything the experiment depends on.
+
+    Attributes:
+      data_dir: corpus and feature cache; None: ``<workdir>/data``.
+      corpus: corpus size and seed (``audio.corpus.CorpusConfig``).
+      feature_kind: "mfcc" or "mfsc"; deltas: 0, 1 or 2.
+      models: model names (``audio.models.MODELS``).
+      epochs: per model, as (name, epochs) pairs: the CNNs get fewer passes in the CPU budget.
+      batch_size, learning_rate, schedule: the shared optimiser settings (adam).
+      workers: processes for synthesis and feature extraction.
+      seed: training seed (the corpus has its own).
+      checkpoints: let ``fit`` checkpoint into ``<workdir>/<model>`` (resumable runs).
+    """
+
+    data_dir: str | None = str(REPO / "data" / "speech")
+    corpus: corpus.CorpusConfig = corpus.CorpusConfig(num_speakers=40, utterances_per_speaker=10)
+    feature_kind: str = "mfcc"
+    deltas: int = 0
+    models: tuple[str, ...] = MODEL_NAMES
+    epochs: tuple[tuple[str, int], ...] = (
+        ("mlp", 10), ("notes_cnn", 1), ("cnn_100k", 1), ("time_cnn", 3)
+    )  # fmt: skip
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    schedule: str = "cosine"
+    workers: int = 2
+    seed: int = 0
+    checkpoints: bool = True
+
+
+def get_config(quick: bool = False) -> SpeechConfig:
+    """The main job's default (about 4 minutes on 2 cores, corpus included), or ``quick``."""
+    if quick:
+        return SpeechConfig(
+            data_dir=None,
+            corpus=corpus.CorpusConfig(num_speakers=6, utterances_per_speaker=2, seed=0),
+            epochs=tuple((m, 1) for m in MODEL_NAMES),
+            batch_size=64,
+            checkpoints=False,
+        )
+    return SpeechConfig()
+
+
+def hours_config(hours: float) -> SpeechConfig:
+    """About ``hours`` hours of speech and more epochs (``--hours``; far beyond the budget)."""
+    return SpeechConfig(
+        corpus=corpus.hours_config(hours),
+        epochs=(("mlp", 10), ("notes_cnn", 3), ("cnn_100k", 3), ("time_cnn", 5)),
+    )
+
+
+def run(config: SpeechConfig, workdir: str) -> dict:
+    """Build data, train every model, evaluate on the test speakers; rows as in ``docs/DESIGN.md``.
+
+    Returns:
+      {"config", "code_version", "data" (corpus / frame figures), "rows": [{"model", "params",
+       "test_accuracy" (state, 138), "test_phone_accuracy" (46), "train_examples_per_s", ...}]}.
+    """
+    from jaxcnn.train import TrainConfig, fit, predict, results
+
+    out = Path(workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    data, banks = prepare_data(config, out)
+    data["prepare_seconds"] = time.perf_counter() - start
+    datasets = {split: banks[split][1] for split in banks}
+    test_labels = banks["test"][0].labels
+    epochs = dict(config.epochs)
+    rows, histories, confusions = [], {}, {}
+    for name in config.models:
+        model_dir = out / name
+        model_dir.mkdir(exist_ok=True)
+        cached = _cached(model_dir / "row.json", config)
+        if cached is not None:
+            rows.append(cached["row"])
+            histories[name] = cached["history"]
+            confusions[name] = np.array(cached["confusion"])
+            continue
+        model = _make(name)
+        train_config = TrainConfig(
+            epochs=epochs.get(name, 1),
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            schedule=config.schedule,
+            seed=config.seed,
+            num_classes=phones.NUM_STATES,
+        )
+        fit_dir = str(model_dir) if config.checkpoints else None
+        result = fit(model, datasets["train"], datasets["dev"], train_config, workdir=fit_dir)
+        logits = predict(model, result.variables, datasets["test"])
+        scores = frame_scores(logits, test_labels)
+        row = {
+            "model": name,
+            "params": int(result.num_params),
+            "test_accuracy": scores["state_accuracy"],
+            "test_phone_accuracy": scores["phone_accuracy"],
+            "dev_accuracy": float(result.history[-1].get("eval_accuracy", float("nan"))),
+            "train_accuracy": float(result.history[-1]["train_accuracy"]),
+            "train_examples_per_s": float(result.throughput),
+            "epochs": train_config.epochs,
+            "train_examples": int(datasets["train"].size),
+            "train_seconds": float(sum(h["seconds"] for h in result.history)),
+            "compile_seconds": float(result.compile_seconds),
+        }
+        rows.append(row)
+        histories[name] = result.history
+        confusions[name] = scores["phone_confusion"]
+        results.plot_curves(result.history, model_dir / "curves.png")
+        results.write_json(
+            model_dir / "row.json",
+            {
+                "config": _asdict(config),
+                "row": row,
+                "history": result.history,
+                "confusion": scores["phone_confusion"].tolist(),
+            },
+        )
+    best = max(rows, key=lambda r: r["test_accuracy"])["model"]
+    summary = {
+        "config": _asdict(config),
+        "code_version": results.code_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "data": data,
+        "rows": rows,
+        "best": best,
+        "history": histories,
+    }
+    results.write_json(out / "results.json", summary)
+    columns = ["model", "params", "test_accuracy", "test_phone_accuracy", "dev_accuracy",
+               "train_accuracy", "train_examples_per_s", "epochs"]  # fmt: skip
+    note = (
+        f"\n\nFrame accuracy on {data['frames']['test']:,} frames of "
+        f"{data['speakers']['test']} unseen test speakers ({data['hours']:.2f} h corpus, "
+        f"{data['frames']['train']:,} training frames); state = 138 classes, phone = 46. "
+        f"Commit {summary['code_version']}, {summary['date']}.\n"
+    )
+    (out / "results.md").write_text(results.markdown_table(rows, columns) + note)
+    plot_learning_curves(histories, out / "learning_curves.png")
+    plot_confusion(confusions[best], out / "confusion.png", f"{best}: test phones (row-normalised)")
+    return summary
+
+
+def prepare_data(config: SpeechConfig, out: Path):
+    """Corpus -> features -> one frame bank and Dataset per split. Returns (figures, banks)."""
+    from audio import features, windows
+
+    data_dir = Path(config.data_dir) if config.data_dir else out / "data"
+    c = config.corpus
+    corpus_dir = data_dir / f"corpus_n{c.num_speakers}_u{c.utterances_per_speaker}_s{c.seed}"
+    manifest = corpus.build(corpus_dir, c, workers=config.workers)
+    feat_config = features.FeatureConfig(kind=config.feature_kind, deltas=config.deltas)
+    items = [
+        (u["id"], corpus_dir / u["wav"], corpus_dir / u["phn"]) for u in manifest["utterances"]
+    ]
+    extracted = features.extract(
+        items, corpus_dir / f"features_{config.feature_kind}_d{config.deltas}", feat_config,
+        workers=config.workers,
+    )  # fmt: skip
+    path_of = {Path(p).stem: p for p in extracted["paths"]}
+    banks, frames, speakers = {}, {}, {}
+    for split in ("train", "dev", "test"):
+        utts = [u for u in manifest["utterances"] if u["split"] == split and u["id"] in path_of]
+        if not utts:
+            raise ValueError(
+                f"run: split {split!r} must have utterances, got none (corpus too small)"
+            )
+        bank = windows.build_bank([path_of[u["id"]] for u in utts])
+        banks[split] = (bank, windows.to_dataset(bank))
+        frames[split] = bank.size
+        speakers[split] = len({u["speaker"] for u in utts})
+    figures = {
+        "corpus_dir": str(corpus_dir),
+        "hours": manifest["hours"],
+        "utterances": len(manifest["utterances"]),
+        "skipped_synthesis": len(manifest["skipped"]),
+        "skipped_features": len(extracted["skipped"]),
+        "frames": frames,
+        "speakers": speakers,
+        "bank_bytes": int(sum(b.bank.nbytes for b, _ in banks.values())),
+    }
+    logging.getLogger(__name__).info("speech data: %s", figures)
+    return figures, banks
+
+
+def frame_scores(logits: np.ndarray, states: np.ndarray) -> dict:
+    """State and phone frame accuracy, and the phone confusion matrix.
+
+    Phone decisions sum the softmax posteriors of each phone's three states.
+
+    Args:
+      logits: (N, 138) float; states: (N,) int labels in [0, 138).
+
+    Returns:
+      {"state_accuracy", "phone_accuracy", "phone_confusion" (46, 46) int64 [true, predicted]}.
+    """
+    logits = np.asarray(logits, np.float64)
+    states = np.asarray(states)
+    if logits.shape != (states.shape[0], phones.NUM_STATES):
+        raise ValueError(
+            f"frame_scores: logits must have shape ({states.shape[0]}, 138), got {logits.shape}"
+        )
+    true_phone = phones.state_to_phone(states)
+    post = np.exp(logits - logits.max(axis=1, keepdims=True))
+    per_phone = post.reshape(len(states), phones.NUM_PHONES, phones.STATES_PER_PHONE).sum(axis=2)
+    pred_phone = per_phone.argmax(axis=1)
+    confusion = np.zeros((phones.NUM_PHONES, phones.NUM_PHONES), np.int64)
+    np.add.at(confusion, (true_phone, pred_phone), 1)
+    return {
+        "state_accuracy": float((logits.argmax(axis=1) == states).mean()),
+        "phone_accuracy": float((pred_phone == true_phone).mean()),
+        "phone_confusion": confusion,
+    }
+
+
+def plot_learning_curves(histories: dict, path: Path) -> None:
+    """Dev-speaker frame accuracy and training loss per epoch, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, history in histories.items():
+        epochs = [h["epoch"] for h in history]
+        ax1.plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
+        ax2.plot(epochs, [h.get("eval_accuracy", np.nan) for h in history], marker="o", label=name)
+    ax1.set(xlabel="epoch", ylabel="training loss")
+    ax2.set(xlabel="epoch", ylabel="dev frame accuracy (138 states)")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
+    """Row-normalised 46x46 phone confusion matrix (true rows, predicted columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = confusion.sum(axis=1, keepdims=True)
+    norm = confusion / np.maximum(rows, 1)
+    fig, ax = plt.subplots(figsize=(9, 8))
+    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
+    ticks = np.arange(phones.NUM_PHONES)
+    ax.set_xticks(ticks, phones.PHONES, rotation=90, fontsize=6)
+    ax.set_yticks(ticks, phones.PHONES, fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(im, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _make(name: str):
+    from audio import models
+
+    if name not in models.MODELS:
+        raise ValueError(f"run: model must be one of {list(models.MODELS)}, got {name!r}")
+    return models.MODELS[name]()
+
+
+def _asdict(config: SpeechConfig) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _cached(path: Path, config: SpeechConfig):
+    if not path.exists():
+        return None
+    cached = json.loads(path.read_text())
+    return cached if cached.get("config") == _asdict(config) else None
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from jaxcnn.train.cli import add_common_args
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser)
+    parser.add_argument("--hours", type=float, default=None, help="corpus size in hours (>= 10)")
+    parser.add_argument("--data-dir", default=None, help="corpus and feature cache folder")
+    parser.add_argument("--features", choices=("mfcc", "mfsc"), default=None)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    config = get_config(args.quick) if args.hours is None else hours_config(args.hours)
+    changes = {}
+    if args.data_dir:
+        changes["data_dir"] = args.data_dir
+    if args.features:
+        changes["feature_kind"] = args.features
+    if args.workers:
+        changes["workers"] = args.workers
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.batch_size is not None:
+        changes["batch_size"] = args.batch_size
+    if args.epochs is not None:
+        changes["epochs"] = tuple((m, args.epochs) for m in config.models)
+    config = dataclasses.replace(config, **changes)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger(__name__).setLevel(logging.INFO)
+    summary = run(config, args.workdir or "runs/mfcc_frames")
+    print((Path(args.workdir or "runs/mfcc_frames") / "results.md").read_text())
+    return summary
+
+
+if __name__ == "__main__":
+    main()

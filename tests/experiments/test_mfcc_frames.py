@@ -1,0 +1,66 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from experiments import mfcc_frames
+
+
+def test_frame_scores_against_a_loop():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 138))
+    states = rng.integers(0, 138, size=50)
+    states[:10] = logits[:10].argmax(axis=1)  # some right answers
+    scores = mfcc_frames.frame_scores(logits, states)
+    state_hits, phone_hits = 0, 0
+    confusion = np.zeros((46, 46), int)
+    for row, s in zip(logits, states, strict=True):
+        state_hits += int(np.argmax(row) == s)
+        p = np.exp(row - row.max())
+        phone = int(np.argmax([p[3 * k : 3 * k + 3].sum() for k in range(46)]))
+        phone_hits += int(phone == s // 3)
+        confusion[s // 3, phone] += 1
+    assert scores["state_accuracy"] == pytest.approx(state_hits / 50)
+    assert scores["phone_accuracy"] == pytest.approx(phone_hits / 50)
+    np.testing.assert_array_equal(scores["phone_confusion"], confusion)
+    with pytest.raises(ValueError, match=r"logits must have shape \(50, 138\)"):
+        mfcc_frames.frame_scores(logits[:, :46], states)
+
+
+def test_quick_run_end_to_end(tmp_path):
+    # Two models keep the default suite short (compiling the 10-layer CNN costs most of the
+    # time on 2 cores); the slow test below runs the whole quick config.
+    pytest.importorskip("espeakng_loader")
+    config = dataclasses.replace(mfcc_frames.get_config(quick=True), models=("mlp", "time_cnn"))
+    summary = check_run(config, tmp_path)
+    assert summary["rows"][0]["params"] == 158_474
+    # Resuming with the same config reuses every finished model.
+    again = mfcc_frames.run(config, str(tmp_path))
+    assert again["rows"] == summary["rows"]
+
+
+@pytest.mark.slow
+def test_quick_config_all_models(tmp_path):
+    pytest.importorskip("espeakng_loader")
+    summary = check_run(mfcc_frames.get_config(quick=True), tmp_path)
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert list(rows) == list(mfcc_frames.MODEL_NAMES)
+    assert rows["mlp"]["params"] == 158_474 and rows["notes_cnn"]["params"] == 9_204
+
+
+def check_run(config, tmp_path):
+    summary = mfcc_frames.run(config, str(tmp_path))
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert list(rows) == list(config.models)
+    for row in rows.values():
+        assert 0.0 <= row["test_accuracy"] <= row["test_phone_accuracy"] + 1e-9 <= 1.0 + 1e-9
+        assert row["train_examples_per_s"] > 0
+    data = summary["data"]
+    assert data["skipped_synthesis"] == 0 and data["skipped_features"] == 0
+    assert min(data["speakers"].values()) >= 1 and min(data["frames"].values()) > 100
+    for name in ("results.json", "results.md", "learning_curves.png", "confusion.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert [r["params"] for r in on_disk["rows"]] == [r["params"] for r in summary["rows"]]
+    return summary
