@@ -7,4 +7,5 @@ from jaxcnn.train.loop import FitResult as FitResult
 from jaxcnn.train.loop import NonFiniteLossError as NonFiniteLossError
 from jaxcnn.train.loop import evaluate as evaluate
 from jaxcnn.train.loop import fit as fit
+from jaxcnn.train.loop import init_variables as init_variables
 from jaxcnn.train.loop import predict as predict

@@ -105,7 +105,9 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
         "batch_stats": variables.get("batch_stats", {}),
         "step": jnp.zeros((), jnp.int32),
     }
-    state = jax.device_put(state, repl)
+    # Copy first: the training call donates its input buffers, and the caller's
+    # ``variables`` must stay valid.
+    state = jax.device_put(jax.tree.map(lambda a: jnp.array(a, copy=True), state), repl)
     num_params = int(sum(np.size(p) for p in jax.tree.leaves(params)))
 
     ckpt = None

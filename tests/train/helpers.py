@@ -1,0 +1,60 @@
+"""Shared by the training tests: scikit-learn digits (real 8x8 images) and tiny Flax models."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import numpy as np
+from sklearn.datasets import load_digits
+
+from jaxcnn.train import Dataset
+
+
+def digits(n_train: int = 1400):
+    """Digits shuffled once with a fixed seed: (x_train, y_train, x_test, y_test), NHWC."""
+    d = load_digits()
+    order = np.random.default_rng(0).permutation(len(d.target))
+    x = (d.images[order] / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1)
+    y = d.target[order].astype(np.int32)
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def digit_sets(n_train: int = 1400):
+    xt, yt, xe, ye = digits(n_train)
+    return Dataset.from_arrays(xt, yt), Dataset.from_arrays(xe, ye)
+
+
+class MLP(nn.Module):
+    """(N, 8, 8, 1) -> (N, 10): dense-relu-(batch norm)-dropout-dense."""
+
+    hidden: int = 64
+    norm: bool = False
+    dropout: float = 0.0
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = x.reshape(x.shape[0], -1)
+        x = nn.relu(nn.Dense(self.hidden)(x))
+        if self.norm:
+            x = nn.BatchNorm(use_running_average=not train, momentum=0.9)(x)
+        if self.dropout:
+            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        return nn.Dense(10)(x)
+
+
+class SmallCNN(nn.Module):
+    """(N, 8, 8, 1) -> (N, 10): conv3x3x16-relu-pool2, dense."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.relu(nn.Conv(16, (3, 3))(x))
+        x = nn.max_pool(x, (2, 2), (2, 2))
+        return nn.Dense(10)(x.reshape(x.shape[0], -1))
+
+
+class PoolCNN(nn.Module):
+    """(N, H, W, 1) -> (N, 10) for any H, W: conv3x3x8-relu, global mean, dense."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.relu(nn.Conv(8, (3, 3))(x))
+        return nn.Dense(10)(x.mean(axis=(1, 2)))
