@@ -15,8 +15,9 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
-#: Lowerings ``conv1d`` / ``conv2d`` accept. ``"auto"`` lets the library choose (today: ``"lax"``).
-SUPPORTED_LOWERINGS: tuple[str, ...] = ("auto", "lax")
+#: Lowerings ``conv1d`` / ``conv2d`` accept: ``"auto"`` lets the library choose per backend and
+#: shape (``jaxcnn.functional._lowering.choose_lowering``); the others force one.
+SUPPORTED_LOWERINGS: tuple[str, ...] = ("auto", "lax", "patches", "lanes")
 
 _LOWERING: contextvars.ContextVar[str] = contextvars.ContextVar("jaxcnn_lowering", default="auto")
 

@@ -12,6 +12,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn import _checks, config
+from jaxcnn.functional._lowering import resolve_lowering
+from jaxcnn.functional._lowering_lanes import conv_lanes
+from jaxcnn.functional._lowering_patches import conv_patches
 from jaxcnn.functional._padding import conv_padding
 
 _DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
@@ -47,7 +50,8 @@ def conv1d(
       dilation: positive int or 1-sequence (kernel dilation, "atrous").
       groups: positive int dividing ``C_in`` and ``C_out`` (``groups == C_in``: depthwise).
       flip: ``True`` mirror-reverses the kernel (true convolution); ``False`` cross-correlates.
-      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` or ``"lax"``.
+      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
+        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`).
 
     Returns:
       Shape ``(N, W_out, C_out)`` with
@@ -57,7 +61,8 @@ def conv1d(
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
         larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, or a bias of the wrong shape.
+        lowering, a forced lowering that does not support the arguments, or a bias of the
+        wrong shape.
     """
     return _conv(x, kernel, bias, 1, "conv1d", stride, padding, dilation, groups, flip, lowering)
 
@@ -87,7 +92,8 @@ def conv2d(
       groups: positive int dividing ``C_in`` and ``C_out`` (``groups == C_in``: depthwise).
       flip: ``True`` reverses the kernel on both spatial axes (true convolution, as
         ``scipy.signal.convolve2d``); ``False`` cross-correlates (as PyTorch / ``jax.lax``).
-      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` or ``"lax"``.
+      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
+        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`).
 
     Returns:
       Shape ``(N, H_out, W_out, C_out)``, each spatial size
@@ -97,7 +103,8 @@ def conv2d(
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
         larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, or a bias of the wrong shape.
+        lowering, a forced lowering that does not support the arguments, or a bias of the
+        wrong shape.
     """
     return _conv(x, kernel, bias, 2, "conv2d", stride, padding, dilation, groups, flip, lowering)
 
@@ -115,7 +122,8 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     x, kernel = _common_dtype(x, kernel)
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
-    y = _LOWERINGS[_resolve(lowering)](x, kernel, strides, dilations, pads, groups)
+    name = resolve_lowering(lowering, x.shape, kernel.shape, strides, dilations, groups, fn)
+    y = _LOWERINGS[name](x, kernel, strides, dilations, pads, groups)
     return add_bias(y, bias)
 
 
@@ -144,12 +152,8 @@ def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
 
 # Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
 # adding one means one entry here and its name in ``config.SUPPORTED_LOWERINGS``.
-_LOWERINGS = {"lax": conv_lax}
-
-
-def _resolve(lowering: str) -> str:
-    """``"auto"`` picks a concrete lowering; today that is always ``"lax"``."""
-    return "lax" if lowering == "auto" else lowering
+# ("auto" is resolved per backend and shape by ``_lowering.resolve_lowering``.)
+_LOWERINGS = {"lax": conv_lax, "patches": conv_patches, "lanes": conv_lanes}
 
 
 def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):

@@ -1,0 +1,194 @@
+"""Every convolution lowering against the naive NumPy reference, and against "lax" in gradient."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxcnn import config
+from jaxcnn.functional import conv1d, conv2d
+from jaxcnn.functional._lowering import LOWERINGS, choose_lowering
+from jaxcnn.functional._lowering_lanes import MAX_TERMS
+from tests import reference
+
+CONV = {1: conv1d, 2: conv2d}
+TOL = {"rtol": 2e-5, "atol": 2e-5}
+
+
+def _rand(seed, *shape):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@st.composite
+def conv_cases(draw, n, max_channels=4):
+    """A random valid convolution: shapes, strides, paddings, dilations, groups, flip."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in = groups * draw(st.integers(1, max_channels // 2 if groups > 1 else max_channels))
+    c_out = groups * draw(st.integers(1, 2 if groups > 1 else 3))
+    window = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(n))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(n))
+    pads = [(draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(n)]
+    padding = draw(st.sampled_from(["VALID", "SAME", "FULL", "explicit"]))
+    sizes = tuple(draw(st.integers(1, 8)) for _ in range(n))
+    flip = draw(st.booleans())
+    batch = draw(st.integers(1, 2))
+    seed = draw(st.integers(0, 2**16))
+    return batch, sizes, c_in, c_out, window, stride, dilation, pads, padding, groups, flip, seed
+
+
+def _check_against_reference(n, case, lowering):
+    batch, sizes, c_in, c_out, window, stride, dilation, pads, padding, groups, flip, seed = case
+    if padding != "explicit":
+        pads = reference.explicit_pads(padding, sizes, window, stride, dilation)
+    eff = [(k - 1) * d + 1 for k, d in zip(window, dilation, strict=True)]
+    assume(all(s + lo + hi >= e for s, (lo, hi), e in zip(sizes, pads, eff, strict=True)))
+    if lowering == "lanes":
+        assume(groups == 1 and np.prod(window) * c_in * c_out <= MAX_TERMS)
+    x = _rand(seed, batch, *sizes, c_in)
+    k = _rand(seed + 1, *window, c_in // groups, c_out)
+    b = _rand(seed + 2, c_out)
+    got = CONV[n](
+        x,
+        k,
+        b,
+        stride=stride,
+        padding=padding if padding != "explicit" else pads,
+        dilation=dilation,
+        groups=groups,
+        flip=flip,
+        lowering=lowering,
+    )
+    want = reference.conv(x, k, stride, pads, dilation, groups, flip, b)
+    np.testing.assert_allclose(np.asarray(got), want, **TOL)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@given(case=conv_cases(2))
+def test_conv2d_lowerings_match_naive_reference(lowering, case):
+    _check_against_reference(2, case, lowering)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@given(case=conv_cases(1, max_channels=6))
+def test_conv1d_lowerings_match_naive_reference(lowering, case):
+    _check_against_reference(1, case, lowering)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize(
+    "n, kw",
+    [
+        (2, {"stride": (2, 1), "dilation": (1, 2), "padding": ((1, 2), (0, 1))}),
+        (2, {"padding": "SAME", "flip": True}),
+        (1, {"stride": 2, "padding": "CAUSAL", "dilation": 2}),
+    ],
+)
+def test_gradients_equal_lax(lowering, n, kw):
+    """jax.grad of a loss through each lowering equals the one through lax.conv, for x, k, b."""
+    x = _rand(0, 2, *(7,) * n, 3)
+    k = _rand(1, *(3,) * n, 3, 2)
+    b = _rand(2, 2)
+    w = _rand(3, *np.asarray(CONV[n](x, k, b, lowering="lax", **kw)).shape)
+
+    def loss(x, k, b, low):
+        return jnp.sum(jnp.tanh(CONV[n](x, k, b, lowering=low, **kw)) * w)
+
+    want = jax.grad(loss, argnums=(0, 1, 2))(x, k, b, "lax")
+    got = jax.grad(loss, argnums=(0, 1, 2))(x, k, b, lowering)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
+
+
+def test_grouped_patches_gradients_equal_lax():
+    x, k = _rand(0, 2, 6, 5, 4), _rand(1, 3, 2, 2, 6)
+
+    def loss(x, k, low):
+        return jnp.sum(conv2d(x, k, stride=(1, 2), padding=1, groups=2, lowering=low) ** 2)
+
+    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
+    got = jax.grad(loss, argnums=(0, 1))(x, k, "patches")
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+def test_check_grads_second_order(lowering):
+    x = np.asarray(_rand(0, 1, 4, 5, 2), np.float64)
+    k = np.asarray(_rand(1, 2, 2, 2, 2), np.float64)
+    with jax.enable_x64(True):
+        check_grads(
+            lambda x, k: conv2d(x, k, stride=(2, 1), padding=1, lowering=lowering),
+            (jnp.asarray(x), jnp.asarray(k)),
+            order=2,
+            modes=["fwd", "rev"],
+        )
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+def test_jit_and_vmap_agree_with_eager(lowering):
+    x, k = _rand(0, 3, 6, 6, 2), _rand(1, 3, 3, 2, 3)
+    eager = np.asarray(conv2d(x, k, padding="SAME", lowering=lowering))
+    jitted = jax.jit(lambda x, k: conv2d(x, k, padding="SAME", lowering=lowering))(x, k)
+    np.testing.assert_allclose(np.asarray(jitted), eager, rtol=1e-6, atol=1e-6)
+    per_example = jax.vmap(lambda xi: conv2d(xi[None], k, padding="SAME", lowering=lowering)[0])
+    np.testing.assert_allclose(np.asarray(per_example(x)), eager, rtol=1e-6, atol=1e-6)
+
+
+def test_config_forces_a_lowering():
+    """The config default reaches the dispatch: a forced lanes lowering rejects groups there."""
+    x, k = _rand(0, 1, 5, 5, 4), _rand(1, 3, 3, 2, 4)
+    conv2d(x, k, groups=2)  # auto: fine
+    with config.lowering("lanes"):
+        with pytest.raises(ValueError, match=r"conv2d: groups must be 1 for lowering='lanes'"):
+            conv2d(x, k, groups=2)
+    with config.lowering("patches"):
+        got = conv2d(x, k, groups=2)
+    np.testing.assert_allclose(
+        np.asarray(got), reference.conv(x, k, (1, 1), [(0, 0)] * 2, (1, 1), 2), **TOL
+    )
+
+
+def test_forced_lowering_errors_name_the_argument():
+    x = _rand(0, 1, 6, 40)
+    big = _rand(1, 5, 40, 40)
+    with pytest.raises(
+        ValueError, match=r"conv1d: kernel must have prod\(window\) \* C_in \* C_out <= 512"
+    ):
+        conv1d(x, big, lowering="lanes")
+    with pytest.raises(ValueError, match=r"conv1d: groups must be 1 for lowering='lanes', got 2"):
+        conv1d(x, _rand(1, 3, 20, 4), groups=2, lowering="lanes")
+    with pytest.raises(ValueError, match=r"conv2d: lowering must be one of .*got 'winograd'"):
+        conv2d(_rand(0, 1, 4, 4, 1), _rand(1, 2, 2, 1, 1), lowering="winograd")
+
+
+def test_choose_lowering_rule():
+    # GPU / TPU: always cuDNN / XLA's convolution.
+    for backend in ("gpu", "tpu", "cuda"):
+        assert choose_lowering(backend, (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lax"
+    # CPU: few channels go on the lanes; LeNet-sized and text layers stay on XLA's convolution.
+    assert choose_lowering("cpu", (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lanes"
+    assert choose_lowering("cpu", (256, 21, 40, 1), (3, 3, 1, 3), (1, 1), (1, 1), 1) == "lanes"
+    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (64, 1000, 100), (5, 100, 100), (1,), (1,), 1) == "lax"
+    assert choose_lowering("cpu", (8, 9, 9, 4), (3, 3, 2, 4), (1, 1), (1, 1), 2) == "lax"
+    assert choose_lowering("cpu", (8, 30, 30, 3), (7, 7, 3, 3), (1, 1), (1, 1), 1) == "lax"
+    assert set(LOWERINGS) == {"lax", "patches", "lanes"}
+    assert set(config.SUPPORTED_LOWERINGS) == {"auto", *LOWERINGS}
+
+
+def test_auto_picks_lanes_on_cpu_and_matches_lax():
+    if jax.default_backend() != "cpu":
+        pytest.skip("the rule under test is the CPU one")
+    x, k = _rand(0, 2, 9, 12, 3), _rand(1, 3, 3, 3, 3)
+    auto_text = jax.jit(lambda x, k: conv2d(x, k, lowering="auto")).lower(x, k).as_text()
+    assert "convolution" not in auto_text  # lanes: no convolution op at all
+    lax_text = jax.jit(lambda x, k: conv2d(x, k, lowering="lax")).lower(x, k).as_text()
+    assert "convolution" in lax_text
+    np.testing.assert_allclose(
+        np.asarray(conv2d(x, k)), np.asarray(conv2d(x, k, lowering="lax")), **TOL
+    )
