@@ -152,8 +152,8 @@ def save_vectors(path: str | os.PathLike, vocab: Vocabulary, table, *, header: b
         )
     lines = [f"{len(vocab) - 2} {table.shape[1]}"] if header else []
     for word, row in zip(vocab.tokens[2:], table[2:], strict=True):
-        # repr-exact floats: a save/load round trip gives back the same float32 values.
-        lines.append(word + " " + " ".join(repr(float(v)) for v in row))
+        # 9 significant digits identify a float32 exactly: a round trip is bit-exact.
+        lines.append(word + " " + " ".join(format(float(v), ".9g") for v in row))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")

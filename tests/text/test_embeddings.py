@@ -18,7 +18,7 @@ def test_round_trip_through_file(tmp_path, header):
     first = (tmp_path / "v.txt").read_text().splitlines()[0]
     assert (first == f"{len(VOCAB) - 2} 7") == header
     back, stats = load_vectors(tmp_path / "v.txt", VOCAB, dim=7)
-    np.testing.assert_array_equal(back[2:], table[2:])  # exact: repr floats
+    np.testing.assert_array_equal(back[2:], table[2:])  # exact: 9 significant digits
     np.testing.assert_array_equal(back[PAD_ID], 0.0)
     np.testing.assert_allclose(back[UNK_ID], table[2:].mean(0), rtol=1e-5)
     assert (stats.dim, stats.found, stats.missing, stats.ignored) == (7, len(VOCAB) - 2, 0, 0)

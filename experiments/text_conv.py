@@ -1,0 +1,492 @@
+"""WordNet glosses: 1D convolutions over word vectors vs bag-of-embeddings and window MLPs.
+
+    python -m experiments.text_conv [--workdir runs/text] [--quick | --full] [--epochs N]
+
+Two tasks on the same real corpus (WordNet 3.0 glosses, see ``text.datasets``):
+
+* classification: which of the 45 lexicographer files (noun.animal, verb.motion, ...) a
+  gloss defines; a bag-of-embeddings MLP vs Kim (2014) sentence CNNs with random, static
+  (skip-gram), fine-tuned (skip-gram) and two-channel embeddings;
+* next-word prediction: the notes' ``(L, 100) -> (L, 100)`` width-5 convolution, made causal
+  and stacked, vs a fixed-window MLP of about the same size, as test perplexity.
+
+Word vectors for the static / two-channel models are trained first on the training glosses
+with skip-gram + negative sampling through the same training loop (``text.skipgram``). Also
+reported: the notes' dense-vs-conv parameter count from real modules (``jax.eval_shape``, no
+allocation), throughput, and XLA compilations (one per bucket, whatever the epoch count).
+
+Default: the main job's budget (a few minutes on 2 cores). ``--full``: every gloss, more
+epochs. ``--quick``: a few hundred glosses, tiny models (seconds; what the tests run).
+Writes ``results.json``, ``results.md``, ``learning_curves.png``, ``vocab.json`` and per-model
+``metrics.jsonl`` / ``curves.png`` (from ``fit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from text.datasets import (
+    LEXNAMES,
+    bucket_datasets,
+    encode_examples,
+    read_synonyms,
+    read_wordnet,
+    split_examples,
+    token_dataset,
+)
+from text.sequences import bucket_sequences, pad_to
+from text.vocab import Vocabulary, build_vocabulary
+
+CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
+LANGUAGE_MODELS = ("causal_conv_lm", "window_mlp_lm")
+PROBES = ("dog", "water", "run", "red", "music", "king", "quickly", "disease")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextConfig:
+    wordnet_dir: str | None = None  # None: /usr/share/wordnet (or give NLTK's folder)
+    train_examples: int | None = 30000  # None: every training gloss
+    eval_examples: int | None = 4000  # dev and test each; None: all
+    min_freq: int = 2
+    max_vocab: int = 20000
+    lengths: tuple[int, ...] = (16, 32, 64)
+    too_long: str = "truncate"
+    embed_dim: int = 100
+    features: int = 100
+    widths: tuple[int, ...] = (3, 4, 5)
+    hidden: int = 256
+    dropout: float = 0.5
+    classifiers: tuple[str, ...] = CLASSIFIERS
+    epochs: int = 3
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    # skip-gram
+    sg_pairs: int | None = 600_000
+    sg_window: int = 5
+    sg_negatives: int = 5
+    sg_epochs: int = 2
+    sg_batch_size: int = 1024
+    sg_learning_rate: float = 3e-3
+    # next-word prediction
+    language_models: tuple[str, ...] = LANGUAGE_MODELS
+    lm_vocab: int = 2000
+    lm_train: int | None = 20000
+    lm_lengths: tuple[int, ...] = (16, 32)
+    lm_depth: int = 2
+    lm_epochs: int = 2
+    seed: int = 0
+
+
+def get_config(quick: bool = False) -> TextConfig:
+    """The main job's default (minutes on 2 cores), or ``quick``: seconds, for the tests."""
+    if not quick:
+        return TextConfig()
+    return TextConfig(
+        train_examples=600, eval_examples=200, max_vocab=800, lengths=(16, 48), embed_dim=16,
+        features=8, widths=(3, 5), hidden=16, classifiers=("bag_of_embeddings", "kim_two_channel"),
+        epochs=1, batch_size=32, sg_pairs=4000, sg_epochs=1, sg_batch_size=256, lm_vocab=200,
+        lm_train=300, lm_lengths=(48,), lm_depth=1, lm_epochs=1,
+    )  # fmt: skip
+
+
+def full_config() -> TextConfig:
+    """Every gloss, the full vocabulary, more epochs (about an hour on 2 cores)."""
+    return TextConfig(
+        train_examples=None, eval_examples=None, max_vocab=40000, epochs=8, sg_pairs=None,
+        sg_epochs=3, lm_vocab=5000, lm_train=None, lm_lengths=(16, 32, 64), lm_epochs=5,
+    )  # fmt: skip
+
+
+def run(config: TextConfig, workdir: str) -> dict:
+    """Train every model of ``config``; returns the summary with ``"rows"`` (see DESIGN.md).
+
+    A finished run (``results.json`` with the same config) is returned as it is.
+    """
+    out = Path(workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = dataclasses.asdict(config)
+    old = _read_json(out / "results.json")
+    if old is not None and old.get("config") == json.loads(json.dumps(cfg)):
+        return old
+
+    from jaxcnn.train import results
+
+    start = time.perf_counter()
+    data = load_data(config)
+    data["vocab"].save(out / "vocab.json")
+    rows, histories = [], {}
+    vectors, skipgram = None, None
+    if any(n != "kim_rand" and n.startswith("kim") for n in config.classifiers):
+        vectors, skipgram = train_skipgram(config, data, out / "skipgram")
+    for name in config.classifiers:
+        row, histories[name] = fit_classifier(name, config, data, vectors, out / name)
+        rows.append(row)
+    if config.language_models:
+        lm_data = load_lm_data(config, data)
+        for name in config.language_models:
+            row, histories[name] = fit_language_model(name, config, lm_data, out / name)
+            rows.append(row)
+    summary = {
+        "config": cfg,
+        "rows": rows,
+        "dense_vs_conv": dense_vs_conv(),
+        "data": data["stats"],
+        "skipgram": skipgram,
+        "seconds": time.perf_counter() - start,
+        "code_version": results.code_version(),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    results.write_json(out / "results.json", summary)
+    _write_text(out / "results.md", markdown(summary))
+    plot_learning_curves(histories, out / "learning_curves.png")
+    return summary
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def load_data(config: TextConfig) -> dict:
+    """WordNet glosses -> vocabulary -> training buckets, dev set (one length), test buckets."""
+    train, dev, test = split_examples(read_wordnet(config.wordnet_dir))
+    rng = np.random.default_rng(config.seed)
+    train = _subset(train, config.train_examples, rng)
+    dev = _subset(dev, config.eval_examples, rng)
+    test = _subset(test, config.eval_examples, rng)
+    vocab = build_vocabulary((e.text for e in train), min_freq=config.min_freq,
+                             max_size=config.max_vocab)  # fmt: skip
+    seqs, labels, enc = {}, {}, {}
+    for split, items in (("train", train), ("dev", dev), ("test", test)):
+        seqs[split], labels[split], enc[split] = encode_examples(items, vocab)
+    train_sets, train_stats = bucket_datasets(
+        seqs["train"], labels["train"], config.lengths, too_long=config.too_long,
+        min_count=config.batch_size,
+    )  # fmt: skip
+    # dev: one length, so the per-epoch evaluation compiles once (padding changes nothing)
+    ids, mask = pad_to(seqs["dev"], config.lengths[-1])
+    dev_set = token_dataset(ids, mask, labels["dev"])
+    test_sets, test_stats = bucket_datasets(
+        seqs["test"], labels["test"], config.lengths, too_long=config.too_long
+    )
+    stats = {
+        "examples": {k: len(v) for k, v in (("train", train), ("dev", dev), ("test", test))},
+        "vocab_size": len(vocab),
+        "dropped": {k: dataclasses.asdict(v) for k, v in enc.items()},
+        "train_buckets": dataclasses.asdict(train_stats),
+        "test_buckets": dataclasses.asdict(test_stats),
+        "classes": len(LEXNAMES),
+    }
+    return {"vocab": vocab, "seqs": seqs, "labels": labels, "train": train_sets, "dev": dev_set,
+            "test": test_sets, "stats": stats}  # fmt: skip
+
+
+def load_lm_data(config: TextConfig, data: dict) -> dict:
+    """Next-word prediction on the same glosses, with a smaller vocabulary (softmax cost)."""
+    vocab = data["vocab"]
+    lm_vocab = Vocabulary(vocab.tokens[: config.lm_vocab], vocab.counts[: config.lm_vocab])
+    remap = np.asarray([lm_vocab.id(t) for t in vocab.tokens], np.int32)  # cut words -> UNK
+    rng = np.random.default_rng(config.seed + 1)
+    train = [remap[s] for s in data["seqs"]["train"] if len(s) >= 2]
+    train = [train[i] for i in np.sort(rng.permutation(len(train))[: config.lm_train or None])]
+    test = [remap[s] for s in data["seqs"]["test"] if len(s) >= 2]
+
+    def datasets(seqs, min_count):
+        buckets, stats = bucket_sequences(seqs, config.lm_lengths, too_long=config.too_long,
+                                          min_count=min_count)  # fmt: skip
+        out = []
+        for b in buckets:
+            y = np.concatenate([b.ids[:, 1:], np.zeros_like(b.ids[:, :1])], axis=1)
+            w = np.concatenate([b.mask[:, 1:], np.zeros_like(b.mask[:, :1])], axis=1)
+            out.append(token_dataset(b.ids, b.mask, y, w.astype(np.float32)))
+        return out, dataclasses.asdict(stats)
+
+    train_sets, train_stats = datasets(train, config.batch_size)
+    test_sets, test_stats = datasets(test, 1)
+    return {"vocab": lm_vocab, "train": train_sets, "test": test_sets,
+            "stats": {"train_buckets": train_stats, "test_buckets": test_stats}}  # fmt: skip
+
+
+# --- skip-gram -------------------------------------------------------------------------------
+
+
+def train_skipgram(config: TextConfig, data: dict, workdir: Path):
+    """Skip-gram vectors on the training glosses; the nearest-neighbour and synonym checks."""
+    from jaxcnn.train import TrainConfig, fit
+    from text.compiles import count_compiles
+    from text.skipgram import (
+        SkipGram,
+        nearest_neighbours,
+        neighbour_ranks,
+        noise_table,
+        skipgram_dataset,
+        skipgram_pairs,
+    )
+
+    vocab = data["vocab"]
+    centers, contexts = skipgram_pairs(data["seqs"]["train"], vocab, window=config.sg_window,
+                                       subsample=1e-3, seed=config.seed)  # fmt: skip
+    if config.sg_pairs is not None and len(centers) > config.sg_pairs:
+        keep = np.random.default_rng(config.seed).permutation(len(centers))[: config.sg_pairs]
+        centers, contexts = centers[keep], contexts[keep]
+    dataset = skipgram_dataset(centers, contexts, noise_table(vocab),
+                               num_negatives=config.sg_negatives, seed=config.seed)  # fmt: skip
+    model = SkipGram(len(vocab), config.embed_dim)
+    train_config = TrainConfig(epochs=config.sg_epochs, batch_size=config.sg_batch_size,
+                               learning_rate=config.sg_learning_rate, seed=config.seed,
+                               progress=False)  # fmt: skip
+    with count_compiles() as compiles:
+        result = fit(model, dataset, None, train_config, workdir=workdir)
+    table = np.asarray(result.variables["params"]["embed"]["table"])
+    pairs = np.asarray(
+        [(vocab.id(a), vocab.id(b)) for a, b in read_synonyms(config.wordnet_dir)
+         if a in vocab and b in vocab], np.int64,
+    ).reshape(-1, 2)  # fmt: skip
+    pairs = pairs[np.random.default_rng(config.seed).permutation(len(pairs))[:2000]]
+    random_table = np.random.default_rng(config.seed).normal(size=table.shape)
+    report = {
+        "pairs": int(len(centers)),
+        "final_loss": result.history[-1]["train_loss"],
+        "chance_loss": math.log(config.sg_negatives + 1),
+        "train_examples_per_s": result.throughput,
+        "xla_compiles": int(sum(compiles.values())),
+        "synonym_pairs": int(len(pairs)),
+        "synonym_median_rank": float(np.median(neighbour_ranks(table, pairs))) if len(pairs)
+        else None,
+        "synonym_median_rank_random": float(np.median(neighbour_ranks(random_table, pairs)))
+        if len(pairs) else None,
+        "vocab_size": len(vocab),
+        "neighbours": {w: [n for n, _ in nn] for w, nn in
+                       nearest_neighbours(table, vocab, PROBES, k=5).items()},
+    }  # fmt: skip
+    return table, report
+
+
+# --- models ----------------------------------------------------------------------------------
+
+
+def make_classifier(name: str, config: TextConfig, vocab_size: int):
+    """The classifier called ``name`` (one of :data:`CLASSIFIERS`)."""
+    from text.models import BagOfEmbeddings, KimCNN
+
+    if name == "bag_of_embeddings":
+        return BagOfEmbeddings(vocab_size, len(LEXNAMES), config.embed_dim, config.hidden,
+                               config.dropout)  # fmt: skip
+    mode = {"kim_rand": "trainable", "kim_static": "static", "kim_nonstatic": "trainable",
+            "kim_two_channel": "two_channel"}  # fmt: skip
+    if name not in mode:
+        raise ValueError(f"make_classifier: name must be one of {CLASSIFIERS}, got {name!r}")
+    return KimCNN(vocab_size, len(LEXNAMES), config.embed_dim, config.widths, config.features,
+                  config.dropout, mode[name])  # fmt: skip
+
+
+def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path):
+    """Train one classifier on the buckets; test accuracy over every test bucket."""
+    from jaxcnn.train import TrainConfig, fit, init_variables
+    from text.compiles import count_compiles
+    from text.embeddings import replace_table
+
+    model = make_classifier(name, config, len(data["vocab"]))
+    variables = init_variables(model, data["train"][0], config.seed)
+    if name in ("kim_static", "kim_nonstatic", "kim_two_channel"):
+        variables = replace_table(variables, "embed", vectors)
+        if name == "kim_two_channel":
+            variables = replace_table(variables, "embed_static", vectors)
+    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                               learning_rate=config.learning_rate, seed=config.seed,
+                               num_classes=len(LEXNAMES), progress=False)  # fmt: skip
+    with count_compiles() as compiles:
+        result = fit(model, data["train"], data["dev"], train_config, workdir=workdir,
+                     variables=variables)  # fmt: skip
+    test = evaluate_buckets(model, result.variables, data["test"])
+    row = _row(name, result, compiles, len(data["train"]), config.epochs)
+    row.update(test_accuracy=test["accuracy"], test_loss=test["loss"],
+               dev_accuracy=result.eval["accuracy"])  # fmt: skip
+    return row, result.history
+
+
+def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path):
+    """Train one next-word model; test perplexity = exp(mean cross-entropy per token)."""
+    from jaxcnn.train import TrainConfig, fit
+    from text.compiles import count_compiles
+    from text.models import CausalConvLM, WindowMLPLM
+
+    v = len(lm["vocab"])
+    if name == "causal_conv_lm":
+        model = CausalConvLM(v, config.embed_dim, config.embed_dim, 5, config.lm_depth)
+    elif name == "window_mlp_lm":
+        # hidden chosen so the MLP has about the conv stack's parameters:
+        # depth * (5 d^2 + d) ~ 5 d h + h + h d + d
+        d = config.embed_dim
+        hidden = max(1, round((config.lm_depth * (5 * d * d + d) - d) / (6 * d + 1)))
+        model = WindowMLPLM(v, d, 5, hidden, d)
+    else:
+        raise ValueError(f"fit_language_model: name must be one of {LANGUAGE_MODELS}, got {name!r}")
+    train_config = TrainConfig(epochs=config.lm_epochs, batch_size=config.batch_size,
+                               learning_rate=config.learning_rate, seed=config.seed,
+                               progress=False)  # fmt: skip
+    with count_compiles() as compiles:
+        result = fit(model, lm["train"], None, train_config, workdir=workdir)
+    test = evaluate_buckets(model, result.variables, lm["test"])
+    row = _row(name, result, compiles, len(lm["train"]), config.lm_epochs)
+    row.update(
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        test_perplexity=math.exp(test["loss"]),
+        lm_vocab=v,
+        receptive_field=(config.lm_depth * 4 + 1) if name == "causal_conv_lm" else 5,
+    )
+    return row, result.history
+
+
+def evaluate_buckets(model, variables, datasets) -> dict:
+    """Loss and accuracy over several buckets, weighted by each bucket's example/token count."""
+    from jaxcnn.train import evaluate
+
+    parts = [evaluate(model, variables, d, batch_size=512) for d in datasets]
+    count = sum(p["count"] for p in parts)
+    return {
+        "loss": sum(p["loss"] * p["count"] for p in parts) / count,
+        "accuracy": sum(p["accuracy"] * p["count"] for p in parts) / count,
+        "count": count,
+    }
+
+
+def dense_vs_conv(length: int = 1000, dim: int = 100, width: int = 5) -> dict:
+    """The notes' example from real modules, shapes only (``jax.eval_shape``: no allocation).
+
+    A dense layer from the flattened ``length x dim`` sequence to another needs
+    ``(L d)^2 + L d`` parameters (10,000,100,000); a width-5 convolution ``5 d^2 + d`` (50,100).
+    """
+    import jax
+
+    from jaxcnn.layers import Conv1D, Dense
+
+    def count(module, shape):
+        x = jax.ShapeDtypeStruct(shape, np.float32)
+        tree = jax.eval_shape(module.init, jax.random.key(0), x)
+        return int(sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(tree)))
+
+    dense = count(Dense(length * dim), (1, length * dim))
+    conv = count(Conv1D(dim, width, padding="SAME"), (1, length, dim))
+    return {"length": length, "dim": dim, "width": width, "dense_params": dense,
+            "conv_params": conv, "ratio": dense / conv}  # fmt: skip
+
+
+def _row(name, result, compiles, buckets, epochs) -> dict:
+    train_compiles = int(result.compiles)
+    return {
+        "model": name,
+        "params": int(result.num_params),
+        "train_examples_per_s": float(result.throughput),
+        "buckets": buckets,
+        "epochs": epochs,
+        "train_compiles": train_compiles,  # whole run, all epochs
+        "xla_compiles": int(sum(compiles.values())),  # everything, incl. init and eval
+        "compile_seconds": float(result.compile_seconds),
+    }
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def markdown(summary: dict) -> str:
+    """results.md: the model table, the dense-vs-conv count and the skip-gram check."""
+    from jaxcnn.train.results import markdown_table
+
+    cols = ["model", "params", "test_accuracy", "test_perplexity", "train_examples_per_s",
+            "buckets", "train_compiles", "xla_compiles"]  # fmt: skip
+    d = summary["dense_vs_conv"]
+    lines = [
+        "# WordNet glosses: 45 lexicographer classes; next-word prediction", "",
+        f"config: `{json.dumps(summary['config'])}`", f"commit {summary['code_version']}, "
+        f"{summary['date']}, {summary['seconds']:.0f} s", "", markdown_table(summary["rows"], cols),
+        f"Dense {d['length']}x{d['dim']} -> {d['length']}x{d['dim']}: {d['dense_params']:,} "
+        f"parameters; width-{d['width']} convolution: {d['conv_params']:,} "
+        f"({d['ratio']:,.0f}x fewer).", "",
+    ]  # fmt: skip
+    sg = summary.get("skipgram")
+    if sg:
+        lines += [
+            f"Skip-gram: {sg['pairs']:,} pairs, final loss {sg['final_loss']:.3f} (chance "
+            f"{sg['chance_loss']:.3f}); median rank of a WordNet synonym among "
+            f"{sg['vocab_size']:,} words: {sg['synonym_median_rank']} (random vectors: "
+            f"{sg['synonym_median_rank_random']}), over {sg['synonym_pairs']} pairs.", "",
+        ]  # fmt: skip
+        lines += [f"- {w}: {', '.join(n)}" for w, n in sg["neighbours"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def plot_learning_curves(histories: dict, path: Path) -> None:
+    """Training loss per epoch of every model (and dev accuracy of the classifiers)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, hist in histories.items():
+        epochs = [h["epoch"] for h in hist]
+        ax1.plot(epochs, [h["train_loss"] for h in hist], marker="o", label=name)
+        if hist and "eval_accuracy" in hist[0]:
+            ax2.plot(epochs, [h["eval_accuracy"] for h in hist], marker="o", label=name)
+    ax1.set(xlabel="epoch", ylabel="training loss", title="training loss")
+    ax2.set(xlabel="epoch", ylabel="dev accuracy", title="classifiers: dev accuracy")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _subset(items, n, rng):
+    if n is None or n >= len(items):
+        return list(items)
+    return [items[i] for i in np.sort(rng.permutation(len(items))[:n])]
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from jaxcnn.train.cli import add_common_args, apply_overrides
+
+    parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--full", action="store_true", help="every gloss, more epochs")
+    parser.add_argument("--wordnet-dir", default=None, help="a WordNet dict folder")
+    args = parser.parse_args(argv)
+    if args.quick and args.full:
+        parser.error("--quick and --full exclude each other")
+    config = full_config() if args.full else get_config(quick=args.quick)
+    config = apply_overrides(config, args)
+    if args.wordnet_dir:
+        config = dataclasses.replace(config, wordnet_dir=args.wordnet_dir)
+    summary = run(config, args.workdir or "runs/text")
+    print(markdown(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""experiments/text_conv.py on a tiny configuration of the real WordNet glosses."""
+
+import dataclasses
+import json
+import math
+
+import pytest
+
+from experiments import text_conv
+
+
+def _tiny():
+    return dataclasses.replace(
+        text_conv.get_config(quick=True),
+        classifiers=("kim_two_channel",),
+        language_models=("causal_conv_lm",),
+    )
+
+
+def test_quick_run_writes_rows_and_resumes(tmp_path):
+    config = _tiny()
+    summary = text_conv.run(config, str(tmp_path))
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert set(rows) == {"kim_two_channel", "causal_conv_lm"}
+    for row in rows.values():
+        assert {"model", "params", "test_accuracy", "train_examples_per_s"} <= set(row)
+        assert 0.0 <= row["test_accuracy"] <= 1.0 and row["train_examples_per_s"] > 0
+        assert row["train_compiles"] == row["buckets"]  # one per bucket, whole run
+    kim = rows["kim_two_channel"]
+    # two 16-wide tables (800 words) + convs of width 3 and 5 (16 -> 8) + Dense(16 -> 45)
+    assert kim["params"] == 2 * 800 * 16 + (3 + 5) * 16 * 8 + 2 * 8 + 16 * 45 + 45
+    lm = rows["causal_conv_lm"]
+    assert lm["test_perplexity"] == pytest.approx(math.exp(lm["test_loss"]))
+    assert 1.0 < lm["test_perplexity"] < 2 * config.lm_vocab
+    d = summary["dense_vs_conv"]
+    assert (d["dense_params"], d["conv_params"]) == (10_000_100_000, 50_100)  # the notes
+    sg = summary["skipgram"]
+    assert sg["pairs"] == config.sg_pairs and sg["synonym_pairs"] > 0
+    for name in ("results.json", "results.md", "learning_curves.png", "vocab.json"):
+        assert (tmp_path / name).is_file()
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == summary["rows"]
+    assert "10,000,100,000" in (tmp_path / "results.md").read_text()
+    # same config, same workdir: the finished run is reused, not retrained
+    assert text_conv.run(config, str(tmp_path)) == json.loads(
+        (tmp_path / "results.json").read_text()
+    )
+
+
+def test_bad_model_names():
+    with pytest.raises(ValueError, match="make_classifier: name must be one of"):
+        text_conv.make_classifier("kim_frozen", text_conv.get_config(quick=True), 10)
+
+
+@pytest.mark.slow
+def test_main_quick_every_model(tmp_path):
+    summary = text_conv.main(["--quick", "--workdir", str(tmp_path)])
+    names = [r["model"] for r in summary["rows"]]
+    assert names == ["bag_of_embeddings", "kim_two_channel", "causal_conv_lm", "window_mlp_lm"]
