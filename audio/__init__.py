@@ -1,1 +1,15 @@
-"""Speech front-end: MFCC / log-mel frames, frame labels from alignments, context windows."""
+"""Speech front-end: MFCC / log-mel frames, frame labels from alignments, context windows.
+
+Modules (import the one you need; none is imported here, so ``import audio`` stays cheap):
+
+* ``audio.features``: load WAV / FLAC, 40 MFCC or log-mel (MFSC), deltas, CMVN, cached parallel
+  extraction to ``.npz``.
+* ``audio.phones``: the 46-phone set, 138 states, TIMIT and espeak-ng mappings.
+* ``audio.alignments``: TIMIT-style ``.phn`` files and frame labels.
+* ``audio.espeak``: espeak-ng synthesis with phone alignments (optional, GPL tool).
+* ``audio.corpus``: an offline corpus of WordNet glosses by many synthetic speakers.
+* ``audio.windows``: the frame bank and the device-side 21x40 window gather.
+* ``audio.models``: the notes' MLP and CNNs and our own CNN.
+
+See ``docs/audio.md``.
+"""

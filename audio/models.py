@@ -22,6 +22,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxcnn.layers import BatchNorm, Conv1D, Conv2D, Dense, Dropout, Flatten, MaxPool
+
 NUM_CLASSES = 138
 
 
@@ -40,10 +42,10 @@ class NotesMLP(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        h = _image(x).reshape(x.shape[0], -1)
+        h = Flatten()(_image(x))  # (B, 840)
         for width in self.hidden:
-            h = nn.relu(nn.Dense(width)(h))
-        return nn.Dense(self.num_classes)(h)
+            h = nn.relu(Dense(width)(h))
+        return Dense(self.num_classes)(h)
 
 
 class NotesCNN(nn.Module):
@@ -57,8 +59,8 @@ class NotesCNN(nn.Module):
     def __call__(self, x, train: bool = False):
         h = _image(x)
         for _ in range(self.layers):
-            h = nn.relu(nn.Conv(self.filters, (3, 3), padding="VALID")(h))
-        return nn.Dense(self.num_classes)(h.reshape(h.shape[0], -1))
+            h = nn.relu(Conv2D(self.filters, 3, padding="VALID")(h))  # each: H-2, W-2
+        return Dense(self.num_classes)(Flatten()(h))  # (B, 1 * 20 * 3) -> (B, 138)
 
 
 class CNN100k(nn.Module):
@@ -69,12 +71,12 @@ class CNN100k(nn.Module):
     @nn.compact
     def __call__(self, x, train: bool = False):
         h = _image(x)  # (B, 21, 40, 1)
-        h = nn.relu(nn.Conv(16, (3, 3), padding="VALID")(h))  # (B, 19, 38, 16)
-        h = nn.max_pool(h, (2, 2), (2, 2))  # (B, 9, 19, 16)
-        h = nn.relu(nn.Conv(32, (3, 3), padding="VALID")(h))  # (B, 7, 17, 32)
-        h = nn.max_pool(h, (2, 2), (2, 2))  # (B, 3, 8, 32)
-        h = nn.relu(nn.Dense(104)(h.reshape(h.shape[0], -1)))
-        return nn.Dense(self.num_classes)(h)
+        h = nn.relu(Conv2D(16, 3, padding="VALID")(h))  # (B, 19, 38, 16)
+        h = MaxPool((2, 2))(h)  # (B, 9, 19, 16)
+        h = nn.relu(Conv2D(32, 3, padding="VALID")(h))  # (B, 7, 17, 32)
+        h = MaxPool((2, 2))(h)  # (B, 3, 8, 32)
+        h = nn.relu(Dense(104)(Flatten()(h)))
+        return Dense(self.num_classes)(h)
 
 
 class TimeCNN(nn.Module):
@@ -94,15 +96,13 @@ class TimeCNN(nn.Module):
     def __call__(self, x, train: bool = False):
         _image(x)  # rank check only: this model reads (B, frames, features) as NWC
         h = x
-        for d in self.dilations:
-            h = nn.Conv(self.channels, (3,), kernel_dilation=(d,), padding="VALID", use_bias=False)(
-                h
-            )
-            h = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9)(h))
-        h = h.reshape(h.shape[0], -1)  # (B, 9 * channels)
-        h = nn.Dropout(self.dropout, deterministic=not train)(h)
-        h = nn.relu(nn.Dense(self.hidden)(h))
-        return nn.Dense(self.num_classes)(h)
+        for d in self.dilations:  # NWC: (B, 21, 40) -> (B, 19, C) -> (B, 15, C) -> (B, 9, C)
+            h = Conv1D(self.channels, 3, dilation=d, padding="VALID", use_bias=False)(h)
+            h = nn.relu(BatchNorm(momentum=0.9)(h, train=train))
+        h = Flatten()(h)  # (B, 9 * channels)
+        h = Dropout(self.dropout)(h, train=train)
+        h = nn.relu(Dense(self.hidden)(h))
+        return Dense(self.num_classes)(h)
 
 
 MODELS = {"mlp": NotesMLP, "notes_cnn": NotesCNN, "cnn_100k": CNN100k, "time_cnn": TimeCNN}
