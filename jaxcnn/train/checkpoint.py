@@ -72,6 +72,7 @@ class Checkpointer:
         if step in self.manager.all_steps():
             self.manager.delete(step)  # a corrupt leftover of an earlier, interrupted run
         leaves = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
+        meta = {**meta, "paths": _paths(state)}
         self.manager.save(
             step,
             args=ocp.args.Composite(
@@ -129,6 +130,34 @@ class Checkpointer:
             return jax.tree.unflatten(treedef, leaves), meta
         return None
 
+    def restore_latest_flat(self) -> dict | None:
+        """The newest intact checkpoint's state as ``{"/"-joined path: array}``, or None.
+
+        Needs no template, so another model can read a run's parameters (transfer).
+        """
+        self.manager.reload()
+        for step in sorted(self.manager.all_steps(), reverse=True):
+            path = self._step_dir(step)
+            problem = _check_manifest(path)
+            if problem is None:
+                try:
+                    out = self.manager.restore(
+                        step,
+                        args=ocp.args.Composite(
+                            state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()
+                        ),
+                    )
+                    paths = out["meta"]["paths"]
+                    return {p: out["state"][f"{i:05d}"] for i, p in enumerate(paths)}
+                except Exception as e:  # noqa: BLE001
+                    problem = f"unreadable ({type(e).__name__}: {e})"
+            warnings.warn(
+                f"checkpoint {path} is {problem}; skipped, trying an older one",
+                CorruptCheckpointWarning,
+                stacklevel=2,
+            )
+        return None
+
     def steps(self) -> list[int]:
         """The saved steps, oldest first."""
         self.manager.reload()
@@ -136,6 +165,12 @@ class Checkpointer:
 
     def _step_dir(self, step: int) -> Path:
         return self.directory / str(step)
+
+
+def _paths(state) -> list[str]:
+    from jaxcnn.train.transfer import path_str
+
+    return [path_str(p) for p, _ in jax.tree_util.tree_flatten_with_path(state)[0]]
 
 
 def _manifest(path: Path) -> dict:

@@ -1,12 +1,14 @@
 """A training run in its own process (for the kill/resume and multi-device tests).
 
-Usage: python -m tests.train.run_digits WORKDIR OUT.npz [--no-workdir]
-Writes the final parameters (and batch stats) to OUT.npz, flattened by path.
+Usage: python -m tests.train.run_digits OUT.npz [--workdir DIR] [--epochs N] [--bad-batch]
+Writes the final variables to OUT.npz, flattened by "/"-joined path. ``--bad-batch`` first
+tries a batch size that the device count does not divide and prints the error.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import dataclasses
 
 import jax
 import numpy as np
@@ -16,23 +18,34 @@ from jaxcnn.train.transfer import param_paths
 from tests.train.helpers import MLP, digit_sets
 
 CONFIG = TrainConfig(
-    epochs=12, batch_size=32, learning_rate=3e-3, steps_per_call=4, checkpoint_every=8, seed=3
+    epochs=3, batch_size=32, learning_rate=3e-3, steps_per_call=4, checkpoint_every=8, seed=3
 )
+MODEL = MLP(hidden=32, norm=True, dropout=0.1)
 
 
-def main(argv):
-    workdir, out = argv[0], argv[1]
+def run(epochs: int, workdir=None) -> dict:
+    """Train MODEL on digits; returns {path: array} of the final variables."""
     train, test = digit_sets()
-    result = fit(
-        MLP(hidden=32, norm=True, dropout=0.1),
-        train,
-        test,
-        CONFIG,
-        workdir=None if "--no-workdir" in argv else workdir,
-    )
-    flat = dict(zip(param_paths(result.variables), jax.tree.leaves(result.variables), strict=True))
-    np.savez(out, **{k: np.asarray(v) for k, v in flat.items()})
+    result = fit(MODEL, train, test, dataclasses.replace(CONFIG, epochs=epochs), workdir=workdir)
+    leaves = jax.tree.leaves(result.variables)
+    return {k: np.asarray(v) for k, v in zip(param_paths(result.variables), leaves, strict=True)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--workdir", default=None)
+    parser.add_argument("--epochs", type=int, default=CONFIG.epochs)
+    parser.add_argument("--bad-batch", action="store_true")
+    args = parser.parse_args(argv)
+    if args.bad_batch:
+        train, _ = digit_sets()
+        try:
+            fit(MODEL, train, None, dataclasses.replace(CONFIG, batch_size=30))
+        except ValueError as e:
+            print("ERROR:", e, flush=True)
+    np.savez(args.out, **run(args.epochs, args.workdir))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,0 +1,205 @@
+"""Training throughput: this loop vs a per-step Flax loop fed from the host vs PyTorch CPU.
+
+Models: the notes' MFCC frame MLP (840-128-128-128-138, ReLU) at batch 256 and 2048, and a
+LeNet-like CNN on 28x28x1 (conv5x5x32, pool2, conv5x5x64, pool2, dense128, dense10) at batch
+256. Inputs are random normal arrays with random labels: only the speed is measured here
+(the learning itself is tested on real data in tests/train).
+
+Each repeat runs one epoch of every contender in turn (interleaved, so a slow moment of the
+machine hits all of them); the table shows medians over repeats of examples/second with
+compile time excluded, and compile time separately (the first call of a per-step loop).
+
+    .venv/bin/python -m benchmarks.train_loop --repeats 5 --out benchmarks/train_loop.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxcnn.train import Dataset, TrainConfig, fit
+from jaxcnn.train.results import code_version, markdown_table, write_json
+
+
+class FrameMLP(nn.Module):
+    """(N, 840) -> (N, 138): the notes' MFCC frame classifier."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        for _ in range(3):
+            x = nn.relu(nn.Dense(128)(x))
+        return nn.Dense(138)(x)
+
+
+class LeNet(nn.Module):
+    """(N, 28, 28, 1) -> (N, 10)."""
+
+    @nn.compact
+    def __call__(self, x, train: bool = False):
+        x = nn.max_pool(nn.relu(nn.Conv(32, (5, 5), padding="SAME")(x)), (2, 2), (2, 2))
+        x = nn.max_pool(nn.relu(nn.Conv(64, (5, 5), padding="SAME")(x)), (2, 2), (2, 2))
+        x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))
+        return nn.Dense(10)(x)
+
+
+CASES = {
+    # name: (model factory, example shape, classes, batch, steps per epoch)
+    "mlp_b256": (FrameMLP, (840,), 138, 256, 200),
+    "mlp_b2048": (FrameMLP, (840,), 138, 2048, 25),
+    "lenet_b256": (LeNet, (28, 28, 1), 10, 256, 20),
+}
+
+
+def make_data(shape, classes, n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, *shape)).astype(np.float32)
+    y = rng.integers(0, classes, size=n).astype(np.int32)
+    return x, y
+
+
+def run_this_loop(model, x, y, batch):
+    """One epoch through `jaxcnn.train.fit` (data on device, the epoch in one lax.scan)."""
+    cfg = TrainConfig(epochs=1, batch_size=batch, learning_rate=1e-3, progress=False)
+    r = fit(model, Dataset.from_arrays(x, y), None, cfg)
+    return r.throughput, r.compile_seconds
+
+
+def run_flax_per_step(model, x, y, batch, seed=0):
+    """The Flax examples' pattern: host-side shuffling and NumPy batches, one jit call a step."""
+    params = model.init(jax.random.key(seed), jnp.asarray(x[:1]))["params"]
+    tx = optax.adam(1e-3)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def train_step(params, opt_state, xb, yb):
+        def loss_fn(p):
+            logits = model.apply({"params": p}, xb)
+            loss = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+            return loss, logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        acc = jnp.mean(jnp.argmax(logits, -1) == yb)
+        return optax.apply_updates(params, updates), opt_state, loss, acc
+
+    perm = np.random.default_rng(seed).permutation(len(x))
+    steps = len(x) // batch
+    t0 = time.perf_counter()
+    out = train_step(params, opt_state, x[perm[:batch]], y[perm[:batch]])
+    jax.block_until_ready(out)
+    compile_s = time.perf_counter() - t0
+    params, opt_state = out[0], out[1]
+    losses = []
+    t0 = time.perf_counter()
+    for s in range(1, steps):
+        idx = perm[s * batch : (s + 1) * batch]
+        params, opt_state, loss, acc = train_step(params, opt_state, x[idx], y[idx])
+        losses.append((loss, acc))
+    jax.block_until_ready(losses)
+    np.mean(jax.device_get(losses), axis=0)  # the examples' epoch metrics
+    return (steps - 1) * batch / (time.perf_counter() - t0), compile_s
+
+
+def run_torch(name, x, y, batch, seed=0):
+    """The same model and batch in PyTorch (CPU, eager), if torch is importable."""
+    import torch
+
+    torch.manual_seed(seed)
+    if name.startswith("mlp"):
+        layers, d = [], x.shape[1]
+        for _ in range(3):
+            layers += [torch.nn.Linear(d, 128), torch.nn.ReLU()]
+            d = 128
+        model = torch.nn.Sequential(*layers, torch.nn.Linear(128, 138))
+    else:
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(32, 64, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(64 * 7 * 7, 128), torch.nn.ReLU(),
+            torch.nn.Linear(128, 10),
+        )  # fmt: skip
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # NCHW for torch
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(len(x)))
+    steps = len(x) // batch
+    t0 = None
+    for s in range(steps):
+        if s == 1:
+            t0 = time.perf_counter()  # the first step warms the allocator, like a compile
+        idx = perm[s * batch : (s + 1) * batch]
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+        loss.backward()
+        opt.step()
+    return (steps - 1) * batch / (time.perf_counter() - t0), 0.0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cases", nargs="*", default=list(CASES))
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    try:
+        import torch  # noqa: F401
+
+        have_torch = not args.no_torch
+    except ImportError:
+        have_torch = False
+
+    rows = []
+    for name in args.cases:
+        factory, shape, classes, batch, steps = CASES[name]
+        x, y = make_data(shape, classes, batch * steps)
+        runs = {"this": [], "flax_step": [], "torch": []}
+        for _ in range(args.repeats):
+            runs["this"].append(run_this_loop(factory(), x, y, batch))
+            runs["flax_step"].append(run_flax_per_step(factory(), x, y, batch))
+            if have_torch:
+                runs["torch"].append(run_torch(name, x, y, batch))
+        med = {k: statistics.median(r[0] for r in v) for k, v in runs.items() if v}
+        row = {
+            "case": name,
+            "batch": batch,
+            "this_ex_s": med["this"],
+            "flax_step_ex_s": med["flax_step"],
+            "speedup_vs_flax_step": med["this"] / med["flax_step"],
+            "this_compile_s": statistics.median(r[1] for r in runs["this"]),
+            "flax_step_compile_s": statistics.median(r[1] for r in runs["flax_step"]),
+        }
+        if "torch" in med:
+            row["torch_ex_s"] = med["torch"]
+            row["speedup_vs_torch"] = med["this"] / med["torch"]
+        row["all"] = {k: [r[0] for r in v] for k, v in runs.items() if v}
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "all"}), flush=True)
+
+    columns = ["case", "batch", "this_ex_s", "flax_step_ex_s", "speedup_vs_flax_step"]
+    columns += ["torch_ex_s", "speedup_vs_torch"] if have_torch else []
+    columns += ["this_compile_s", "flax_step_compile_s"]
+    print(markdown_table(rows, columns))
+    if args.out:
+        write_json(
+            args.out,
+            {
+                "rows": rows,
+                "repeats": args.repeats,
+                "devices": [str(d) for d in jax.devices()],
+                "code_version": code_version(),
+                "torch_threads": __import__("torch").get_num_threads() if have_torch else None,
+            },
+        )
+
+
+if __name__ == "__main__":
+    main()

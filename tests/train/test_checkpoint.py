@@ -1,0 +1,102 @@
+"""Checkpoints: SIGKILL + resume is bit-identical, corrupt ones are skipped, 4 devices == 1."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxcnn.train import TrainConfig, fit
+from jaxcnn.train.checkpoint import MANIFEST, Checkpointer, CorruptCheckpointWarning, leaves_equal
+from tests.train import run_digits
+from tests.train.helpers import MLP, digit_sets
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS_PER_EPOCH = 1400 // run_digits.CONFIG.batch_size
+
+
+def _child(out, *args, env=None):
+    cmd = [sys.executable, "-m", "tests.train.run_digits", str(out), *args]
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    """The reference: the same run, in this process, never interrupted, one device."""
+    return run_digits.run(run_digits.CONFIG.epochs)
+
+
+@pytest.mark.slow  # three processes, about 60 s of CPU
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, uninterrupted):
+    workdir, out = tmp_path / "w", tmp_path / "out.npz"
+    child = _child(out, "--workdir", str(workdir))
+    try:
+        _kill_after_a_mid_epoch_checkpoint(child, workdir / "checkpoints")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not out.exists()
+
+    resumed = _child(out, "--workdir", str(workdir))
+    assert resumed.wait(timeout=300) == 0
+    got = dict(np.load(out))
+    assert got.keys() == uninterrupted.keys()
+    for k in got:
+        np.testing.assert_array_equal(got[k], uninterrupted[k], err_msg=k)
+        assert got[k].tobytes() == uninterrupted[k].tobytes(), k  # bit for bit
+
+
+def _kill_after_a_mid_epoch_checkpoint(child, ckpts):
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and child.poll() is None:
+        steps = [int(p.name) for p in ckpts.glob("*") if p.name.isdigit()]
+        if any(s > STEPS_PER_EPOCH and s % STEPS_PER_EPOCH for s in steps):
+            break  # a mid-epoch checkpoint after the first epoch exists
+        time.sleep(0.01)
+    time.sleep(np.random.default_rng().uniform(0, 0.2))  # any moment, even mid-save
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+@pytest.mark.slow  # a second process with 4 forced CPU devices
+def test_four_devices_match_one_device(tmp_path, uninterrupted):
+    out = tmp_path / "out4.npz"
+    child = _child(
+        out, "--bad-batch", env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    )
+    stdout, _ = child.communicate(timeout=300)
+    assert child.returncode == 0
+    assert "fit: batch_size must be divisible by the device count 4, got 30" in stdout
+    got = dict(np.load(out))
+    for k in got:
+        np.testing.assert_allclose(got[k], uninterrupted[k], rtol=1e-4, atol=1e-5, err_msg=k)
+
+
+def test_corrupt_checkpoint_is_skipped_with_a_warning(tmp_path):
+    train, _ = digit_sets(n_train=256)
+    cfg = TrainConfig(epochs=3, batch_size=64, keep_last=3)
+    first = fit(MLP(hidden=8), train, None, cfg, workdir=tmp_path).variables
+    ckpt = Checkpointer(tmp_path / "checkpoints", keep_last=3)
+    assert ckpt.steps() == [4, 8, 12]
+    # Truncate the largest data file of the newest checkpoint; drop the middle one's manifest.
+    files = [p for p in (tmp_path / "checkpoints" / "12").rglob("*") if p.is_file()]
+    victim = max((p for p in files if p.name != MANIFEST), key=lambda p: p.stat().st_size)
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    (tmp_path / "checkpoints" / "8" / MANIFEST).unlink()
+
+    with pytest.warns(CorruptCheckpointWarning) as record:
+        resumed = fit(MLP(hidden=8), train, None, cfg, workdir=tmp_path)
+    messages = [str(w.message) for w in record]
+    assert any("12 is corrupt" in m and "checksum" in m for m in messages)
+    assert any("8 is partial (no manifest)" in m for m in messages)
+    # It fell back to step 4, trained epochs 2 and 3 again, and ended where the first run did.
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert leaves_equal(resumed.variables, first)
