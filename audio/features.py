@@ -231,17 +231,16 @@ def extract(items, cache_dir, config: FeatureConfig = FeatureConfig(), *, worker
     skipped = []
     with tqdm(total=len(todo), desc="features", disable=not show) as bar:
         if workers == 1 or len(chunks) <= 1:
-            results = (_extract_chunk(c, config, source) for c in chunks)
-            for r in results:
-                skipped += r
-                bar.update(16)
+            for c in chunks:
+                skipped += _extract_chunk(c, config, source)
+                bar.update(len(c))
         else:
             ctx = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                futures = [pool.submit(_extract_chunk, c, config, source) for c in chunks]
+                futures = {pool.submit(_extract_chunk, c, config, source): c for c in chunks}
                 for f in concurrent.futures.as_completed(futures):
                     skipped += f.result()
-                    bar.update(16)
+                    bar.update(len(futures[f]))
     log = logging.getLogger(__name__)
     bad = {s[0] for s in skipped}
     for path, reason in skipped:
