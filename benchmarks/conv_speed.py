@@ -49,7 +49,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 # name: (batch, input shape without batch, classes, [conv layers as (x_shape, kernel_shape)])
 ROWS = {
     "lenet": (256, (28, 28, 1), 10),
-    "cnn10": (256, (21, 40, 1), 138),
+    "cnn10": (256, (21, 40), 138),
     "mlp": (256, (21, 40), 138),
     "text": (64, (1000, 100), 2),
 }
@@ -230,7 +230,7 @@ def matmul_peak(n=2048, repeats=5) -> dict:
     f(a).block_until_ready()
     out = {"jax": _best(lambda: f(a).block_until_ready(), repeats, 2 * n**3)}
     if torch is not None:
-        t = torch.from_numpy(np.asarray(a))
+        t = torch.from_numpy(np.array(a))  # a writable copy
         out["torch"] = _best(lambda: torch.mm(t, t), repeats, 2 * n**3)
     return out
 
