@@ -9,7 +9,8 @@ For layer ``l`` with kernel ``k``, stride ``s``, dilation ``d`` and low-side pad
   unit 0; negative means it lies in the padding).
 
 Unit ``i`` of layer ``l`` sees input indices ``[start_l + i j_l, start_l + i j_l + r_l - 1]``
-(clipped to the image). Pure Python ints; no JAX.
+(clipped to the image): ``r`` is the extent from the first to the last pixel seen; with
+dilation > 1 some pixels inside it are skipped. Pure Python ints; no JAX.
 """
 
 from __future__ import annotations

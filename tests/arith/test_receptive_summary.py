@@ -1,0 +1,159 @@
+"""Receptive fields against gradient support of real models; summary against real modules."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jaxcnn import arith
+from jaxcnn import layers as L
+from jaxcnn.arith import Window
+
+
+def _support(model, shape, unit):
+    """Input pixels whose perturbation changes output unit ``unit`` (nonzero gradient).
+
+    Kernels are positive and there are no activations, so no cancellation can hide a pixel.
+    """
+    x = jnp.ones(shape)
+    v = model.init(jax.random.key(0), x)
+    v = jax.tree_util.tree_map(lambda a: jnp.abs(a) + 0.1, v)
+    grad = jax.grad(lambda x: model.apply(v, x)[(0, *unit, 0)])(x)
+    return np.abs(np.asarray(grad[0]).sum(-1)) > 0  # (*spatial,) bool
+
+
+def _expected(field, unit, spatial):
+    mask = np.zeros(spatial, bool)
+    spans = zip(field.span(unit), spatial, strict=True)
+    idx = tuple(slice(max(lo, 0), max(min(hi, n - 1) + 1, 0)) for (lo, hi), n in spans)
+    mask[idx] = True
+    return mask
+
+
+def test_notes_receptive_field_example_is_8x8_not_4x4():
+    # 12x12 -> conv 3x3 stride 1 pad 1 -> pool 3x3 stride 3 -> conv 2x2 (the notes' example)
+    model = L.Sequential([L.Conv2D(2, 3, padding=1), L.AvgPool(3), L.Conv2D(1, 2)])
+    fields = arith.receptive_fields([Window(3, 1, 1, 1), Window(3, 3), Window(2)])
+    assert [f.size for f in fields] == [(3, 3), (5, 5), (8, 8)]
+    assert [f.jump for f in fields] == [(1, 1), (3, 3), (3, 3)]
+    support = _support(model, (1, 12, 12, 1), (1, 1))
+    assert support.sum() == 64 and np.array_equal(support, _expected(fields[-1], (1, 1), (12, 12)))
+    # unit (0, 0) starts in the padding (start = -1): only 7x7 real pixels
+    assert _support(model, (1, 12, 12, 1), (0, 0)).sum() == 49
+
+
+@settings(max_examples=5)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["conv", "pool"]),
+            st.integers(1, 3),
+            st.integers(1, 2),
+            st.integers(1, 2),
+            st.integers(0, 1),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_receptive_field_equals_gradient_support_1d(spec):
+    layers, windows, size = [], [], 24
+    for kind, k, s, d, p in spec:
+        if kind == "conv":
+            layers.append(L.Conv1D(1, k, stride=s, dilation=d, padding=p))
+            windows.append(Window(k, s, d, p))
+        else:
+            p = min(p, k // 2)
+            layers.append(L.AvgPool(k, stride=s, padding=p))
+            windows.append(Window(k, s, 1, p))
+    model = L.Sequential(layers)
+    try:
+        out = jax.eval_shape(model.init_with_output, jax.random.key(0), jnp.ones((1, size, 1)))[0]
+    except ValueError:
+        return  # the chain does not fit in 24 pixels
+    field = arith.receptive_fields(windows, ndim=1)[-1]
+    for unit in {0, out.shape[1] - 1}:
+        got, want = _support(model, (1, size, 1), (unit,)), _expected(field, (unit,), (size,))
+        if all(w.dilation == 1 for w in windows) or not want.any():
+            assert np.array_equal(got, want), (spec, unit)
+        else:  # dilation leaves holes: the field is the extent from first to last pixel seen
+            assert np.flatnonzero(got)[[0, -1]].tolist() == np.flatnonzero(want)[[0, -1]].tolist()
+
+
+def test_summary_matches_real_modules():
+    model = L.Sequential(
+        [
+            L.Conv2D(8, 3, padding="SAME"),
+            L.BatchNorm(),
+            nn.relu,
+            L.MaxPool(2),
+            L.ResidualBlock2D(16, stride=2),
+            L.Dropout(0.1),
+            L.GlobalAvgPool(),
+            L.Dense(10),
+        ]
+    )
+    lines = []
+    rows = arith.summary(model, (2, 12, 12, 3), print_fn=lines.append)
+    x = jnp.ones((2, 12, 12, 3))
+    variables = model.init(jax.random.key(0), x)
+    total = rows[-1]
+    assert total["type"] == "Total"
+    assert total["params"] == arith.count_params(variables["params"])
+    assert total["non_trainable"] == arith.count_params(variables["batch_stats"])
+    top = [r for r in rows[:-1] if r["depth"] == 1]
+    assert sum(r["params"] for r in top) == total["params"]
+    assert [r["type"] for r in top] == [
+        "Conv2D",
+        "BatchNorm",
+        "MaxPool",
+        "ResidualBlock2D",
+        "Dropout",
+        "GlobalAvgPool",
+        "Dense",
+    ]
+    # output shapes as the real model computes them (Flax records each sub-module's output)
+    _, state = model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
+    for r in top:
+        (out,) = state["intermediates"][r["name"]]["__call__"]
+        assert out.shape == r["output_shape"], r
+    conv = top[0]
+    assert conv["params"] == arith.conv_params((3, 3), 3, 8)
+    assert conv["flops"] == 2 * arith.conv_macs((12, 12), (3, 3), 3, 8, batch=2)
+    assert [r["receptive_field"] for r in top] == [
+        "3x3",
+        "3x3",
+        "4x4",
+        "16x16",
+        "16x16",
+        "all",
+        "all",
+    ]
+    assert total["flops"] == sum(r["flops"] for r in rows[:-1] if r["depth"] == 2) + sum(
+        r["flops"] for r in top if r["type"] != "ResidualBlock2D"
+    )
+    assert "total" in lines[0] and "receptive field" in lines[0]
+
+
+def test_summary_of_a_model_too_large_to_allocate():
+    rows = arith.summary(
+        L.Sequential([L.Flatten(), L.Dense(100_000)]), (1, 1000, 100), print_fn=None
+    )
+    assert rows[-1]["params"] == 10_000_100_000
+    assert rows[-1]["flops"] == 2 * 10**10
+
+
+def test_receptive_errors():
+    with pytest.raises(ValueError, match=r"receptive_fields: stride must be >= 1, got 0"):
+        arith.receptive_fields([Window(3, 0)])
+    with pytest.raises(
+        TypeError, match=r"receptive_fields: windows must contain Window, got tuple"
+    ):
+        arith.receptive_fields([(3, 1)])
+    with pytest.raises(TypeError, match=r"summary: input_shape must be a tuple of ints"):
+        arith.summary(L.Flatten(), [1, 2.5])
