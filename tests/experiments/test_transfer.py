@@ -46,11 +46,12 @@ def test_frozen_convs_are_bit_identical_and_fine_tuning_moves_them(pretrained):
 
 
 def test_run_quick(tmp_path):
-    config = dataclasses.replace(transfer.get_config(quick=True), target_epochs=2)
+    # The trained methods are covered above; the cheap one exercises run()'s rows and files.
+    config = dataclasses.replace(transfer.get_config(quick=True), methods=("features_logreg",))
     summary = transfer.run(config, str(tmp_path))
     names = [r["model"] for r in summary["rows"]]
-    assert names == ["pretrain (source task)", *transfer.METHODS]
-    for row in summary["rows"]:
-        assert 0.0 <= row["test_accuracy"] <= 1.0
+    assert names == ["pretrain (source task)", "features_logreg"]
     assert summary["rows"][0]["test_accuracy"] > 0.5  # five digit classes, chance 0.2
+    assert summary["rows"][1]["test_accuracy"] > 0.5  # frozen features transfer to 5-9
+    assert summary["rows"][1]["params"] == 256 * 5 + 5  # logistic regression on 256 features
     assert (tmp_path / "results.md").exists()

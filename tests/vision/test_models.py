@@ -1,0 +1,62 @@
+"""The image models: parameter counts by hand and output shapes, via jax.eval_shape (no compile)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxcnn.vision.models import MODELS, Augment, make_model
+
+
+def _count(variables):
+    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(variables["params"]))
+
+
+# By hand for 28x28x1 inputs and 10 classes (conv: k*k*c_in*c_out + c_out; dense: in*out + out).
+WANT = {
+    "mlp": 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10,
+    "cnn": 9 * 32 + 32 + 9 * 32 * 64 + 64 + 7 * 7 * 64 * 10 + 10,
+    "allconv": 9 * 32
+    + 32
+    + 9 * 32 * 32
+    + 32
+    + 9 * 32 * 64
+    + 64
+    + 9 * 64 * 64
+    + 64
+    + 7 * 7 * 64 * 10
+    + 10,
+    "gap": 9 * 32 + 32 + 9 * 32 * 64 + 64 + 9 * 64 * 128 + 128 + 128 * 10 + 10,
+}
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_shapes_and_counts(name):
+    model = make_model(name, 10)
+    x = jnp.zeros((3, 28, 28, 1))
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x))
+    logits = jax.eval_shape(lambda v: model.apply(v, x, train=False), variables)
+    assert logits.shape == (3, 10)
+    if name in WANT:
+        assert _count(variables) == WANT[name]
+    else:  # resnet: under 100k parameters, with batch-norm statistics
+        assert _count(variables) < 100_000 and "batch_stats" in variables
+    if name in ("cnn", "allconv", "gap"):
+        assert _count(variables) < 100_000  # the issue's "CNN under 100k parameters"
+
+
+def test_augment_only_in_training():
+    x = jnp.arange(2 * 6 * 6 * 1, dtype=jnp.float32).reshape(2, 6, 6, 1)
+    layer = Augment(padding=1)
+    assert layer.apply({}, x, train=False) is x
+    a = layer.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
+    b = layer.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
+    assert a.shape == x.shape
+    np.testing.assert_array_equal(a, b)
+
+
+def test_bad_names():
+    with pytest.raises(ValueError, match="make_model: name must be one of"):
+        make_model("vgg")
+    with pytest.raises(ValueError, match="make_model: num_classes must be a positive int"):
+        make_model("cnn", 0)
