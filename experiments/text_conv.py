@@ -55,7 +55,7 @@ PROBES = ("dog", "water", "run", "red", "music", "king", "quickly", "disease")
 @dataclasses.dataclass(frozen=True)
 class TextConfig:
     wordnet_dir: str | None = None  # None: /usr/share/wordnet (or give NLTK's folder)
-    train_examples: int | None = 30000  # None: every training gloss
+    train_examples: int | None = 20000  # None: every training gloss
     eval_examples: int | None = 4000  # dev and test each; None: all
     min_freq: int = 2
     max_vocab: int = 20000
@@ -66,12 +66,18 @@ class TextConfig:
     widths: tuple[int, ...] = (3, 4, 5)
     hidden: int = 256
     dropout: float = 0.5
-    classifiers: tuple[str, ...] = CLASSIFIERS
+    classifiers: tuple[str, ...] = (
+        "bag_of_embeddings",
+        "kim_rand",
+        "kim_static",
+        "kim_two_channel",
+    )
     epochs: int = 3
     batch_size: int = 64
     learning_rate: float = 1e-3
+    vectors_path: str | None = None  # a GloVe / word2vec text file instead of skip-gram
     # skip-gram
-    sg_pairs: int | None = 600_000
+    sg_pairs: int | None = 400_000
     sg_window: int = 5
     sg_negatives: int = 5
     sg_epochs: int = 2
@@ -80,7 +86,7 @@ class TextConfig:
     # next-word prediction
     language_models: tuple[str, ...] = LANGUAGE_MODELS
     lm_vocab: int = 2000
-    lm_train: int | None = 20000
+    lm_train: int | None = 10000
     lm_lengths: tuple[int, ...] = (16, 32)
     lm_depth: int = 2
     lm_epochs: int = 2
@@ -102,7 +108,8 @@ def get_config(quick: bool = False) -> TextConfig:
 def full_config() -> TextConfig:
     """Every gloss, the full vocabulary, more epochs (about an hour on 2 cores)."""
     return TextConfig(
-        train_examples=None, eval_examples=None, max_vocab=40000, epochs=8, sg_pairs=None,
+        train_examples=None, eval_examples=None, max_vocab=40000, classifiers=CLASSIFIERS,
+        epochs=8, sg_pairs=None,
         sg_epochs=3, lm_vocab=5000, lm_train=None, lm_lengths=(16, 32, 64), lm_epochs=5,
     )  # fmt: skip
 
@@ -125,8 +132,13 @@ def run(config: TextConfig, workdir: str) -> dict:
     data = load_data(config)
     data["vocab"].save(out / "vocab.json")
     rows, histories = [], {}
-    vectors, skipgram = None, None
-    if any(n != "kim_rand" and n.startswith("kim") for n in config.classifiers):
+    vectors, skipgram, loaded = None, None, None
+    if config.vectors_path is not None:
+        from text.embeddings import load_vectors
+
+        vectors, stats = load_vectors(config.vectors_path, data["vocab"], dim=config.embed_dim)
+        loaded = dataclasses.asdict(stats)
+    elif any(n != "kim_rand" and n.startswith("kim") for n in config.classifiers):
         vectors, skipgram = train_skipgram(config, data, out / "skipgram")
     for name in config.classifiers:
         row, histories[name] = fit_classifier(name, config, data, vectors, out / name)
@@ -142,6 +154,7 @@ def run(config: TextConfig, workdir: str) -> dict:
         "dense_vs_conv": dense_vs_conv(),
         "data": data["stats"],
         "skipgram": skipgram,
+        "loaded_vectors": loaded,
         "seconds": time.perf_counter() - start,
         "code_version": results.code_version(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -476,6 +489,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
     parser.add_argument("--full", action="store_true", help="every gloss, more epochs")
     parser.add_argument("--wordnet-dir", default=None, help="a WordNet dict folder")
+    parser.add_argument("--vectors", default=None, help="GloVe/word2vec text file (else skip-gram)")
     args = parser.parse_args(argv)
     if args.quick and args.full:
         parser.error("--quick and --full exclude each other")
@@ -483,6 +497,8 @@ def main(argv: list[str] | None = None) -> dict:
     config = apply_overrides(config, args)
     if args.wordnet_dir:
         config = dataclasses.replace(config, wordnet_dir=args.wordnet_dir)
+    if args.vectors:
+        config = dataclasses.replace(config, vectors_path=args.vectors)
     summary = run(config, args.workdir or "runs/text")
     print(markdown(summary))
     return summary
