@@ -47,6 +47,7 @@ def test_notes_receptive_field_example_is_8x8_not_4x4():
     assert _support(model, (1, 12, 12, 1), (0, 0)).sum() == 49
 
 
+@pytest.mark.slow  # ~25 s of eager gradients; the notes' example above runs by default
 @settings(max_examples=5)
 @given(
     st.lists(
@@ -101,7 +102,7 @@ def test_summary_matches_real_modules():
     lines = []
     rows = arith.summary(model, (2, 12, 12, 3), print_fn=lines.append)
     x = jnp.ones((2, 12, 12, 3))
-    variables = model.init(jax.random.key(0), x)
+    variables = jax.jit(model.init)(jax.random.key(0), x)
     total = rows[-1]
     assert total["type"] == "Total"
     assert total["params"] == arith.count_params(variables["params"])
@@ -118,7 +119,10 @@ def test_summary_matches_real_modules():
         "Dense",
     ]
     # output shapes as the real model computes them (Flax records each sub-module's output)
-    _, state = model.apply(variables, x, capture_intermediates=True, mutable=["intermediates"])
+    capture = jax.jit(
+        lambda v, x: model.apply(v, x, capture_intermediates=True, mutable=["intermediates"])[1]
+    )
+    state = capture(variables, x)
     for r in top:
         (out,) = state["intermediates"][r["name"]]["__call__"]
         assert out.shape == r["output_shape"], r

@@ -28,9 +28,14 @@ def test_conv2d_equals_lax_with_its_own_params():
     k, b = v["params"]["kernel"], v["params"]["bias"]
     assert k.shape == (3, 2, 2, 6)  # HWIO with C_in // groups
     want = lax.conv_general_dilated(
-        x, k, (2, 1), ((1, 0), (0, 1)), rhs_dilation=(1, 2),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=2,
-    ) + b.reshape(1, 1, 1, 6)  # fmt: skip
+        x,
+        k,
+        (2, 1),
+        ((1, 0), (0, 1)),
+        rhs_dilation=(1, 2),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=2,
+    ) + b.reshape(1, 1, 1, 6)
     np.testing.assert_allclose(m.apply(v, x), want, rtol=1e-5, atol=1e-5)
 
 
@@ -100,16 +105,16 @@ def test_real_shapes_match_arith_when_executed():
 
 def test_use_bias_false_has_no_bias_and_init_defaults():
     x = jnp.ones((1, 8, 8, 16))
-    v = L.Conv2D(32, 3, use_bias=False).init(KEY, x)
+    v = jax.eval_shape(L.Conv2D(32, 3, use_bias=False).init, KEY, x)
     assert set(v["params"]) == {"kernel"}
-    v = L.Conv2D(64, 3).init(KEY, jnp.ones((1, 8, 8, 64)))
+    v = jax.jit(L.Conv2D(64, 3).init)(KEY, jnp.ones((1, 8, 8, 64)))
     k = np.asarray(v["params"]["kernel"])
     fan_in = 3 * 3 * 64
     # lecun_normal: variance 1 / fan_in (truncated normal, rescaled to keep that variance)
     assert abs(k.var() * fan_in - 1.0) < 0.1
     assert not np.any(np.asarray(v["params"]["bias"]))
     t = L.Conv2D(64, 3, kernel_init=I.torch_kernel_init(), bias_init=I.torch_bias_init(fan_in))
-    v = t.init(KEY, jnp.ones((1, 8, 8, 64)))
+    v = jax.jit(t.init)(KEY, jnp.ones((1, 8, 8, 64)))
     k, b = np.asarray(v["params"]["kernel"]), np.asarray(v["params"]["bias"])
     bound = 1 / math.sqrt(fan_in)
     assert np.abs(k).max() <= bound and np.abs(b).max() <= bound
@@ -245,6 +250,11 @@ def test_sequential_passes_train_only_where_accepted():
 )
 def test_errors_name_argument(module, shape, exc, match):
     with pytest.raises(exc, match=match):
-        jax.eval_shape(lambda x: module.init({"params": KEY, "dropout": KEY}, x, train=True)
-                       if "train" in module.__call__.__code__.co_varnames else module.init(KEY, x),
-                       jnp.zeros(shape))  # fmt: skip
+        jax.eval_shape(
+            lambda x: (
+                module.init({"params": KEY, "dropout": KEY}, x, train=True)
+                if "train" in module.__call__.__code__.co_varnames
+                else module.init(KEY, x)
+            ),
+            jnp.zeros(shape),
+        )

@@ -56,10 +56,11 @@ def test_residual_is_relu_identity_when_branch_is_zero():
     x = jax.random.normal(KEY, (2, 6, 6, 4))
     for norm in (True, False):
         m = L.ResidualBlock2D(4, norm=norm)
-        v = m.init(KEY, x)
+        v = jax.jit(m.init)(KEY, x)
         assert "proj" not in v["params"]  # identity shortcut: same stride and channels
         v = {**v, "params": _zero_branch(dict(v["params"]))}
-        np.testing.assert_allclose(m.apply(v, x), np.maximum(np.asarray(x), 0), atol=1e-6)
+        y = jax.jit(m.apply)(v, x)
+        np.testing.assert_allclose(y, np.maximum(np.asarray(x), 0), atol=1e-6)
     # zero_init_residual starts as the identity without editing anything
     m = L.ResidualBlock1D(3, zero_init_residual=True)
     x1 = jax.random.normal(KEY, (2, 7, 3))
