@@ -44,12 +44,12 @@ class SpeechConfig:
     """
 
     data_dir: str | None = str(REPO / "data" / "speech")
-    corpus: corpus.CorpusConfig = corpus.CorpusConfig(num_speakers=40, utterances_per_speaker=10)
+    corpus: corpus.CorpusConfig = corpus.CorpusConfig(num_speakers=24, utterances_per_speaker=10)
     feature_kind: str = "mfcc"
     deltas: int = 0
     models: tuple[str, ...] = MODEL_NAMES
     epochs: tuple[tuple[str, int], ...] = (
-        ("mlp", 10), ("notes_cnn", 1), ("cnn_100k", 1), ("time_cnn", 3)
+        ("mlp", 8), ("notes_cnn", 1), ("cnn_100k", 1), ("time_cnn", 3)
     )  # fmt: skip
     batch_size: int = 256
     learning_rate: float = 2e-3
@@ -309,12 +309,20 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(parser)
     parser.add_argument("--hours", type=float, default=None, help="corpus size in hours (>= 10)")
+    parser.add_argument("--speakers", type=int, default=None, help="corpus speakers")
+    parser.add_argument("--utterances", type=int, default=None, help="utterances per speaker")
     parser.add_argument("--data-dir", default=None, help="corpus and feature cache folder")
     parser.add_argument("--features", choices=("mfcc", "mfsc"), default=None)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     config = get_config(args.quick) if args.hours is None else hours_config(args.hours)
     changes = {}
+    if args.speakers or args.utterances:
+        changes["corpus"] = dataclasses.replace(
+            config.corpus,
+            num_speakers=args.speakers or config.corpus.num_speakers,
+            utterances_per_speaker=args.utterances or config.corpus.utterances_per_speaker,
+        )
     if args.data_dir:
         changes["data_dir"] = args.data_dir
     if args.features:
