@@ -52,7 +52,7 @@ class LeNet(nn.Module):
 
 CASES = {
     # name: (model factory, example shape, classes, batch, steps per epoch)
-    "mlp_b256": (FrameMLP, (840,), 138, 256, 200),
+    "mlp_b256": (FrameMLP, (840,), 138, 256, 100),
     "mlp_b2048": (FrameMLP, (840,), 138, 2048, 25),
     "lenet_b256": (LeNet, (28, 28, 1), 10, 256, 20),
 }
@@ -73,45 +73,58 @@ def run_this_loop(model, x, y, batch):
 
 
 def run_flax_per_step(model, x, y, batch, seed=0):
-    """The Flax examples' pattern: host-side shuffling and NumPy batches, one jit call a step."""
+    """The Flax MNIST example's pattern (flax/examples/mnist/train.py): host-side shuffling,
+    NumPy batches, a jitted ``apply_model`` (grads, loss, accuracy) and a jitted
+    ``update_model`` (``state.apply_gradients``) per step, metrics averaged at the epoch end.
+    """
+    from flax.training import train_state
+
     params = model.init(jax.random.key(seed), jnp.asarray(x[:1]))["params"]
-    tx = optax.adam(1e-3)
-    opt_state = tx.init(params)
+    state = train_state.TrainState.create(apply_fn=model.apply, params=params, tx=optax.adam(1e-3))
 
     @jax.jit
-    def train_step(params, opt_state, xb, yb):
+    def apply_model(state, images, labels):
         def loss_fn(p):
-            logits = model.apply({"params": p}, xb)
-            loss = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+            logits = state.apply_fn({"params": p}, images)
+            loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
             return loss, logits
 
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        acc = jnp.mean(jnp.argmax(logits, -1) == yb)
-        return optax.apply_updates(params, updates), opt_state, loss, acc
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        return grads, loss, jnp.mean(jnp.argmax(logits, -1) == labels)
+
+    @jax.jit
+    def update_model(state, grads):
+        return state.apply_gradients(grads=grads)
 
     perm = np.random.default_rng(seed).permutation(len(x))
     steps = len(x) // batch
     t0 = time.perf_counter()
-    out = train_step(params, opt_state, x[perm[:batch]], y[perm[:batch]])
-    jax.block_until_ready(out)
+    grads, loss, acc = apply_model(state, x[perm[:batch]], y[perm[:batch]])
+    state = update_model(state, grads)
+    jax.block_until_ready(state)
     compile_s = time.perf_counter() - t0
-    params, opt_state = out[0], out[1]
-    losses = []
+    losses, accs = [], []
     t0 = time.perf_counter()
     for s in range(1, steps):
         idx = perm[s * batch : (s + 1) * batch]
-        params, opt_state, loss, acc = train_step(params, opt_state, x[idx], y[idx])
-        losses.append((loss, acc))
-    jax.block_until_ready(losses)
-    np.mean(jax.device_get(losses), axis=0)  # the examples' epoch metrics
+        grads, loss, acc = apply_model(state, x[idx], y[idx])
+        state = update_model(state, grads)
+        losses.append(loss)
+        accs.append(acc)
+    np.mean(losses), np.mean(accs)  # the example's epoch metrics (synchronises)
+    jax.block_until_ready(state)
     return (steps - 1) * batch / (time.perf_counter() - t0), compile_s
 
 
-def run_torch(name, x, y, batch, seed=0):
-    """The same model and batch in PyTorch (CPU, eager), if torch is importable."""
+def run_torch(name, x, y, batch, seed=0, threads=1):
+    """The same model and batch in PyTorch (CPU, eager), if torch is importable.
+
+    One intra-op thread by default: on a small shared machine more threads made torch ~15x
+    slower (OpenMP threads spinning against other processes); see docs/training.md.
+    """
     import torch
 
+    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     if name.startswith("mlp"):
         layers, d = [], x.shape[1]
@@ -148,6 +161,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args(argv)
     try:
@@ -166,7 +180,7 @@ def main(argv=None):
             runs["this"].append(run_this_loop(factory(), x, y, batch))
             runs["flax_step"].append(run_flax_per_step(factory(), x, y, batch))
             if have_torch:
-                runs["torch"].append(run_torch(name, x, y, batch))
+                runs["torch"].append(run_torch(name, x, y, batch, threads=args.torch_threads))
         med = {k: statistics.median(r[0] for r in v) for k, v in runs.items() if v}
         row = {
             "case": name,
@@ -196,7 +210,7 @@ def main(argv=None):
                 "repeats": args.repeats,
                 "devices": [str(d) for d in jax.devices()],
                 "code_version": code_version(),
-                "torch_threads": __import__("torch").get_num_threads() if have_torch else None,
+                "torch_threads": args.torch_threads if have_torch else None,
             },
         )
 

@@ -124,9 +124,15 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             history, sums = meta["history"], meta["sums"]
             start_epoch, start_call = meta["epoch"], meta["call"]
 
-    def train_chunk(take):
+    def train_chunk(take, padded):
         return make_train_chunk(
-            model, tx, take, mesh, seed=config.seed, label_smoothing=config.label_smoothing
+            model,
+            tx,
+            take,
+            mesh,
+            seed=config.seed,
+            label_smoothing=config.label_smoothing,
+            padded=padded,
         )
 
     compiled, compile_seconds = {}, 0.0
@@ -147,9 +153,9 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                 idx, active = mats[b][0][k], mats[b][1][k]
                 if b not in compiled:
                     t0 = time.perf_counter()
-                    compiled[b] = _compile(
-                        train_chunk, buckets[b].take, state, arrays[b], idx, active, repl
-                    )
+                    padded = steps[b] % chunk[b] != 0
+                    fn = train_chunk(buckets[b].take, padded)
+                    compiled[b] = _compile(fn, state, arrays[b], idx, active, repl)
                     compile_seconds += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 prev_step = int(state["step"])
@@ -299,9 +305,9 @@ def _chunked(mat: np.ndarray, c: int):
     return idx.reshape(n, c, b), active.reshape(n, c)
 
 
-def _compile(train_chunk, take, state, arrays, idx, active, repl):
+def _compile(fn, state, arrays, idx, active, repl):
     # Ahead-of-time: the compile time is measured on its own, never inside a training call.
-    jitted = jax.jit(train_chunk(take), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
+    jitted = jax.jit(fn, in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
     return jitted.lower(state, arrays, idx, active).compile()
 
 

@@ -16,12 +16,15 @@ from jaxcnn.train.metrics import batch_weight, cross_entropy, metric_sums
 from jaxcnn.train.parallel import shard_batch
 
 
-def make_train_chunk(model, tx, take, mesh, *, seed: int, label_smoothing: float = 0.0):
+def make_train_chunk(
+    model, tx, take, mesh, *, seed: int, label_smoothing: float = 0.0, padded: bool = True
+):
     """A pure function ``(state, arrays, indices (S, B), active (S,)) -> (state, per_step)``.
 
     ``state`` is ``{"params", "opt_state", "batch_stats", "step"}``; ``per_step`` holds
     ``(S,)`` sums ``loss`` (weighted), ``weight``, ``correct`` for host-side metrics and the
-    non-finite check. Dropout keys are ``fold_in(key(seed), step)``.
+    non-finite check. Dropout keys are ``fold_in(key(seed), step)``. With ``padded=False``
+    every step is taken as active (the bucket's steps divide into whole chunks).
     """
     base_key = jax.random.key(seed)
 
@@ -60,6 +63,8 @@ def make_train_chunk(model, tx, take, mesh, *, seed: int, label_smoothing: float
         def body(state, xs):
             idx, on = xs
             batch = shard_batch(take(arrays, idx), mesh)
+            if not padded:  # no inactive steps in this bucket: skip the cond's overhead
+                return one_step(state, batch)
             zeros = {k: jnp.zeros((), jnp.float32) for k in ("loss", "weight", "correct")}
             return jax.lax.cond(on, one_step, lambda s, b: (s, zeros), state, batch)
 
