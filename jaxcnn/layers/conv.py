@@ -49,8 +49,9 @@ class _Conv(nn.Module):
     def __call__(self, x) -> jax.Array:
         fn, n = type(self).__name__, self.ndim
         c_in = _check_input(x, n, fn)
-        window = _checks.positive(_checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn,
-                                  "kernel_size")  # fmt: skip
+        window = _checks.positive(
+            _checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn, "kernel_size"
+        )
         features, groups = _features_groups(self.features, self.groups, fn)
         if c_in % groups:
             raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
@@ -61,8 +62,16 @@ class _Conv(nn.Module):
         if self.use_bias:
             bias = self.param("bias", self.bias_init, (features,), self.param_dtype)
         conv = conv1d if n == 1 else conv2d
-        return conv(x, kernel, bias, stride=self.stride, padding=self.padding,
-                    dilation=self.dilation, groups=groups, flip=self.flip)  # fmt: skip
+        return conv(
+            x,
+            kernel,
+            bias,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            groups=groups,
+            flip=self.flip,
+        )
 
 
 class Conv1D(_Conv):
@@ -129,8 +138,9 @@ class _ConvTranspose(nn.Module):
     def __call__(self, x) -> jax.Array:
         fn, n = type(self).__name__, self.ndim
         c_in = _check_input(x, n, fn)
-        window = _checks.positive(_checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn,
-                                  "kernel_size")  # fmt: skip
+        window = _checks.positive(
+            _checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn, "kernel_size"
+        )
         features, groups = _features_groups(self.features, self.groups, fn)
         if c_in % groups:
             raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
@@ -142,9 +152,16 @@ class _ConvTranspose(nn.Module):
         if self.use_bias:
             bias = self.param("bias", self.bias_init, (features,), self.param_dtype)
         conv_t = conv_transpose1d if n == 1 else conv_transpose2d
-        return conv_t(x, kernel, bias, stride=self.stride, padding=self.padding,
-                      output_padding=self.output_padding, dilation=self.dilation,
-                      groups=groups)  # fmt: skip
+        return conv_t(
+            x,
+            kernel,
+            bias,
+            stride=self.stride,
+            padding=self.padding,
+            output_padding=self.output_padding,
+            dilation=self.dilation,
+            groups=groups,
+        )
 
 
 class ConvTranspose1D(_ConvTranspose):

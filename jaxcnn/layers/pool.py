@@ -20,8 +20,12 @@ from jaxcnn.functional.pool import (
     max_pool2d,
 )
 
-_FUNCS = {("max", 1): max_pool1d, ("max", 2): max_pool2d,
-          ("avg", 1): avg_pool1d, ("avg", 2): avg_pool2d}  # fmt: skip
+_FUNCS = {
+    ("max", 1): max_pool1d,
+    ("max", 2): max_pool2d,
+    ("avg", 1): avg_pool1d,
+    ("avg", 2): avg_pool2d,
+}
 
 
 class MaxPool(nn.Module):
@@ -109,8 +113,9 @@ def _pool_fn(kind: str, window, x, fn: str):
     """Pick the 1D or 2D function from ``window`` (a tuple) or else the rank of ``x``."""
     shape = getattr(x, "shape", None)
     if shape is None:
-        raise TypeError(f"{fn}: x must be an array (N, W, C) or (N, H, W, C), got "
-                        f"{type(x).__name__}")  # fmt: skip
+        raise TypeError(
+            f"{fn}: x must be an array (N, W, C) or (N, H, W, C), got {type(x).__name__}"
+        )
     if isinstance(window, Sequence) and not isinstance(window, str):
         n = len(window)
         if len(shape) != n + 2:

@@ -42,8 +42,9 @@ class _Residual(nn.Module):
         stride = positive_int(self.stride, fn, "stride")
         k = positive_int(self.kernel_size, fn, "kernel_size")
         if k % 2 == 0:
-            raise ValueError(f"{fn}: kernel_size must be odd (so padding k // 2 keeps the size), "
-                             f"got {k}")  # fmt: skip
+            raise ValueError(
+                f"{fn}: kernel_size must be odd (so padding k // 2 keeps the size), got {k}"
+            )
         conv = Conv1D if n == 1 else Conv2D
         bias = not self.norm
 
@@ -53,17 +54,26 @@ class _Residual(nn.Module):
             scale_init = nn.initializers.zeros_init() if zero else nn.initializers.ones_init()
             return BatchNorm(scale_init=scale_init, name=name)(h, train=train)
 
-        h = conv(features, k, stride=stride, padding=k // 2, use_bias=bias,
-                 kernel_init=self.kernel_init, name="conv1")(x)  # fmt: skip
+        h = conv(
+            features,
+            k,
+            stride=stride,
+            padding=k // 2,
+            use_bias=bias,
+            kernel_init=self.kernel_init,
+            name="conv1",
+        )(x)
         h = nn.relu(norm_layer(h, "norm1"))
-        h = conv(features, k, padding=k // 2, use_bias=bias, kernel_init=self.kernel_init,
-                 name="conv2")(h)  # fmt: skip
+        h = conv(
+            features, k, padding=k // 2, use_bias=bias, kernel_init=self.kernel_init, name="conv2"
+        )(h)
         h = norm_layer(h, "norm2", zero=self.zero_init_residual)
         if stride == 1 and c_in == features:
             shortcut = x
         else:
-            shortcut = conv(features, 1, stride=stride, use_bias=bias,
-                            kernel_init=self.kernel_init, name="proj")(x)  # fmt: skip
+            shortcut = conv(
+                features, 1, stride=stride, use_bias=bias, kernel_init=self.kernel_init, name="proj"
+            )(x)
             shortcut = norm_layer(shortcut, "proj_norm")
         return nn.relu(h + shortcut)
 
