@@ -6,6 +6,24 @@
 - ``jaxcnn.train``: one jit-compiled training loop shared by every pipeline.
 - ``jaxcnn.vision`` and ``jaxcnn.inspect``: image data, hand-made kernels, and tools to
   understand a trained CNN.
+
+Subpackages load on first use (PEP 562), so ``import jaxcnn`` stays cheap and
+``jaxcnn.layers.Conv2D`` works without a separate import.
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+_SUBPACKAGES = ("arith", "config", "functional", "inspect", "layers", "train", "vision")
+__all__ = [*_SUBPACKAGES, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
