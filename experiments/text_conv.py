@@ -55,7 +55,7 @@ PROBES = ("dog", "water", "run", "red", "music", "king", "quickly", "disease")
 @dataclasses.dataclass(frozen=True)
 class TextConfig:
     wordnet_dir: str | None = None  # None: /usr/share/wordnet (or give NLTK's folder)
-    train_examples: int | None = 20000  # None: every training gloss
+    train_examples: int | None = 12000  # None: every training gloss
     eval_examples: int | None = 4000  # dev and test each; None: all
     min_freq: int = 2
     max_vocab: int = 20000

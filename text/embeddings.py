@@ -44,7 +44,10 @@ class Embedding(nn.Module):
         table = self.param("table", self.embedding_init, (self.num_embeddings, self.features))
         if self.static:
             table = jax.lax.stop_gradient(table)
-        return jnp.take(table, ids, axis=0)
+        # The barrier keeps XLA from fusing the table's scatter-add gradient with what
+        # consumes the vectors (a convolution's input gradient): on the CPU that fusion
+        # made a Kim CNN training step about 3x slower.
+        return jax.lax.optimization_barrier(jnp.take(table, ids, axis=0))
 
 
 @dataclasses.dataclass(frozen=True)
