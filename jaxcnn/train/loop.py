@@ -26,7 +26,7 @@ from jaxcnn.train.metrics import summarize
 from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
 from jaxcnn.train.progress import progress_bar
-from jaxcnn.train.step import make_eval_pass, make_train_chunk
+from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -124,7 +124,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             history, sums = meta["history"], meta["sums"]
             start_epoch, start_call = meta["epoch"], meta["call"]
 
-    def train_chunk(take, padded):
+    def train_chunk(take, padded, per_step=False):
         return make_train_chunk(
             model,
             tx,
@@ -133,6 +133,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             seed=config.seed,
             label_smoothing=config.label_smoothing,
             padded=padded,
+            per_step=per_step,
         )
 
     compiled, compile_seconds = {}, 0.0
@@ -154,8 +155,14 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                 if b not in compiled:
                     t0 = time.perf_counter()
                     padded = steps[b] % chunk[b] != 0
-                    fn = train_chunk(buckets[b].take, padded)
-                    compiled[b] = _compile(fn, state, arrays[b], idx, active, repl)
+                    compiled[b] = _compile(
+                        lambda per_step, b=b, p=padded: train_chunk(buckets[b].take, p, per_step),
+                        state,
+                        arrays[b],
+                        idx,
+                        active,
+                        mesh,
+                    )
                     compile_seconds += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 prev_step = int(state["step"])
@@ -305,10 +312,46 @@ def _chunked(mat: np.ndarray, c: int):
     return idx.reshape(n, c, b), active.reshape(n, c)
 
 
-def _compile(fn, state, arrays, idx, active, repl):
-    # Ahead-of-time: the compile time is measured on its own, never inside a training call.
-    jitted = jax.jit(fn, in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
-    return jitted.lower(state, arrays, idx, active).compile()
+def _compile(make_fn, state, arrays, idx, active, mesh):
+    """The bucket's compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
+
+    Ahead-of-time: the compile time is measured on its own, never inside a training call.
+    Normally the whole chunk is one ``lax.scan``; where that loop would put convolutions on
+    XLA CPU's slow path (`loop_hurts_convolutions`), one step is compiled instead and the
+    call runs it ``S`` times from Python: same steps, same state, same outputs.
+    """
+    repl = replicated(mesh)
+    jitted = jax.jit(make_fn(False), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
+    lowered = jitted.lower(state, arrays, idx, active)
+    if not loop_hurts_convolutions(lowered, mesh):
+        return lowered.compile()
+    step = jax.jit(make_fn(True), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
+    return _StepByStep(step.lower(state, arrays, idx[0]).compile())
+
+
+class _StepByStep:
+    """A chunk call made of single compiled steps (each in XLA's entry computation).
+
+    Inactive (padding) steps are skipped on the host and report zero sums, exactly like the
+    scan's ``cond``; the per-step sums stay on the device until the call ends (no host sync
+    per step), so the loop sees the same ``(S,)`` arrays as from the scan.
+    """
+
+    def __init__(self, step):
+        self.step = step
+
+    def __call__(self, state, arrays, idx, active):
+        idx, active = np.asarray(idx), np.asarray(active)
+        sums = []
+        for s in np.flatnonzero(active):
+            state, out = self.step(state, arrays, idx[s])
+            sums.append(out)
+        sums = jax.device_get(sums)
+        out = {k: np.zeros(len(active), np.float32) for k in ("loss", "weight", "correct")}
+        for s, o in zip(np.flatnonzero(active), sums, strict=True):
+            for k in out:
+                out[k][s] = o[k]
+        return state, out
 
 
 class _Evaluator:

@@ -17,7 +17,15 @@ from jaxcnn.train.parallel import shard_batch
 
 
 def make_train_chunk(
-    model, tx, take, mesh, *, seed: int, label_smoothing: float = 0.0, padded: bool = True
+    model,
+    tx,
+    take,
+    mesh,
+    *,
+    seed: int,
+    label_smoothing: float = 0.0,
+    padded: bool = True,
+    per_step: bool = False,
 ):
     """A pure function ``(state, arrays, indices (S, B), active (S,)) -> (state, per_step)``.
 
@@ -25,6 +33,10 @@ def make_train_chunk(
     ``(S,)`` sums ``loss`` (weighted), ``weight``, ``correct`` for host-side metrics and the
     non-finite check. Dropout keys are ``fold_in(key(seed), step)``. With ``padded=False``
     every step is taken as active (the bucket's steps divide into whole chunks).
+
+    With ``per_step=True`` it returns the single step ``(state, arrays, idx (B,)) ->
+    (state, sums)`` instead, with no loop around it: the same arithmetic, for the caller to
+    run step by step where a loop body compiles badly (see `loop_hurts_convolutions`).
     """
     base_key = jax.random.key(seed)
 
@@ -58,6 +70,9 @@ def make_train_chunk(
         }
         sums = metric_sums(logits, batch["y"], weight, label_smoothing=label_smoothing)
         return new, {k: sums[k] for k in ("loss", "weight", "correct")}
+
+    if per_step:
+        return lambda state, arrays, idx: one_step(state, shard_batch(take(arrays, idx), mesh))
 
     def chunk(state, arrays, indices, active):
         def body(state, xs):
@@ -111,3 +126,18 @@ def body_sums_shape(model, variables, take, arrays, idx, num_classes):
     batch = take(arrays, idx)
     logits = model.apply(variables, batch["x"], train=False)
     return metric_sums(logits, batch["y"], batch_weight(batch), num_classes=num_classes)
+
+
+def loop_hurts_convolutions(lowered, mesh) -> bool:
+    """Whether the lowered chunk has convolutions that XLA CPU would run slowly in its loop.
+
+    XLA CPU's ``ConvCanonicalization`` pass rewrites a convolution whose dimension order the
+    fast (Eigen) kernel cannot take into transposes + a canonical convolution, but it visits
+    only the *entry* computation. Inside the while body of ``lax.scan`` the backward
+    convolutions (input and kernel gradients, e.g. ``dim_labels=f0b_i0o->0bf``) keep their
+    order and fall to the naive loop emitter: measured 10-15x slower for the text KimCNN
+    (docs/training.md, "Speed"). GPUs (cuDNN) take any order, so only CPU meshes count.
+    """
+    if any(d.platform != "cpu" for d in mesh.devices.flat):
+        return False
+    return "stablehlo.convolution" in lowered.as_text()
