@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workdir", default="runs/main", help="where every run writes")
     parser.add_argument("--quick", action="store_true", help="tiny configs (seconds; for tests)")
     parser.add_argument(
-        "--only", default=None, help="comma-separated subset of: " + ",".join(p[0] for p in PIPELINES)
+        "--only",
+        default=None,
+        help="comma-separated subset of: " + ",".join(p[0] for p in PIPELINES),
     )
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
