@@ -9,7 +9,12 @@ from experiments import main as main_job
 
 def test_format_table_prints_every_row_and_marks_missing_values():
     rows = [
-        {"model": "mlp", "params": 158474, "test_accuracy": 0.59312, "train_examples_per_s": 12345.6},
+        {
+            "model": "mlp",
+            "params": 158474,
+            "test_accuracy": 0.59312,
+            "train_examples_per_s": 12345.6,
+        },
         {"model": "cnn", "params": 9204, "test_accuracy": None},
     ]
     table = main_job.format_table("speech", rows, 61.2).splitlines()
