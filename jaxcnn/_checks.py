@@ -40,6 +40,23 @@ def ntuple(value, n: int, fn: str, arg: str) -> tuple[int, ...]:
     raise TypeError(f"{fn}: {arg} must be an int or {n} ints, got {type(value).__name__} {value!r}")
 
 
+def positive_ints(fn: str, **values) -> tuple[int, ...]:
+    """Check that each keyword value is an int >= 1; return them in order.
+
+    Raises:
+      TypeError: a value is not an int (a float or bool included).
+      ValueError: a value is below 1.
+    """
+    out = []
+    for name, v in values.items():
+        if not is_int(v):
+            raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__} {v!r}")
+        if v < 1:
+            raise ValueError(f"{fn}: {name} must be positive, got {v}")
+        out.append(int(v))
+    return tuple(out)
+
+
 def positive(values: tuple[int, ...], fn: str, arg: str) -> tuple[int, ...]:
     """Raise ``ValueError`` unless every element is >= 1."""
     if any(v < 1 for v in values):

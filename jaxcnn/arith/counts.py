@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import jax
 
-from jaxcnn._checks import is_int
+from jaxcnn._checks import is_int, positive_ints
 
 
 def conv_params(
@@ -36,7 +36,7 @@ def conv_params(
     """
     fn = "conv_params"
     window = _window(kernel_size, fn)
-    c_in, c_out, groups = _positive(fn, c_in=c_in, c_out=c_out, groups=groups)
+    c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
     if c_in % groups or c_out % groups:
         raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
     return math.prod(window) * (c_in // groups) * c_out + (c_out if bias else 0)
@@ -51,7 +51,7 @@ def conv_transpose_params(
     """
     fn = "conv_transpose_params"
     window = _window(kernel_size, fn)
-    c_in, c_out, groups = _positive(fn, c_in=c_in, c_out=c_out, groups=groups)
+    c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
     if c_in % groups or c_out % groups:
         raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
     return math.prod(window) * (c_out // groups) * c_in + (c_out if bias else 0)
@@ -62,7 +62,7 @@ def dense_params(d_in: int, d_out: int, bias: bool = True) -> int:
 
     Raises: TypeError / ValueError for non-int or non-positive sizes.
     """
-    d_in, d_out = _positive("dense_params", d_in=d_in, d_out=d_out)
+    d_in, d_out = positive_ints("dense_params", d_in=d_in, d_out=d_out)
     return d_in * d_out + (d_out if bias else 0)
 
 
@@ -106,7 +106,7 @@ def conv_macs(
       TypeError / ValueError: as :func:`conv_params`.
     """
     weights = conv_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = _positive("conv_macs", batch=batch)
+    (batch,) = positive_ints("conv_macs", batch=batch)
     return batch * math.prod(_window(out_spatial, "conv_macs")) * weights
 
 
@@ -118,13 +118,15 @@ def conv_transpose_macs(
     Returns ``batch * prod(in_spatial) * c_in * prod(k) * c_out / groups``.
     """
     weights = conv_transpose_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = _positive("conv_transpose_macs", batch=batch)
+    (batch,) = positive_ints("conv_transpose_macs", batch=batch)
     return batch * math.prod(_window(in_spatial, "conv_transpose_macs")) * weights
 
 
 def dense_macs(d_in: int, d_out: int, positions: int = 1) -> int:
     """MACs of a dense layer applied at ``positions`` rows: ``positions * d_in * d_out``."""
-    d_in, d_out, positions = _positive("dense_macs", d_in=d_in, d_out=d_out, positions=positions)
+    d_in, d_out, positions = positive_ints(
+        "dense_macs", d_in=d_in, d_out=d_out, positions=positions
+    )
     return positions * d_in * d_out
 
 
@@ -143,14 +145,3 @@ def _window(k, fn: str) -> tuple[int, ...]:
         if v < 1:
             raise ValueError(f"{fn}: kernel_size must be positive, got {k!r}")
     return tuple(int(v) for v in ks)
-
-
-def _positive(fn: str, **values) -> tuple[int, ...]:
-    out = []
-    for name, v in values.items():
-        if not is_int(v):
-            raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__} {v!r}")
-        if v < 1:
-            raise ValueError(f"{fn}: {name} must be positive, got {v}")
-        out.append(int(v))
-    return tuple(out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jaxcnn._checks import is_int
+from jaxcnn._checks import is_int, positive_ints
 
 PADDINGS = ("VALID", "SAME", "FULL", "CAUSAL")
 
@@ -36,7 +36,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0, dilatio
         unknown padding string, or a dilated kernel longer than the padded input.
     """
     fn = "conv_output_size"
-    size, kernel, stride, dilation = _ints(
+    size, kernel, stride, dilation = positive_ints(
         fn, size=size, kernel=kernel, stride=stride, dilation=dilation
     )
     low, high = resolve_padding(padding, size, kernel, stride, dilation, fn)
@@ -65,9 +65,9 @@ def pool_output_size(size: int, window: int, stride: int | None = None, padding=
       TypeError / ValueError: as :func:`conv_output_size`, and a pad above ``window // 2``.
     """
     fn = "pool_output_size"
-    (window,) = _ints(fn, window=window)
+    (window,) = positive_ints(fn, window=window)
     stride = window if stride is None else stride
-    size, stride = _ints(fn, size=size, stride=stride)
+    size, stride = positive_ints(fn, size=size, stride=stride)
     if isinstance(padding, str) and padding.upper() not in ("VALID", "SAME"):
         raise ValueError(
             f"{fn}: padding must be 'VALID', 'SAME', an int or (low, high), got {padding!r}"
@@ -104,7 +104,7 @@ def conv_transpose_output_size(
       TypeError: a non-int argument. ValueError: out-of-range arguments or a size < 1.
     """
     fn = "conv_transpose_output_size"
-    size, kernel, stride, dilation = _ints(
+    size, kernel, stride, dilation = positive_ints(
         fn, size=size, kernel=kernel, stride=stride, dilation=dilation
     )
     for name, v in (("padding", padding), ("output_padding", output_padding)):
@@ -189,17 +189,6 @@ def resolve_padding(padding, size: int, kernel: int, stride: int, dilation: int,
     if min(pair) < 0:
         raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
     return pair
-
-
-def _ints(fn: str, **values) -> tuple[int, ...]:
-    out = []
-    for name, v in values.items():
-        if not is_int(v):
-            raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__} {v!r}")
-        if v < 1:
-            raise ValueError(f"{fn}: {name} must be positive, got {v}")
-        out.append(int(v))
-    return tuple(out)
 
 
 def _per_axis(v, n: int, name: str):
