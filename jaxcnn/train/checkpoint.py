@@ -96,44 +96,40 @@ class Checkpointer:
         Warns:
           CorruptCheckpointWarning: for each newer checkpoint that is partial or corrupt.
         """
-        self.manager.reload()
         treedef = jax.tree.structure(like_state)
         like = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(like_state))}
-        for step in sorted(self.manager.all_steps(), reverse=True):
-            path = self._step_dir(step)
-            problem = _check_manifest(path)
-            if problem is None:
-                try:
-                    out = self.manager.restore(
-                        step,
-                        args=ocp.args.Composite(
-                            state=ocp.args.StandardRestore(like), meta=ocp.args.JsonRestore()
-                        ),
-                    )
-                except Exception as e:  # noqa: BLE001 - any read failure means: skip it
-                    problem = f"unreadable ({type(e).__name__}: {e})"
-            if problem is not None:
-                warnings.warn(
-                    f"checkpoint {path} is {problem}; skipped, trying an older one",
-                    CorruptCheckpointWarning,
-                    stacklevel=2,
-                )
-                continue
-            meta = out["meta"]
-            if config is not None and meta.get("config") != config:
-                warnings.warn(
-                    f"checkpoint {path} was made with a different config; resuming anyway",
-                    stacklevel=2,
-                )
-            leaves = [out["state"][f"{i:05d}"] for i in range(len(like))]
-            self.latest_path = str(path)
-            return jax.tree.unflatten(treedef, leaves), meta
-        return None
+        found = self._newest_intact(like, lambda out: out)
+        if found is None:
+            return None
+        path, out = found
+        meta = out["meta"]
+        if config is not None and meta.get("config") != config:
+            warnings.warn(
+                f"checkpoint {path} was made with a different config; resuming anyway",
+                stacklevel=2,
+            )
+        leaves = [out["state"][f"{i:05d}"] for i in range(len(like))]
+        self.latest_path = str(path)
+        return jax.tree.unflatten(treedef, leaves), meta
 
     def restore_latest_flat(self) -> dict | None:
         """The newest intact checkpoint's state as ``{"/"-joined path: array}``, or None.
 
         Needs no template, so another model can read a run's parameters (transfer).
+        """
+
+        def flat(out):
+            return {p: out["state"][f"{i:05d}"] for i, p in enumerate(out["meta"]["paths"])}
+
+        found = self._newest_intact(None, flat)
+        return None if found is None else found[1]
+
+    def _newest_intact(self, template, read):
+        """``(path, read(restored))`` of the newest checkpoint that is intact, or None.
+
+        A checkpoint is intact when its manifest matches its files and it restores (with
+        ``template``, or without one when None) and ``read`` accepts it; each newer one that is
+        not is skipped with a ``CorruptCheckpointWarning``.
         """
         self.manager.reload()
         for step in sorted(self.manager.all_steps(), reverse=True):
@@ -144,17 +140,17 @@ class Checkpointer:
                     out = self.manager.restore(
                         step,
                         args=ocp.args.Composite(
-                            state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()
+                            state=ocp.args.StandardRestore(template),
+                            meta=ocp.args.JsonRestore(),
                         ),
                     )
-                    paths = out["meta"]["paths"]
-                    return {p: out["state"][f"{i:05d}"] for i, p in enumerate(paths)}
-                except Exception as e:  # noqa: BLE001
+                    return path, read(out)
+                except Exception as e:  # noqa: BLE001 - any read failure means: skip it
                     problem = f"unreadable ({type(e).__name__}: {e})"
             warnings.warn(
                 f"checkpoint {path} is {problem}; skipped, trying an older one",
                 CorruptCheckpointWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return None
 
