@@ -47,14 +47,8 @@ class _Conv(nn.Module):
 
     @nn.compact
     def __call__(self, x) -> jax.Array:
-        fn, n = type(self).__name__, self.ndim
-        c_in = _check_input(x, n, fn)
-        window = _checks.positive(
-            _checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn, "kernel_size"
-        )
-        features, groups = _features_groups(self.features, self.groups, fn)
-        if c_in % groups:
-            raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
+        n = self.ndim
+        c_in, window, features, groups = _geometry(self, x)
         kernel = self.param(
             "kernel", self.kernel_init, (*window, c_in // groups, features), self.param_dtype
         )
@@ -136,14 +130,8 @@ class _ConvTranspose(nn.Module):
 
     @nn.compact
     def __call__(self, x) -> jax.Array:
-        fn, n = type(self).__name__, self.ndim
-        c_in = _check_input(x, n, fn)
-        window = _checks.positive(
-            _checks.ntuple(self.kernel_size, n, fn, "kernel_size"), fn, "kernel_size"
-        )
-        features, groups = _features_groups(self.features, self.groups, fn)
-        if c_in % groups:
-            raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
+        n = self.ndim
+        c_in, window, features, groups = _geometry(self, x)
         # The kernel of the conv features -> C_in that this layer is the adjoint of.
         kernel = self.param(
             "kernel", self.kernel_init, (*window, features // groups, c_in), self.param_dtype
@@ -208,6 +196,19 @@ class ConvTranspose2D(_ConvTranspose):
     """
 
     ndim: ClassVar[int] = 2
+
+
+def _geometry(layer, x) -> tuple[int, tuple[int, ...], int, int]:
+    """Checked ``(C_in, window, features, groups)`` of a (transposed) conv layer on input ``x``."""
+    fn, n = type(layer).__name__, layer.ndim
+    c_in = _check_input(x, n, fn)
+    window = _checks.positive(
+        _checks.ntuple(layer.kernel_size, n, fn, "kernel_size"), fn, "kernel_size"
+    )
+    features, groups = _features_groups(layer.features, layer.groups, fn)
+    if c_in % groups:
+        raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
+    return c_in, window, features, groups
 
 
 def _check_input(x, n: int, fn: str) -> int:
