@@ -5,7 +5,8 @@ a conv ``C_b -> C_a`` maps ``(N, H_a, W_a, C_a) -> (N, H_b, W_b, C_b)`` and sati
 ``<conv2d(x, kernel, stride=s, padding=p, dilation=d, groups=g), y> == <x, conv_transpose2d(y,
 kernel, ...)>``. Shapes follow PyTorch: ``out = (in - 1) * s - 2 * p + d * (k - 1) +
 output_padding + 1``. It is one ``lax.conv_general_dilated`` with the input dilated by the
-stride (``lhs_dilation``), the kernel mirrored and its in/out channels swapped per group.
+stride (``lhs_dilation``), the kernel mirrored and its in/out channels swapped per group,
+followed by a slice when ``padding`` exceeds ``dilation * (k - 1)``.
 """
 
 from __future__ import annotations
@@ -133,19 +134,26 @@ def _conv_transpose(x, kernel, bias, n, fn, stride, padding, output_padding, dil
     k = jnp.reshape(k, (*window, cbg, groups, cag))
     k = jnp.swapaxes(k, -3, -1)
     k = jnp.reshape(k, (*window, cag, c_b))
-    # Padding may be negative (padding > d*(k-1)): lax crops, which is what the adjoint needs.
-    lax_pads = tuple(
+    # The adjoint's padding is negative (a crop) where padding > d*(k-1). XLA's CPU convolution
+    # reads out of bounds (wrong values, sometimes SIGSEGV) for a negative low padding paired
+    # with a positive high one (openxla/xla#48713), so the conv only ever pads and a slice crops
+    # its output instead: with unit window strides, cropping the input and the output agree.
+    lax_pads = [
         (d * (kk - 1) - p, d * (kk - 1) - p + op)
         for kk, p, d, op in zip(window, pads, dilations, out_pads, strict=True)
-    )
+    ]
     y = lax.conv_general_dilated(
         x,
         k,
         window_strides=(1,) * n,
-        padding=lax_pads,
+        padding=[(max(lo, 0), max(hi, 0)) for lo, hi in lax_pads],
         lhs_dilation=strides,
         rhs_dilation=dilations,
         dimension_numbers=_DIMS[n],
         feature_group_count=groups,
     )
+    if any(lo < 0 or hi < 0 for lo, hi in lax_pads):
+        start = (0, *(max(-lo, 0) for lo, _ in lax_pads), 0)
+        stop = tuple(s - max(-hi, 0) for s, (_, hi) in zip(y.shape[1:-1], lax_pads, strict=True))
+        y = lax.slice(y, start, (y.shape[0], *stop, y.shape[-1]))
     return add_bias(y, bias)

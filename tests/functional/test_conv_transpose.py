@@ -86,6 +86,25 @@ def test_conv_transpose2d_matches_naive_scatter(cfg):
     _check_against_scatter(2, cfg)
 
 
+def _conv_paddings(fn, *args, **kwargs):
+    jaxpr = jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args).jaxpr
+    return [e.params["padding"] for e in jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_conv_transpose_never_hands_xla_a_negative_padding(n):
+    # XLA's CPU convolution reads out of bounds for a negative low padding (openxla/xla#48713);
+    # padding > dilation * (K - 1) must crop with a slice instead, and still match the scatter.
+    y = _rand(0, 2, *(7,) * n, 17)
+    k = _rand(1, *(2,) * n, 17, 17)
+    kw = dict(stride=1, padding=4, output_padding=2, dilation=3)
+    (pads,) = _conv_paddings(CONVT[n], y, k, **kw)
+    assert all(lo >= 0 and hi >= 0 for lo, hi in pads), pads
+    want = reference.conv_transpose(y, k, (1,) * n, (4,) * n, (2,) * n, (3,) * n, 1)
+    got = jax.jit(lambda a, b: CONVT[n](a, b, **kw))(y, k)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+
+
 @st.composite
 def adjoint_configs(draw, n):
     groups = draw(st.sampled_from([1, 2]))
