@@ -3,7 +3,9 @@
 Windowed pools follow PyTorch's ``max_pool`` / ``avg_pool`` (``ceil_mode=False``): ``stride``
 defaults to ``window``, padding is at most half the window, and ``count_include_pad`` picks the
 average's divisor. Each is one ``jax.lax.reduce_window`` in the caller's layout (window and
-stride 1 on the batch and channel axes), so there are no transposes.
+stride 1 on the batch and channel axes), so there are no transposes, except a max pool whose
+windows tile the input (stride == window, no padding), which is a reshape and a max: see
+:func:`_tiled_max` for why.
 """
 
 from __future__ import annotations
@@ -204,11 +206,34 @@ def _pool(x, window, stride, padding, nd, fn, kind, count_include_pad):
         # init values are NumPy constants so JAX recognises the monoid and emits
         # reduce_window_max / _sum (whose gradients are select_and_scatter_add / a pad-conv),
         # not a generic reduce_window.
+        if win == strides and not any(lo or hi for lo, hi in pads):
+            return _tiled_max(x, win)
         init = np.array(-np.inf, x.dtype)
         return lax.reduce_window(x, init, lax.max, dims, steps, full_pads)
     total = lax.reduce_window(x, np.array(0, x.dtype), lax.add, dims, steps, full_pads)
     divisor = _divisor(spatial, win, strides, pads, count_include_pad)
     return total / jnp.asarray(divisor, x.dtype)
+
+
+def _tiled_max(x, win) -> jax.Array:
+    """Max over non-overlapping, unpadded windows (stride == window) as reshape + max.
+
+    ``(N, *spatial, C) -> (N, *spatial // win, C)``: a trailing remainder is dropped, as the
+    windowed pool does. Same values as ``reduce_window``; the point is the gradient: XLA's CPU
+    ``select_and_scatter`` (reduce_window max's gradient) is a slow serial scatter, while the
+    gradient of a reduction is one fused compare-and-select (measured in
+    ``benchmarks/conv_speed.py``). Where a window holds several equal maxima the gradient is
+    shared equally between them instead of going to the first one (PyTorch, ``reduce_window``);
+    both are valid subgradients and they differ only on exact ties.
+    """
+    spatial = x.shape[1:-1]
+    out = [size // k for size, k in zip(spatial, win, strict=True)]
+    used = tuple(o * k for o, k in zip(out, win, strict=True))
+    if used != tuple(spatial):
+        x = lax.slice(x, (0,) * x.ndim, (x.shape[0], *used, x.shape[-1]))
+    split = [d for o, k in zip(out, win, strict=True) for d in (o, k)]
+    tiles = x.reshape(x.shape[0], *split, x.shape[-1])  # (N, H/kh, kh, W/kw, kw, C)
+    return jnp.max(tiles, axis=tuple(range(2, 2 * len(win) + 1, 2)))
 
 
 def _divisor(spatial, win, strides, pads, count_include_pad) -> np.ndarray:

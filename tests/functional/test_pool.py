@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from jax import lax
 from jax.test_util import check_grads
 
 from jaxcnn.functional import pool as P
@@ -125,7 +126,8 @@ def test_max_pool_gradient_goes_to_the_argmax():
     np.testing.assert_array_equal(np.asarray(g)[0, :, :, 0], [[0, 0, 0], [0, 1, 1], [0, 1, 1]])
 
 
-@pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1), (1, 1)])
+# (3, 0): windows that tile the input, the reshape + max path.
+@pytest.mark.parametrize("stride,pad", [(1, 0), (2, 1), (1, 1), (3, 0)])
 def test_max_pool_gradient_counts_windows_won(stride, pad):
     x = _distinct(4, 2, 6, 5, 2)
     cot = _rand(5, *P.max_pool2d(x, 3, stride, pad).shape)
@@ -166,6 +168,25 @@ def test_pools_lower_to_one_reduce_window_primitive():
     assert prims == ["reduce_window_max"]
     f = lambda v: P.avg_pool2d(v, 3, 2, 1, count_include_pad=False)  # noqa: E731
     assert [e.primitive.name for e in jax.make_jaxpr(f)(x).eqns] == ["reduce_window_sum", "div"]
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+def test_tiling_max_pool_is_a_reshape_and_a_max_with_the_reduce_window_values(nd):
+    # stride == window, no padding: no reduce_window (whose CPU gradient is a slow scatter);
+    # sizes that the window does not divide drop their remainder, as the windowed pool does.
+    x = _rand(8, 2, *(7, 9)[:nd], 3)
+    prims = [e.primitive.name for e in jax.make_jaxpr(lambda v: MAX[nd](v, 2))(x).eqns]
+    assert "reduce_window_max" not in prims and "reduce_max" in prims, prims
+    dims, pads = (1, *(2,) * nd, 1), ((0, 0),) * (nd + 2)
+    want = lax.reduce_window(x, -np.inf, lax.max, dims, dims, pads)
+    np.testing.assert_array_equal(np.asarray(MAX[nd](x, 2)), np.asarray(want))
+    assert MAX[nd](x, 3, 3).shape == (2, *(2, 3)[:nd], 3)
+
+
+def test_tiling_max_pool_shares_the_gradient_of_tied_maxima():
+    x = jnp.asarray([[[[1.0], [1.0]], [[0.0], [1.0]]]])  # one 2x2 window, three tied maxima
+    g = jax.grad(lambda v: jnp.sum(P.max_pool2d(v, 2)))(x)
+    np.testing.assert_allclose(np.asarray(g)[0, :, :, 0], [[1 / 3, 1 / 3], [0, 1 / 3]])
 
 
 # --- global pools with masks -----------------------------------------------------------------
