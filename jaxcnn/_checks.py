@@ -40,6 +40,15 @@ def ntuple(value, n: int, fn: str, arg: str) -> tuple[int, ...]:
     raise TypeError(f"{fn}: {arg} must be an int or {n} ints, got {type(value).__name__} {value!r}")
 
 
+def positive_int(value, fn: str, arg: str) -> int:
+    """``value`` as an int >= 1, else ``TypeError`` (not an int) / ``ValueError`` (< 1)."""
+    if not is_int(value):
+        raise TypeError(f"{fn}: {arg} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{fn}: {arg} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def positive_ints(fn: str, **values) -> tuple[int, ...]:
     """Check that each keyword value is an int >= 1; return them in order.
 

@@ -217,18 +217,9 @@ def _check_input(x, n: int, fn: str) -> int:
     return shape[-1]
 
 
-def positive_int(value, fn: str, arg: str) -> int:
-    """``value`` as an int >= 1, else ``TypeError`` (not an int) / ``ValueError`` (< 1)."""
-    if not _checks.is_int(value):
-        raise TypeError(f"{fn}: {arg} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{fn}: {arg} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _features_groups(features, groups, fn: str) -> tuple[int, int]:
-    features = positive_int(features, fn, "features")
-    groups = positive_int(groups, fn, "groups")
+    features = _checks.positive_int(features, fn, "features")
+    groups = _checks.positive_int(groups, fn, "groups")
     if features % groups:
         raise ValueError(f"{fn}: groups must divide features {features}, got {groups}")
     return features, groups

@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from jaxcnn import _checks
 from jaxcnn.functional.dense import dense
 from jaxcnn.functional.dropout import dropout
-from jaxcnn.layers.conv import positive_int
 from jaxcnn.layers.init import default_bias_init, default_kernel_init
 
 
@@ -68,7 +68,7 @@ class Dense(nn.Module):
 
     @nn.compact
     def __call__(self, x) -> jax.Array:
-        features = positive_int(self.features, "Dense", "features")
+        features = _checks.positive_int(self.features, "Dense", "features")
         shape = getattr(x, "shape", None)
         if shape is None:
             raise TypeError(f"Dense: x must be an array (..., D_in), got {type(x).__name__}")

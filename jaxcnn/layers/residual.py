@@ -17,7 +17,7 @@ import jax
 from flax import linen as nn
 
 from jaxcnn import _checks
-from jaxcnn.layers.conv import Conv1D, Conv2D, positive_int
+from jaxcnn.layers.conv import Conv1D, Conv2D
 from jaxcnn.layers.init import default_kernel_init
 from jaxcnn.layers.norm import BatchNorm
 
@@ -38,9 +38,9 @@ class _Residual(nn.Module):
     def __call__(self, x, train: bool = False) -> jax.Array:
         fn, n = type(self).__name__, self.ndim
         c_in = _checks.rank(x, n + 2, fn, "x", _LAYOUT[n])[-1]
-        features = positive_int(self.features, fn, "features")
-        stride = positive_int(self.stride, fn, "stride")
-        k = positive_int(self.kernel_size, fn, "kernel_size")
+        features = _checks.positive_int(self.features, fn, "features")
+        stride = _checks.positive_int(self.stride, fn, "stride")
+        k = _checks.positive_int(self.kernel_size, fn, "kernel_size")
         if k % 2 == 0:
             raise ValueError(
                 f"{fn}: kernel_size must be odd (so padding k // 2 keeps the size), got {k}"
