@@ -62,25 +62,15 @@ class LeNet(nn.Module):
     """LeNet-like; ``ours`` routes convs and pools through jaxcnn.functional."""
 
     ours: bool
-    reshape_pool: bool = False  # --pool reshape: the candidate pooling below, not jaxcnn's
 
     @nn.compact
     def __call__(self, x):  # (B, 28, 28, 1)
         for i, features in enumerate((32, 64)):
             x = nn.relu(_conv(self, self.ours, x, features, (5, 5), "SAME", f"conv{i}"))
-            if self.ours and self.reshape_pool:
-                x = _reshape_max_pool2(x)
-            else:
-                x = max_pool2d(x, 2) if self.ours else nn.max_pool(x, (2, 2), (2, 2))
+            # jaxcnn's 2x2 pool tiles the input: reshape + max, not Flax's reduce_window.
+            x = max_pool2d(x, 2) if self.ours else nn.max_pool(x, (2, 2), (2, 2))
         x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))  # (B, 3136) -> (B, 128)
         return nn.Dense(10)(x)
-
-
-def _reshape_max_pool2(x):
-    """2x2 stride-2 max pool as reshape + max: its gradient is a fused compare, not XLA's slow
-    CPU ``select_and_scatter`` (ties share the gradient instead of going to the first max)."""
-    n, h, w, c = x.shape
-    return jnp.max(x.reshape(n, h // 2, 2, w // 2, 2, c), axis=(2, 4))
 
 
 class CNN10(nn.Module):
@@ -168,15 +158,13 @@ def _torch_model(row):
 # --- training steps -----------------------------------------------------------------------
 
 
-def jax_step(row, ours, seed=0, reshape_pool=False):
+def jax_step(row, ours, seed=0):
     """A zero-argument callable running one jitted training step (and blocking)."""
     batch, shape, classes = ROWS[row]
     rng = np.random.default_rng(seed)
     x = jnp.asarray(rng.standard_normal((batch, *shape)), jnp.float32)
     y = jnp.asarray(rng.integers(0, classes, batch), jnp.int32)
     model = JAX_MODELS[row](ours=ours)
-    if row == "lenet" and reshape_pool:
-        model = LeNet(ours=ours, reshape_pool=True)
     params = model.init(jax.random.key(seed), x[:1])["params"]
     tx = optax.adam(1e-3)
 
@@ -257,12 +245,12 @@ def _best(fn, repeats, flops):
     return flops / min(times) / 1e9
 
 
-def bench_rows(rows, repeats, steps, reshape_pool=False) -> list[dict]:
+def bench_rows(rows, repeats, steps) -> list[dict]:
     """Interleaved timing of every implementation of every row: samples/s median and spread."""
     results = []
     for row in rows:
         impls = {
-            "jaxcnn": jax_step(row, True, reshape_pool=reshape_pool),
+            "jaxcnn": jax_step(row, True),
             "flax": jax_step(row, False),
         }
         if torch is not None:
@@ -349,12 +337,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--layers", action="store_true")
-    parser.add_argument(
-        "--pool",
-        choices=["library", "reshape"],
-        default="library",
-        help="LeNet's pooling in the jaxcnn column: jaxcnn's max_pool2d, or reshape + max",
-    )
     parser.add_argument("--json", default=None, help="write the results here (atomically)")
     args = parser.parse_args(argv)
     meta = {
@@ -365,14 +347,13 @@ def main(argv=None) -> dict:
         "machine": platform.processor() or platform.machine(),
         "loadavg_before": os.getloadavg(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-        "pool": args.pool,
     }
     peak = matmul_peak()
     print("matmul peak GFLOP/s:", {k: round(v, 1) for k, v in peak.items()}, flush=True)
     if args.layers:
         result = {"meta": meta, "peak": peak, "layers": bench_layers(args.repeats)}
     else:
-        rows = bench_rows(args.rows.split(","), args.repeats, args.steps, args.pool == "reshape")
+        rows = bench_rows(args.rows.split(","), args.repeats, args.steps)
         best = max(peak.values())
         for e in rows:
             e["jaxcnn_fraction_of_peak"] = e["jaxcnn"]["gflops"] / best
