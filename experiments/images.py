@@ -4,10 +4,11 @@
 
 Default (the main job's budget, about 4 minutes on 2 idle CPU cores): 10,000 training images,
 3 epochs, evaluated on the full 10,000-image test set. ``--full``: all 60,000 training images,
-15 epochs, random crop + flip augmentation for the convolutional models. ``--quick``: 8x8
-digits, 2 epochs (seconds; what the tests run). Writes ``results.json``, ``results.md``,
-per-model ``metrics.jsonl`` and ``curves.png`` (written by ``fit``), ``learning_curves.png``
-and the trained CNN's variables (``cnn/variables.npz``, read by ``experiments/inspect_cnn.py``).
+10 epochs, random crop + flip augmentation for the ResNet (about an hour on 2 cores).
+``--quick``: 8x8 digits, 2 epochs (seconds; what the tests run). Writes ``results.json``,
+``results.md``, per-model ``metrics.jsonl`` and ``curves.png`` (written by ``fit``),
+``learning_curves.png`` and the trained CNN's variables (``cnn/variables.npz``, read by
+``experiments/inspect_cnn.py``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,12 @@ def get_config(quick: bool = False) -> ImagesConfig:
 
 
 def full_config() -> ImagesConfig:
-    """The full budget: all 60,000 images, 15 epochs, augmentation for the conv models."""
-    return ImagesConfig(train_examples=None, epochs=15, augment=("cnn", "allconv", "gap", "resnet"))
+    """The full budget: all 60,000 images, 10 epochs, random crop + flip for the ResNet.
+
+    About an hour on 2 CPU cores. Only the ResNet, the deepest model, trains on augmented images;
+    the small CNNs see the plain ones, as in the published ~0.92 results for such CNNs.
+    """
+    return ImagesConfig(train_examples=None, epochs=10, augment=("resnet",))
 
 
 def run(config: ImagesConfig, workdir: str) -> dict:
@@ -213,7 +218,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cli.add_common_args(parser)
-    parser.add_argument("--full", action="store_true", help="all 60k images, 15 epochs, augment")
+    parser.add_argument(
+        "--full", action="store_true", help="all 60k images, 10 epochs, augmented ResNet"
+    )
     parser.add_argument("--train-examples", type=int, default=None)
     parser.add_argument(
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
