@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from pathlib import Path
 
 import jax
@@ -74,7 +75,9 @@ def run(config: InspectConfig, workdir: str) -> dict:
     if not (source / "cnn" / "variables.npz").exists():
         images.run(config.images, str(source))
     variables = images.load_variables(source / "cnn" / "variables.npz")
-    _, (x_test, y_test), num_classes = images.load_data(config.images)
+    # Normalise the test images as the CNN's training run did (e.g. --full: all 60k images).
+    images_config = _trained_with(source / "cnn" / "row.json", config.images)
+    _, (x_test, y_test), num_classes = images.load_data(images_config)
     model = make_model("cnn", num_classes)
 
     path, kernel = first_conv_kernel(variables["params"])
@@ -140,6 +143,7 @@ def run(config: InspectConfig, workdir: str) -> dict:
     )
     summary = {
         "config": dataclasses.asdict(config),
+        "trained_with": dataclasses.asdict(images_config),
         "code_version": results.code_version(),
         "first_layer": {"path": path, "shape": list(kernel.shape)},
         "dead_filters": dead,
@@ -156,6 +160,16 @@ def run(config: InspectConfig, workdir: str) -> dict:
     }
     results.write_json(out / "results.json", summary)
     return summary
+
+
+def _trained_with(row_json: Path, default: images.ImagesConfig) -> images.ImagesConfig:
+    """The images config the saved CNN was trained with (its ``row.json``), else ``default``."""
+    if not row_json.exists():
+        return default
+    saved = json.loads(row_json.read_text())["config"]
+    fields = {f.name for f in dataclasses.fields(images.ImagesConfig)}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in fields}
+    return images.ImagesConfig(**kw)
 
 
 def save_occlusion(xs, maps, labels, path, dataset):

@@ -59,13 +59,15 @@ def test_saved_variables_round_trip(images_run, tmp_path):
 
 
 def test_inspect_cnn_quick(images_run, tmp_path):
-    _, workdir, _ = images_run
+    images_config, workdir, _ = images_run
     config = dataclasses.replace(inspect_cnn.get_config(quick=True), images_workdir=str(workdir))
     config = dataclasses.replace(config, images=dataclasses.replace(config.images, epochs=1))
     summary = inspect_cnn.run(config, str(tmp_path))
     for name in ("filters", "activations", "occlusion", "receptive_field"):
         assert (tmp_path / f"{name}.png").stat().st_size > 0
     assert len(summary["dead_filters"]) == 2  # two conv layers
+    # The test images are normalised as the CNN's own training run did, not by the default.
+    assert summary["trained_with"] == dataclasses.asdict(images_config)
     rf = summary["receptive_field"]
     # A unit of the second conv sees an 8x8 window (3x3 conv, 2x2 pool, 3x3 conv), clipped
     # to the 8x8 digit; the gradient's support must lie inside it.
