@@ -97,7 +97,7 @@ ESPEAK_TO_PHONE: dict[str, str] = {
     "@": "ax", "@2": "ax", "@5": "ax", "@-": "ax", "a#": "ax",
     "u:": "uw", "U": "uh", "U@": "uh",
     "A:": "aa", "A@": "aa", "0": "aa",
-    "O:": "ao", "O@": "ao", "O2": "ao", "o@": "ao",
+    "O:": "ao", "O": "ao", "O@": "ao", "O2": "ao", "o@": "ao",
     "eI": "ey", "aI": "ay", "aI@": "ay", "aI2": "ay", "aI3": "ay", "OI": "oy",
     "aU": "aw", "aU@": "aw", "oU": "ow", "o": "ow",
     "3:": "er", "3": "axr",

@@ -29,6 +29,7 @@ def test_timit_61_symbols_all_map():
 def test_espeak_stress_marks_are_stripped():
     assert phones.to_phone("'i:", "espeak") == "iy"
     assert phones.to_phone(",O:", "espeak") == "ao"
+    assert phones.to_phone("'O", "espeak") == "ao"  # en-us's short THOUGHT vowel
     assert phones.phone_index("_:", "espeak") == phones.PHONE_INDEX["sil"]
 
 
