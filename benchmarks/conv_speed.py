@@ -300,6 +300,13 @@ LAYERS = {  # name: (x shape, kernel shape, padding)
     "cnn10.conv1": ((256, 21, 40, 1), (3, 3, 1, 3), "VALID"),
     "cnn10.conv2": ((256, 19, 38, 3), (3, 3, 3, 3), "VALID"),
     "text.conv": ((64, 1000, 100), (5, 100, 100), "SAME"),
+    # The shapes the pipelines train (experiments/images.py, batch 128; text Kim CNN, batch 64).
+    "images.cnn.conv1": ((128, 28, 28, 1), (3, 3, 1, 32), "SAME"),
+    "images.cnn.conv2": ((128, 14, 14, 32), (3, 3, 32, 64), "SAME"),
+    "resnet.16": ((128, 28, 28, 16), (3, 3, 16, 16), "SAME"),
+    "resnet.32": ((128, 14, 14, 32), (3, 3, 32, 32), "SAME"),
+    "resnet.64": ((128, 7, 7, 64), (3, 3, 64, 64), "SAME"),
+    "kim.conv5": ((64, 32, 100), (5, 100, 100), "VALID"),
 }
 
 

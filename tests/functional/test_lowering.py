@@ -173,12 +173,20 @@ def test_choose_lowering_rule():
     # GPU / TPU: always cuDNN / XLA's convolution.
     for backend in ("gpu", "tpu", "cuda"):
         assert choose_lowering(backend, (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lax"
-    # CPU: few channels go on the lanes; LeNet-sized and text layers stay on XLA's convolution.
+    # CPU: few channels go on the lanes; 2-D layers with one input channel or >= 64 outputs
+    # (LeNet's, the ResNet's last stage) on a patch matrix; the rest and 1-D (text) on XLA's.
     assert choose_lowering("cpu", (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lanes"
     assert choose_lowering("cpu", (256, 21, 40, 1), (3, 3, 1, 3), (1, 1), (1, 1), 1) == "lanes"
-    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "lax"
-    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "patches"
+    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "patches"
+    assert choose_lowering("cpu", (128, 7, 7, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "patches"
+    assert choose_lowering("cpu", (128, 28, 28, 16), (3, 3, 16, 16), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (128, 14, 14, 32), (3, 3, 32, 32), (1, 1), (1, 1), 1) == "lax"
     assert choose_lowering("cpu", (64, 1000, 100), (5, 100, 100), (1,), (1,), 1) == "lax"
+    # ... unless the patch matrix would pass PATCHES_MAX_ELEMENTS (ImageNet-sized activations):
+    # 128 * 112 * 112 * 9 * 64 = 9.2e8 floats.
+    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (128, 28, 28, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "patches"
     assert choose_lowering("cpu", (8, 9, 9, 4), (3, 3, 2, 4), (1, 1), (1, 1), 2) == "lax"
     assert choose_lowering("cpu", (8, 30, 30, 3), (7, 7, 3, 3), (1, 1), (1, 1), 1) == "lax"
     assert set(LOWERINGS) == {"lax", "patches", "lanes"}
