@@ -23,11 +23,15 @@ class Dataset:
       take: pure, jittable ``(arrays, indices (B,) int32) -> {"x", "y", optional "weight"}``;
         ``y`` is int32 ``(B,)`` or ``(B, L)``, ``weight`` float32 with ``y``'s shape.
       size: the examples are the integers ``[0, size)``.
+      streamed: the arrays stay in host memory (NumPy arrays or ``np.load(mmap_mode="r")``
+        memory maps) and ``fit`` / ``evaluate`` / ``predict`` send one call's rows at a time
+        (see `Dataset.streaming`); ``take`` must then be row-wise (`take_rows`).
     """
 
     arrays: object
     take: Callable[[object, jax.Array], dict]
     size: int
+    streamed: bool = False  # arrays stay on the host; see `Dataset.streaming`
 
     def __post_init__(self):
         if not isinstance(self.size, int | np.integer) or self.size < 1:
@@ -50,25 +54,51 @@ class Dataset:
         Raises:
           ValueError: leading axes differ, y is not integer, or weight's shape differs from y's.
         """
-        fn = "Dataset.from_arrays"
-        y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"{fn}: y must have an integer dtype, got {y.dtype}")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"{fn}: y must have rank 1 (N,) or 2 (N, L), got shape {y.shape}")
-        n = y.shape[0]
-        for leaf in jax.tree.leaves(x):
-            if np.shape(leaf)[:1] != (n,):
-                raise ValueError(
-                    f"{fn}: x must have leading axis N={n} like y, got shape {np.shape(leaf)}"
-                )
-        arrays = {"x": jax.tree.map(jnp.asarray, x), "y": jnp.asarray(y, jnp.int32)}
+        y, weight, n = _checked_rows(x, y, weight, "Dataset.from_arrays")
+        arrays = {"x": jax.tree.map(jnp.asarray, x), "y": jnp.asarray(y)}
         if weight is not None:
-            weight = np.asarray(weight, np.float32)
-            if weight.shape != y.shape:
-                raise ValueError(f"{fn}: weight must have shape {y.shape}, got {weight.shape}")
             arrays["weight"] = jnp.asarray(weight)
         return Dataset(arrays=arrays, take=take_rows, size=int(n))
+
+    @staticmethod
+    def streaming(x, y, weight=None) -> Dataset:
+        """Like `from_arrays`, for data too large for the device: the arrays stay on the host.
+
+        Each compiled call receives only its own rows, gathered on the host in the order of its
+        index matrix, together with the fixed local indices ``arange(S * B)``; the batches, and
+        so the training run, are the same as with `from_arrays`. ``x`` may be a read-only memory
+        map (``np.load(path, mmap_mode="r")``), so the data need not fit in host memory either.
+
+        Args and Raises: as `from_arrays`.
+
+        Returns:
+          a streamed Dataset of size N whose arrays are the caller's host arrays (not copied).
+        """
+        y, weight, n = _checked_rows(x, y, weight, "Dataset.streaming")
+        arrays = {"x": x, "y": y}
+        if weight is not None:
+            arrays["weight"] = weight
+        return Dataset(arrays=arrays, take=take_rows, size=n, streamed=True)
+
+
+def _checked_rows(x, y, weight, fn):
+    """``(y int32, weight float32 or None, N)`` after checking shapes; x is not copied."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{fn}: y must have an integer dtype, got {y.dtype}")
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{fn}: y must have rank 1 (N,) or 2 (N, L), got shape {y.shape}")
+    n = y.shape[0]
+    for leaf in jax.tree.leaves(x):
+        if np.shape(leaf)[:1] != (n,):
+            raise ValueError(
+                f"{fn}: x must have leading axis N={n} like y, got shape {np.shape(leaf)}"
+            )
+    if weight is not None:
+        weight = np.asarray(weight, np.float32)
+        if weight.shape != y.shape:
+            raise ValueError(f"{fn}: weight must have shape {y.shape}, got {weight.shape}")
+    return y.astype(np.int32), weight, int(n)
 
 
 def take_rows(arrays, indices: jax.Array) -> dict:

@@ -27,6 +27,7 @@ from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
 from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
+from jaxcnn.train.streaming import call_inputs, eval_calls, gather_rows
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -90,7 +91,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                 f"> size {b.size} of bucket {i}"
             )
     repl = replicated(mesh)
-    arrays = [jax.device_put(b.arrays, repl) for b in buckets]
+    arrays = [None if b.streamed else jax.device_put(b.arrays, repl) for b in buckets]
     steps = [b.size // config.batch_size for b in buckets]
     chunk = [_chunk_len(config, s) for s in steps]
     total_steps = config.epochs * sum(steps)
@@ -151,14 +152,15 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             t_epoch = time.perf_counter()
             for ci in range(start_call if epoch == start_epoch else 0, len(calls)):
                 b, k = calls[ci]
-                idx, active = mats[b][0][k], mats[b][1][k]
+                active = mats[b][1][k]
+                call_arrays, idx = call_inputs(buckets[b], arrays[b], mats[b][0][k], repl)
                 if b not in compiled:
                     t0 = time.perf_counter()
                     padded = steps[b] % chunk[b] != 0
                     compiled[b] = _compile(
                         lambda per_step, b=b, p=padded: train_chunk(buckets[b].take, p, per_step),
                         state,
-                        arrays[b],
+                        call_arrays,
                         idx,
                         active,
                         mesh,
@@ -166,7 +168,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                     compile_seconds += time.perf_counter() - t0
                 t0 = time.perf_counter()
                 prev_step = int(state["step"])
-                state, out = compiled[b](state, arrays[b], idx, active)
+                state, out = compiled[b](state, call_arrays, idx, active)
                 out = jax.device_get(out)
                 train_seconds += time.perf_counter() - t0
                 n_active = int(np.sum(active))
@@ -264,14 +266,23 @@ def predict(model, variables, dataset, *, batch_size=1024) -> np.ndarray:
     idx, valid = eval_index_matrix(dataset.size, b)
     run = jax.jit(make_eval_pass(model, dataset.take, mesh, with_logits=True))
     repl = replicated(mesh)
-    logits = run(jax.device_put(variables, repl), jax.device_put(dataset.arrays, repl), idx, valid)
-    logits = np.asarray(logits)
+    variables = jax.device_put(variables, repl)
+    arrays = None if dataset.streamed else jax.device_put(dataset.arrays, repl)
+    logits = np.concatenate(
+        [
+            np.asarray(run(variables, a, i, v))
+            for a, i, v in eval_calls(dataset, arrays, idx, valid, repl)
+        ]
+    )
     return logits.reshape((-1,) + logits.shape[2:])[: dataset.size]
 
 
 def init_variables(model, dataset: Dataset, seed: int) -> dict:
     """``model.init`` on one example of ``dataset``; the key is derived from ``seed``."""
-    batch = dataset.take(dataset.arrays, jnp.zeros((1,), jnp.int32))
+    arrays = (
+        gather_rows(dataset.arrays, np.zeros(1, np.int32)) if dataset.streamed else dataset.arrays
+    )
+    batch = dataset.take(arrays, jnp.zeros((1,), jnp.int32))
     init_key, drop_key = jax.random.split(jax.random.key(seed))
     variables = model.init({"params": init_key, "dropout": drop_key}, batch["x"], train=False)
     return dict(variables)
@@ -367,10 +378,15 @@ class _Evaluator:
         if key not in self.cache:
             nc = self.num_classes or _num_classes(self.model, variables, dataset)
             run = jax.jit(make_eval_pass(self.model, dataset.take, self.mesh, num_classes=nc))
-            self.cache[key] = (run, jax.device_put(dataset.arrays, repl))
+            arrays = None if dataset.streamed else jax.device_put(dataset.arrays, repl)
+            self.cache[key] = (run, arrays)
         run, arrays = self.cache[key]
         idx, valid = eval_index_matrix(dataset.size, b)
-        return summarize(jax.device_get(run(variables, arrays, idx, valid)))
+        sums = None
+        for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
+            part = jax.device_get(run(variables, a, i, v))
+            sums = part if sums is None else jax.tree.map(np.add, sums, part)
+        return summarize(sums)
 
 
 def _num_classes(model, variables, dataset) -> int:
