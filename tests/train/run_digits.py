@@ -1,8 +1,10 @@
 """A training run in its own process (for the kill/resume and multi-device tests).
 
 Usage: python -m tests.train.run_digits OUT.npz [--workdir DIR] [--epochs N] [--bad-batch]
+    [--model mlp|cnn]
 Writes the final variables to OUT.npz, flattened by "/"-joined path. ``--bad-batch`` first
-tries a batch size that the device count does not divide and prints the error.
+tries a batch size that the device count does not divide and prints the error. ``--model cnn``
+trains a convolutional model, which `fit` runs one compiled step per call on the CPU.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ import numpy as np
 
 from jaxcnn.train import TrainConfig, fit
 from jaxcnn.train.transfer import param_paths
-from tests.train.helpers import MLP, digit_sets
+from tests.train.helpers import MLP, SmallCNN, digit_sets
 
 CONFIG = TrainConfig(
     epochs=3, batch_size=32, learning_rate=3e-3, steps_per_call=4, checkpoint_every=8, seed=3
 )
 MODEL = MLP(hidden=32, norm=True, dropout=0.1)
+MODELS = {"mlp": MODEL, "cnn": SmallCNN()}
 
 
-def run(epochs: int, workdir=None) -> dict:
-    """Train MODEL on digits; returns {path: array} of the final variables."""
+def run(epochs: int, workdir=None, model: str = "mlp") -> dict:
+    """Train MODELS[model] on digits; returns {path: array} of the final variables."""
     train, test = digit_sets()
-    result = fit(MODEL, train, test, dataclasses.replace(CONFIG, epochs=epochs), workdir=workdir)
+    config = dataclasses.replace(CONFIG, epochs=epochs)
+    result = fit(MODELS[model], train, test, config, workdir=workdir)
     leaves = jax.tree.leaves(result.variables)
     return {k: np.asarray(v) for k, v in zip(param_paths(result.variables), leaves, strict=True)}
 
@@ -37,6 +41,7 @@ def main(argv=None):
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--epochs", type=int, default=CONFIG.epochs)
     parser.add_argument("--bad-batch", action="store_true")
+    parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
     args = parser.parse_args(argv)
     if args.bad_batch:
         train, _ = digit_sets()
@@ -44,7 +49,7 @@ def main(argv=None):
             fit(MODEL, train, None, dataclasses.replace(CONFIG, batch_size=30))
         except ValueError as e:
             print("ERROR:", e, flush=True)
-    np.savez(args.out, **run(args.epochs, args.workdir))
+    np.savez(args.out, **run(args.epochs, args.workdir, args.model))
 
 
 if __name__ == "__main__":

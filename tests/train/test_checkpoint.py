@@ -27,15 +27,30 @@ def _child(out, *args, env=None):
 
 
 @pytest.fixture(scope="module")
-def uninterrupted():
-    """The reference: the same run, in this process, never interrupted, one device."""
-    return run_digits.run(run_digits.CONFIG.epochs)
+def references():
+    """The references: the same runs, in this process, never interrupted, one device."""
+    cache = {}
+
+    def get(model="mlp"):
+        if model not in cache:
+            cache[model] = run_digits.run(run_digits.CONFIG.epochs, model=model)
+        return cache[model]
+
+    return get
 
 
-@pytest.mark.slow  # three processes, about 60 s of CPU
-def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, uninterrupted):
+@pytest.fixture(scope="module")
+def uninterrupted(references):
+    return references("mlp")
+
+
+# mlp: whole lax.scan chunks; cnn: one compiled step per call (fit's CPU path for convolutions).
+@pytest.mark.slow  # three processes per model, about 60 s of CPU each
+@pytest.mark.parametrize("model", ["mlp", "cnn"])
+def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, references, model):
+    uninterrupted = references(model)
     workdir, out = tmp_path / "w", tmp_path / "out.npz"
-    child = _child(out, "--workdir", str(workdir))
+    child = _child(out, "--workdir", str(workdir), "--model", model)
     try:
         _kill_after_a_mid_epoch_checkpoint(child, workdir / "checkpoints")
     finally:
@@ -45,7 +60,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, uninterrupted)
     assert child.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not out.exists()
 
-    resumed = _child(out, "--workdir", str(workdir))
+    resumed = _child(out, "--workdir", str(workdir), "--model", model)
     assert resumed.wait(timeout=300) == 0
     got = dict(np.load(out))
     assert got.keys() == uninterrupted.keys()
