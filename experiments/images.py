@@ -73,7 +73,7 @@ def run(config: ImagesConfig, workdir: str) -> dict:
     for name in config.models:
         model_dir = out / name
         model_dir.mkdir(exist_ok=True)
-        cached = _cached(model_dir / "row.json", config)
+        cached = _cached(model_dir / "row.json", config, name)
         if cached is not None:
             rows.append(cached["row"])
             histories[name] = cached["history"]
@@ -197,14 +197,17 @@ def plot_comparison(histories: dict, path) -> None:
     plt.close(fig)
 
 
-def _cached(path: Path, config: ImagesConfig):
+def _cached(path: Path, config: ImagesConfig, name: str):
     if not path.exists():
         return None
     cached = json.loads(path.read_text())
-    # The list of models does not change a model's result: compare everything else.
-    want = json.loads(json.dumps({**dataclasses.asdict(config), "models": None}))
-    got = {**cached.get("config", {}), "models": None}
-    return cached if got == want else None
+
+    # Which other models run, or are augmented, does not change this model's result.
+    def key(c: dict) -> dict:
+        return {**c, "models": None, "augment": name in c.get("augment", ())}
+
+    want = key(json.loads(json.dumps(dataclasses.asdict(config))))
+    return cached if key(cached.get("config", {})) == want else None
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -223,6 +226,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--train-examples", type=int, default=None)
     parser.add_argument(
+        "--augment",
+        default=None,
+        help="comma-separated models trained with crop + flip ('' = none)",
+    )
+    parser.add_argument(
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
     )
     args = parser.parse_args(argv)
@@ -231,6 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = dataclasses.replace(config, train_examples=args.train_examples)
     if args.models:
         config = dataclasses.replace(config, models=tuple(args.models.split(",")))
+    if args.augment is not None:
+        config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
     summary = run(config, args.workdir or "runs/images")
     for row in summary["rows"]:
         print(

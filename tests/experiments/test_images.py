@@ -46,6 +46,11 @@ def test_second_run_reuses_finished_models(images_run, monkeypatch):
     monkeypatch.setattr(jaxcnn.train, "fit", no_training)
     again = images.run(dataclasses.replace(config, models=("cnn",)), str(workdir))
     assert again["rows"][0] == summary["rows"][1]
+    # Augmenting another model does not change the CNN's run; augmenting the CNN does.
+    other = dataclasses.replace(config, models=("cnn",), augment=("resnet",))
+    assert images.run(other, str(workdir))["rows"][0] == summary["rows"][1]
+    with pytest.raises(AssertionError, match="fit must not run again"):
+        images.run(dataclasses.replace(config, models=("cnn",), augment=("cnn",)), str(workdir))
 
 
 def test_saved_variables_round_trip(images_run, tmp_path):
