@@ -204,3 +204,26 @@ def test_auto_picks_lanes_on_cpu_and_matches_lax():
     np.testing.assert_allclose(
         np.asarray(conv2d(x, k)), np.asarray(conv2d(x, k, lowering="lax")), **TOL
     )
+
+
+@pytest.mark.parametrize("order", [("lanes", "patches", "lax"), ("lax", "lanes", "patches")])
+def test_a_stack_mixing_lowerings_has_the_gradients_of_an_all_lax_stack(order):
+    # Each lowering pads differently (lax.pad, window padding); JAX's gradient of lax.pad is a
+    # crop that XLA may fold into the next convolution (openxla/xla#48715). Jit the whole
+    # stack so that the folding has its chance, and compare with the all-"lax" stack.
+    x = _rand(0, 2, 11, 13, 1)
+    ks = [_rand(1, 3, 3, 1, 3), _rand(2, 3, 3, 3, 3), _rand(3, 2, 2, 3, 4)]
+    pads = ["SAME", ((2, 0), (1, 2)), ((1, 1), (0, 1))]
+
+    def stack(x, ks, lowerings):
+        for k, p, low in zip(ks, pads, lowerings, strict=True):
+            x = jax.nn.relu(conv2d(x, k, padding=p, lowering=low))
+        return jnp.sum(x * jnp.cos(x))
+
+    got = jax.jit(jax.grad(lambda x, ks: stack(x, ks, order), argnums=(0, 1)))(x, ks)
+    want = jax.jit(jax.grad(lambda x, ks: stack(x, ks, ("lax",) * 3), argnums=(0, 1)))(x, ks)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        # float32 through three layers: both are within 3e-5 of float64, relative to the max
+        # (a folded crop would move whole border rows by O(1) instead).
+        w = np.asarray(w)
+        np.testing.assert_allclose(np.asarray(g), w, rtol=0, atol=1e-4 * np.abs(w).max())
