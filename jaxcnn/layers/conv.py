@@ -49,12 +49,7 @@ class _Conv(nn.Module):
     def __call__(self, x) -> jax.Array:
         n = self.ndim
         c_in, window, features, groups = _geometry(self, x)
-        kernel = self.param(
-            "kernel", self.kernel_init, (*window, c_in // groups, features), self.param_dtype
-        )
-        bias = None
-        if self.use_bias:
-            bias = self.param("bias", self.bias_init, (features,), self.param_dtype)
+        kernel, bias = _kernel_and_bias(self, (*window, c_in // groups, features), features)
         conv = conv1d if n == 1 else conv2d
         return conv(
             x,
@@ -133,12 +128,7 @@ class _ConvTranspose(nn.Module):
         n = self.ndim
         c_in, window, features, groups = _geometry(self, x)
         # The kernel of the conv features -> C_in that this layer is the adjoint of.
-        kernel = self.param(
-            "kernel", self.kernel_init, (*window, features // groups, c_in), self.param_dtype
-        )
-        bias = None
-        if self.use_bias:
-            bias = self.param("bias", self.bias_init, (features,), self.param_dtype)
+        kernel, bias = _kernel_and_bias(self, (*window, features // groups, c_in), features)
         conv_t = conv_transpose1d if n == 1 else conv_transpose2d
         return conv_t(
             x,
@@ -209,6 +199,14 @@ def _geometry(layer, x) -> tuple[int, tuple[int, ...], int, int]:
     if c_in % groups:
         raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
     return c_in, window, features, groups
+
+
+def _kernel_and_bias(layer, kernel_shape: tuple[int, ...], features: int):
+    """The layer's ``"kernel"`` of ``kernel_shape`` and its ``"bias"`` ``(features,)`` (or None)."""
+    kernel = layer.param("kernel", layer.kernel_init, kernel_shape, layer.param_dtype)
+    if not layer.use_bias:
+        return kernel, None
+    return kernel, layer.param("bias", layer.bias_init, (features,), layer.param_dtype)
 
 
 def _check_input(x, n: int, fn: str) -> int:
