@@ -58,7 +58,7 @@ class Dataset:
         arrays = {"x": jax.tree.map(jnp.asarray, x), "y": jnp.asarray(y)}
         if weight is not None:
             arrays["weight"] = jnp.asarray(weight)
-        return Dataset(arrays=arrays, take=take_rows, size=int(n))
+        return Dataset(arrays=arrays, take=take_rows, size=n)
 
     @staticmethod
     def streaming(x, y, weight=None) -> Dataset:

@@ -27,7 +27,7 @@ from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
 from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
-from jaxcnn.train.streaming import call_inputs, eval_calls, gather_rows
+from jaxcnn.train.streaming import call_inputs, device_arrays, eval_calls, gather_rows
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -91,7 +91,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                 f"> size {b.size} of bucket {i}"
             )
     repl = replicated(mesh)
-    arrays = [None if b.streamed else jax.device_put(b.arrays, repl) for b in buckets]
+    arrays = [device_arrays(b, repl) for b in buckets]
     steps = [b.size // config.batch_size for b in buckets]
     chunk = [_chunk_len(config, s) for s in steps]
     total_steps = config.epochs * sum(steps)
@@ -153,7 +153,9 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             for ci in range(start_call if epoch == start_epoch else 0, len(calls)):
                 b, k = calls[ci]
                 active = mats[b][1][k]
+                t_rows = time.perf_counter()  # a streamed call's host gather is training time
                 call_arrays, idx = call_inputs(buckets[b], arrays[b], mats[b][0][k], repl)
+                train_seconds += time.perf_counter() - t_rows
                 if b not in compiled:
                     t0 = time.perf_counter()
                     padded = steps[b] % chunk[b] != 0
@@ -267,7 +269,7 @@ def predict(model, variables, dataset, *, batch_size=1024) -> np.ndarray:
     run = jax.jit(make_eval_pass(model, dataset.take, mesh, with_logits=True))
     repl = replicated(mesh)
     variables = jax.device_put(variables, repl)
-    arrays = None if dataset.streamed else jax.device_put(dataset.arrays, repl)
+    arrays = device_arrays(dataset, repl)
     logits = np.concatenate(
         [
             np.asarray(run(variables, a, i, v))
@@ -378,8 +380,7 @@ class _Evaluator:
         if key not in self.cache:
             nc = self.num_classes or _num_classes(self.model, variables, dataset)
             run = jax.jit(make_eval_pass(self.model, dataset.take, self.mesh, num_classes=nc))
-            arrays = None if dataset.streamed else jax.device_put(dataset.arrays, repl)
-            self.cache[key] = (run, arrays)
+            self.cache[key] = (run, device_arrays(dataset, repl))
         run, arrays = self.cache[key]
         idx, valid = eval_index_matrix(dataset.size, b)
         sums = None

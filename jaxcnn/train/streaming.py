@@ -18,6 +18,12 @@ def gather_rows(arrays, flat_indices: np.ndarray):
     return jax.tree.map(lambda a: np.asarray(a[np.asarray(flat_indices)]), arrays)
 
 
+def device_arrays(dataset, repl):
+    """The arrays a data set keeps on the device for the whole run: all of them, or ``None``
+    for a streamed data set (its calls bring their own rows, `call_inputs`)."""
+    return None if dataset.streamed else jax.device_put(dataset.arrays, repl)
+
+
 #: A streamed evaluation sends this many batches per call (a fixed shape: one compile).
 STREAM_EVAL_STEPS = 8
 
