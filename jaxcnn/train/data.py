@@ -69,10 +69,17 @@ class Dataset:
         so the training run, are the same as with `from_arrays`. ``x`` may be a read-only memory
         map (``np.load(path, mmap_mode="r")``), so the data need not fit in host memory either.
 
-        Args and Raises: as `from_arrays`.
+        Args:
+          x: host array ``(N, ...)`` (e.g. NHWC images; a memory map is not read here) or a
+            pytree of them with leading axis N.
+          y: int labels ``(N,)`` or ``(N, L)``.
+          weight: optional float ``(N,)`` or ``(N, L)`` matching ``y``; 0 = ignore.
 
         Returns:
-          a streamed Dataset of size N whose arrays are the caller's host arrays (not copied).
+          a streamed Dataset of size N; ``x`` is the caller's array, not copied.
+
+        Raises:
+          ValueError: leading axes differ, y is not integer, or weight's shape differs from y's.
         """
         y, weight, n = _checked_rows(x, y, weight, "Dataset.streaming")
         arrays = {"x": x, "y": y}
