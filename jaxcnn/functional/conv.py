@@ -2,7 +2,8 @@
 
 Each call checks its arguments on static shapes (so errors name the argument before XLA sees
 anything) and then issues exactly one ``jax.lax.conv_general_dilated`` in the caller's layout,
-with no transposes around it.
+with no transposes around it (for one axis shape whose gradient crashes XLA's CPU compiler, the
+low padding goes in front as zeros: ``_xla_guards``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lanes import conv_lanes
 from jaxcnn.functional._lowering_patches import conv_patches
 from jaxcnn.functional._padding import conv_padding
+from jaxcnn.functional._xla_guards import prepend_zeros, split_padding
 
 _DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 _X_LAYOUT = {1: "(N, W, C)", 2: "(N, H, W, C)"}
@@ -139,8 +141,11 @@ def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
     Returns:
       ``(N, *out, C_out)``.
     """
+    # JAX differentiates this into a convolution that XLA's CPU compiler can abort on for one
+    # axis shape; such an axis's low padding goes in front as zeros instead (see _xla_guards).
+    explicit_low, pads = split_padding(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
     return lax.conv_general_dilated(
-        x,
+        prepend_zeros(x, explicit_low),
         kernel,
         window_strides=strides,
         padding=pads,

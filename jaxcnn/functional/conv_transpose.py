@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn import _checks
+from jaxcnn.functional._xla_guards import pad_then_crop
 from jaxcnn.functional.conv import _DIMS, _X_LAYOUT, add_bias, check_bias
 
 _K_LAYOUT = {1: "(K, C_b // groups, C_a)", 2: "(KH, KW, C_b // groups, C_a)"}
@@ -134,26 +135,21 @@ def _conv_transpose(x, kernel, bias, n, fn, stride, padding, output_padding, dil
     k = jnp.reshape(k, (*window, cbg, groups, cag))
     k = jnp.swapaxes(k, -3, -1)
     k = jnp.reshape(k, (*window, cag, c_b))
-    # The adjoint's padding is negative (a crop) where padding > d*(k-1). XLA's CPU convolution
-    # reads out of bounds (wrong values, sometimes SIGSEGV) for a negative low padding paired
-    # with a positive high one (openxla/xla#48713), so the conv only ever pads and a slice crops
-    # its output instead: with unit window strides, cropping the input and the output agree.
-    lax_pads = [
-        (d * (kk - 1) - p, d * (kk - 1) - p + op)
-        for kk, p, d, op in zip(window, pads, dilations, out_pads, strict=True)
-    ]
+    # Negative (cropping) padding and one axis shape crash XLA's CPU compiler: the convolution
+    # only pads, and a slice crops (see _xla_guards).
+    conv_pads, crops = pad_then_crop(window, strides, pads, out_pads, dilations)
     y = lax.conv_general_dilated(
         x,
         k,
         window_strides=(1,) * n,
-        padding=[(max(lo, 0), max(hi, 0)) for lo, hi in lax_pads],
+        padding=conv_pads,
         lhs_dilation=strides,
         rhs_dilation=dilations,
         dimension_numbers=_DIMS[n],
         feature_group_count=groups,
     )
-    if any(lo < 0 or hi < 0 for lo, hi in lax_pads):
-        start = (0, *(max(-lo, 0) for lo, _ in lax_pads), 0)
-        stop = tuple(s - max(-hi, 0) for s, (_, hi) in zip(y.shape[1:-1], lax_pads, strict=True))
+    if any(lo or hi for lo, hi in crops):
+        start = (0, *(lo for lo, _ in crops), 0)
+        stop = tuple(size - hi for size, (_, hi) in zip(y.shape[1:-1], crops, strict=True))
         y = lax.slice(y, start, (y.shape[0], *stop, y.shape[-1]))
     return add_bias(y, bias)

@@ -214,6 +214,29 @@ def test_gradients_order_2(n):
         check_grads(f, (x, k, b), order=2, modes=["fwd", "rev"])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_survives_xlas_operand_swap(dtype):
+    # JAX's input gradient of this convolution (kernel = stride = 2, padding 1 on an even axis,
+    # an output narrower than the kernel on the other) used to abort XLA's CPU compiler when
+    # lax.conv_general_dilated got the padding; the gradients must now match a plain lax conv
+    # evaluated op by op, eagerly and under jit.
+    x = _rand64(13, 2, 4, 4, 1).astype(dtype)
+    k = _rand64(14, 2, 3, 1, 2).astype(dtype)
+    ct = _rand64(15, 2, 3, 1, 2).astype(dtype)
+
+    def f(x, k):
+        return conv2d(x, k, stride=2, padding=((1, 1), (0, 0)), lowering="lax")
+
+    with jax.enable_x64(dtype == np.float64):
+        out, vjp = jax.vjp(f, x, k)
+        want = reference.conv(x, k, (2, 2), ((1, 1), (0, 0)), (1, 1), 1)
+        np.testing.assert_allclose(np.asarray(out), want, rtol=1e-5, atol=1e-5)
+        grads = jax.jit(vjp)(ct)
+        # The adjoint identities <f(x), ct> = <x, dx> and <f(k), ct> = <k, dk> (f is bilinear).
+        np.testing.assert_allclose(np.vdot(want, ct), np.vdot(x, grads[0]), rtol=1e-4)
+        np.testing.assert_allclose(np.vdot(want, ct), np.vdot(k, grads[1]), rtol=1e-4)
+
+
 def test_jit_equals_eager_and_vmap_equals_loop():
     x, k, b = _rand(13, 3, 2, 7, 6, 2), _rand(14, 3, 3, 2, 4), _rand(15, 4)
 

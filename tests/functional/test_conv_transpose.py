@@ -105,6 +105,22 @@ def test_conv_transpose_never_hands_xla_a_negative_padding(n):
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv_transpose_survives_xlas_operand_swap(groups):
+    # An input narrower than the window makes XLA swap the convolution's operands; an unpadded
+    # axis with window 2 and stride 2 then used to abort the compiler (a hypothesis example
+    # that killed a CI worker). Eager, jitted and differentiated, it must match the scatter.
+    y = _rand(0, 2, 3, 1, groups)
+    k = _rand(1, 2, 2, 1, groups)
+    kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(0, 2), groups=groups)
+    want = reference.conv_transpose(y, k, (2, 3), (1, 0), (0, 2), (1, 1), groups)
+    f = lambda a, b: conv_transpose2d(a, b, **kw)  # noqa: E731
+    np.testing.assert_allclose(np.asarray(f(y, k)), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.jit(f)(y, k)), want, rtol=1e-5, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(f, (y.astype(np.float64), k.astype(np.float64)), order=2, modes=["fwd", "rev"])
+
+
 @st.composite
 def adjoint_configs(draw, n):
     groups = draw(st.sampled_from([1, 2]))
