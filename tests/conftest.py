@@ -9,11 +9,14 @@ from hypothesis import HealthCheck, settings
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # JAX compiles on first call, so a per-example deadline would only measure XLA.
+# The default run is derandomized: every run (CI included) draws the same examples, so a red CI
+# reproduces locally. "thorough" draws fresh random examples, ten times as many: run it to search
+# (it is how the XLA crashes listed in docs/DESIGN.md were found).
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile(
-    "default",
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    "default", max_examples=30, deadline=None, derandomize=True, suppress_health_check=_QUIET
 )
-settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None, database=None, suppress_health_check=_QUIET
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
