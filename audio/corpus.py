@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -104,10 +105,13 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
     root = Path(root)
     manifest_path = root / "manifest.json"
     wanted = dataclasses.asdict(config)
+    mapping = phone_mapping_fingerprint()
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("config") == wanted and all(
-            (root / u["wav"]).exists() for u in manifest["utterances"]
+        if (
+            manifest.get("config") == wanted
+            and manifest.get("phone_mapping") == mapping
+            and all((root / u["wav"]).exists() for u in manifest["utterances"])
         ):
             return manifest
     root.mkdir(parents=True, exist_ok=True)
@@ -133,6 +137,7 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
         log.warning("corpus: skipped %d of %d utterances", len(skipped), len(results))
     manifest = {
         "config": wanted,
+        "phone_mapping": mapping,
         "sample_rate": SAMPLE_RATE,
         "speakers": plan["speakers"],
         "utterances": sorted(utterances, key=lambda u: u["id"]),
@@ -141,6 +146,18 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
     }
     _write_text(manifest_path, json.dumps(manifest, indent=1))
     return manifest
+
+
+def phone_mapping_fingerprint() -> str:
+    """A hash of the espeak-ng -> phone mapping the ``.phn`` labels were written with.
+
+    The manifest records it, so a corpus built before the mapping changed is rebuilt rather than
+    reused with its old labels and skips.
+    """
+    from audio import phones
+
+    text = json.dumps(sorted(phones.ESPEAK_TO_PHONE.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def make_plan(config: CorpusConfig) -> dict:

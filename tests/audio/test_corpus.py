@@ -56,6 +56,12 @@ def test_corpus_reproducible_in_fresh_processes(tmp_path):
     # A second build with the same config is a cache hit.
     again = corpus.build(tmp_path / "a", corpus.CorpusConfig(4, 2, seed=7))
     assert again == manifest
+    # A corpus labelled under another phone mapping is rebuilt, to the same files.
+    manifest["phone_mapping"] = "an older mapping"
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    rebuilt = corpus.build(tmp_path / "a", corpus.CorpusConfig(4, 2, seed=7))
+    assert rebuilt["phone_mapping"] == corpus.phone_mapping_fingerprint()
+    assert digest(tmp_path / "a") == a
 
 
 def test_bad_config(tmp_path):
