@@ -10,6 +10,8 @@ windows tile the input (stride == window, no padding), which is a reshape and a 
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -216,15 +218,18 @@ def _pool(x, window, stride, padding, nd, fn, kind, count_include_pad):
 
 
 def _tiled_max(x, win) -> jax.Array:
-    """Max over non-overlapping, unpadded windows (stride == window) as reshape + max.
+    """Max over non-overlapping, unpadded windows (stride == window) as reshape + maxima.
 
     ``(N, *spatial, C) -> (N, *spatial // win, C)``: a trailing remainder is dropped, as the
     windowed pool does. Same values as ``reduce_window``; the point is the gradient: XLA's CPU
-    ``select_and_scatter`` (reduce_window max's gradient) is a slow serial scatter, while the
-    gradient of a reduction is one fused compare-and-select (measured in
-    ``benchmarks/conv_speed.py``). Where a window holds several equal maxima the gradient is
-    shared equally between them instead of going to the first one (PyTorch, ``reduce_window``);
-    both are valid subgradients and they differ only on exact ties.
+    ``select_and_scatter`` (reduce_window max's gradient) is a slow serial scatter. The input is
+    reshaped into tiles and each window axis is folded away with elementwise ``maximum``s of its
+    slices, whose forward and gradient XLA fuses into single passes (LeNet's 28x28x32 pool with
+    its ReLU, forward plus gradient at batch 256: 10 ms, against 40 ms for ``jnp.max`` over the
+    window axes and more for ``select_and_scatter``). Where a window holds several equal maxima
+    the gradient is split between them (halved at each tied ``maximum``, last window axis
+    first) instead of going to the first one (PyTorch, ``reduce_window``); every such split is
+    a valid subgradient, and they differ only on exact ties.
     """
     spatial = x.shape[1:-1]
     out = [size // k for size, k in zip(spatial, win, strict=True)]
@@ -233,7 +238,10 @@ def _tiled_max(x, win) -> jax.Array:
         x = lax.slice(x, (0,) * x.ndim, (x.shape[0], *used, x.shape[-1]))
     split = [d for o, k in zip(out, win, strict=True) for d in (o, k)]
     tiles = x.reshape(x.shape[0], *split, x.shape[-1])  # (N, H/kh, kh, W/kw, kw, C)
-    return jnp.max(tiles, axis=tuple(range(2, 2 * len(win) + 1, 2)))
+    for axis, k in reversed(list(zip(range(2, 2 * len(win) + 1, 2), win, strict=True))):
+        parts = [lax.index_in_dim(tiles, j, axis, keepdims=False) for j in range(k)]
+        tiles = functools.reduce(jnp.maximum, parts)
+    return tiles
 
 
 def _divisor(spatial, win, strides, pads, count_include_pad) -> np.ndarray:

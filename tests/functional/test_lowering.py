@@ -119,6 +119,53 @@ def test_grouped_patches_gradients_equal_lax():
         np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_patches_in_batch_chunks_equal_lax(monkeypatch, groups):
+    # A patch matrix past CHUNK_ELEMENTS is convolved a few examples at a time (lax.map with
+    # the patches recomputed in the backward pass): values, gradients and second-order
+    # derivatives in both modes must not notice.
+    from jaxcnn.functional import _lowering_patches
+
+    x, k = _rand(0, 6, 5, 4, 4), _rand(1, 3, 2, 4 // groups, 2)
+    kw = dict(stride=(1, 2), padding=1, groups=groups)
+    per_example = _lowering_patches.patch_elements(x.shape, k.shape, (1, 2), (1, 1), ((1, 1),) * 2)
+    monkeypatch.setattr(_lowering_patches, "CHUNK_ELEMENTS", 2 * per_example)
+    assert _lowering_patches.batch_chunk(6, per_example) == 2  # three chunks of two
+
+    def loss(x, k, low):
+        return jnp.sum(jnp.tanh(conv2d(x, k, lowering=low, **kw)))
+
+    np.testing.assert_allclose(
+        np.asarray(conv2d(x, k, lowering="patches", **kw)),
+        np.asarray(conv2d(x, k, lowering="lax", **kw)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="patches", **kw))(x, k))
+    assert "scan" in jaxpr  # the chunked path ran
+    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
+    got = jax.grad(loss, argnums=(0, 1))(x, k, "patches")
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(
+            lambda x, k: conv2d(x, k, lowering="patches", **kw),
+            (jnp.asarray(x, jnp.float64), jnp.asarray(k, jnp.float64)),
+            order=2,
+            modes=["fwd", "rev"],
+        )
+
+
+def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
+    from jaxcnn.functional import _lowering_patches
+
+    monkeypatch.setattr(_lowering_patches, "CHUNK_ELEMENTS", 100)
+    assert _lowering_patches.batch_chunk(256, 10) == 8  # 10 would fit, but does not divide 256
+    assert _lowering_patches.batch_chunk(7, 10) == 7  # the whole batch fits: one piece
+    assert _lowering_patches.batch_chunk(13, 50) == 1  # a prime batch: one example at a time
+    assert _lowering_patches.batch_chunk(4, 1000) == 1  # one example past the budget still runs
+
+
 @pytest.mark.parametrize("lowering", ["patches", "lanes"])
 def test_check_grads_second_order(lowering):
     x = np.asarray(_rand(0, 1, 3, 4, 2), np.float64)
