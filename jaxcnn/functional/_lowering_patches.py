@@ -71,14 +71,18 @@ CHUNK_ELEMENTS = 2**20
 
 def patch_elements(x_shape, kernel_shape, strides, dilations, pads) -> int:
     """Elements of one example's patch matrix: output positions times window times ``C_in``."""
-    n = len(kernel_shape) - 2
-    positions = math.prod(
-        (size + lo + hi - d * (k - 1) - 1) // s + 1
-        for size, k, s, d, (lo, hi) in zip(
-            x_shape[1:-1], kernel_shape[:n], strides, dilations, pads, strict=True
-        )
-    )
-    return positions * math.prod(kernel_shape[:n]) * x_shape[-1]
+    window = kernel_shape[:-2]
+    padded = [size + lo + hi for size, (lo, hi) in zip(x_shape[1:-1], pads, strict=True)]
+    positions = math.prod(_out_sizes(padded, window, strides, dilations))
+    return positions * math.prod(window) * x_shape[-1]
+
+
+def _out_sizes(padded_sizes, window, strides, dilations) -> list[int]:
+    """Output positions per spatial axis of a convolution over already-padded sizes."""
+    return [
+        (size - d * (k - 1) - 1) // s + 1
+        for size, k, s, d in zip(padded_sizes, window, strides, dilations, strict=True)
+    ]
 
 
 def batch_chunk(batch: int, per_example: int) -> int:
@@ -109,8 +113,7 @@ def extract_patches(
         x = lax.pad(
             x, jnp.zeros((), x.dtype), [(0, 0, 0), *[(lo, hi, 0) for lo, hi in pads], (0, 0, 0)]
         )
-    sizes = x.shape[1:-1]
-    out = [(sizes[i] - (window[i] - 1) * dilations[i] - 1) // strides[i] + 1 for i in range(n)]
+    out = _out_sizes(x.shape[1:-1], window, strides, dilations)
     cols = []
     for offset in itertools.product(*(range(k) for k in window)):
         start = [o * d for o, d in zip(offset, dilations, strict=True)]
