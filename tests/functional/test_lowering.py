@@ -189,6 +189,47 @@ def test_jit_and_vmap_agree_with_eager(lowering):
     np.testing.assert_allclose(np.asarray(per_example(x)), eager, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+def test_vmap_over_kernels_and_forward_mode_agree_with_lax(lowering):
+    """A batch of kernels (the lanes primitive's own batching rule) and jvp/hessian-vector."""
+    x, k = _rand(0, 2, 7, 6, 2), _rand(1, 2, 3, 3, 2, 3)
+    kw = {"stride": (2, 1), "dilation": (1, 2), "padding": ((2, 0), (1, 1))}
+
+    def f(x, k, low):
+        return conv2d(x, k, lowering=low, **kw)
+
+    per_kernel = jax.vmap(f, in_axes=(None, 0, None))
+    np.testing.assert_allclose(
+        np.asarray(per_kernel(x, k, lowering)), np.asarray(per_kernel(x, k, "lax")), **TOL
+    )
+    both = jax.vmap(f, in_axes=(0, 0, None))
+    xs = jnp.stack([x, 2 * x])
+    np.testing.assert_allclose(
+        np.asarray(both(xs, k, lowering)), np.asarray(both(xs, k, "lax")), **TOL
+    )
+
+    def hvp(low):  # forward-over-reverse: the jvp of a gradient
+        g = jax.grad(lambda x: jnp.sum(jnp.tanh(f(x, k[0], low))))
+        return jax.jvp(g, (x,), (jnp.ones_like(x),))[1]
+
+    np.testing.assert_allclose(np.asarray(hvp(lowering)), np.asarray(hvp("lax")), **TOL)
+
+
+def test_lanes_input_gradient_is_itself_a_lanes_convolution():
+    """The lanes primitive transposes to a lanes convolution of the cotangent, not to pads.
+
+    JAX's own transpose of the shifted slices would be one zero-padded copy per term, which
+    XLA sums with a bounds check per element (4.7x slower on the notes' 3-to-3 layer).
+    """
+    x, k = _rand(0, 2, 9, 8, 3), _rand(1, 3, 3, 3, 2)
+    jaxpr = jax.make_jaxpr(
+        jax.grad(lambda x: jnp.sum(conv2d(x, k, stride=2, padding=1, lowering="lanes")))
+    )(x)
+    names = [eqn.primitive.name for eqn in jaxpr.jaxpr.eqns]
+    assert names.count("jaxcnn_conv_lanes") == 2  # the forward pass and the input gradient
+    assert names.count("pad") <= 1  # the cotangent, dilated and padded once
+
+
 def test_config_forces_a_lowering():
     """The config default reaches the dispatch: a forced lanes lowering rejects groups there."""
     x, k = _rand(0, 1, 5, 5, 4), _rand(1, 3, 3, 2, 4)
