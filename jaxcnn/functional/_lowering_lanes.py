@@ -9,11 +9,13 @@ multiply-adds that XLA fuses into one elementwise loop.
 The convolution is a JAX primitive (``conv_lanes_p``) with its own transpose rules, because
 the gradient JAX derives from the slices is slow: the transpose of each shifted slice is a
 zero pad, and XLA sums ``prod(window) * C_in * C_out`` padded copies with a bounds check per
-element and per term (LeNet-free 3-to-3 layer: 9 ms against 1.9 ms for the rule below). The
-rule writes the input gradient as what it is, another small-channel convolution (of the
-cotangent, dilated by the stride and padded, with the kernel flipped and its channel axes
-swapped), so it runs on the lanes too; the kernel gradient is JAX's own transpose of the
-(linear in the kernel) implementation. The primitive is bilinear, so forward mode, reverse
+element and per term (the notes' 3-to-3 layer: 9 ms against 1.9 ms for the rule below), and
+it feeds the kernel gradient's sums from materialised copies of every slice. The rules write
+the input gradient as what it is, another small-channel convolution (of the cotangent,
+dilated by the stride and padded, with the kernel flipped and its channel axes swapped), so
+it runs on the lanes too, and the kernel gradient as one pass that sums every kernel entry's
+products at once. Together they made the notes' 10-layer training step 2.9x faster (2,400 ->
+6,800 samples/s at batch 256). The primitive is bilinear, so forward mode, reverse
 mode and any order of either follow from these two rules (``ad.defbilinear``), as for
 ``lax.conv_general_dilated``.
 
@@ -97,26 +99,8 @@ def conv_lanes(
 def _correlate(x, kernel, *, strides, dilations, pads):
     """The computation behind ``conv_lanes_p``: arguments as :func:`conv_lanes`, groups 1."""
     n = x.ndim - 2
-    window, c_in, c_out = kernel.shape[:n], kernel.shape[-2], kernel.shape[-1]
-    out = _out_sizes(x.shape[1:-1], window, strides, dilations, pads)
-    xt = jnp.moveaxis(x, -1, 0)  # (C_in, N, *spatial): the last spatial axis is contiguous
-    if any(lo or hi for lo, hi in pads):
-        xt = lax.pad(
-            xt, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0), *[(lo, hi, 0) for lo, hi in pads]]
-        )
-    shifted = []  # (offset, c) -> (N, *out); slices are lazy, XLA fuses them into the sums
-    for offset in itertools.product(*(range(k) for k in window)):
-        start = [o * d for o, d in zip(offset, dilations, strict=True)]
-        limit = [s + (m - 1) * st + 1 for s, m, st in zip(start, out, strides, strict=True)]
-        for c in range(c_in):
-            shifted.append(
-                (
-                    (*offset, c),
-                    lax.slice(xt, (c, 0, *start), (c + 1, xt.shape[1], *limit), (1, 1, *strides))[
-                        0
-                    ],
-                )
-            )
+    window, c_out = kernel.shape[:n], kernel.shape[-1]
+    shifted = _shifted(x, window, strides, dilations, pads)
     ys = []
     for o in range(c_out):
         acc = None
@@ -125,6 +109,29 @@ def _correlate(x, kernel, *, strides, dilations, pads):
             acc = term if acc is None else acc + term
         ys.append(acc)
     return jnp.stack(ys, axis=-1)
+
+
+def _shifted(x, window, strides, dilations, pads) -> list:
+    """``[((*offset, c), x_pad[c, :, offset * dilation + stride * out_positions])]``.
+
+    One ``(N, *out)`` slice of the padded channels-first input per kernel offset and input
+    channel, offsets row-major then channels (the order of an HWIO kernel). The slices are
+    lazy: XLA fuses them into the loops that consume them.
+    """
+    out = _out_sizes(x.shape[1:-1], window, strides, dilations, pads)
+    xt = jnp.moveaxis(x, -1, 0)  # (C_in, N, *spatial): the last spatial axis is contiguous
+    if any(lo or hi for lo, hi in pads):
+        xt = lax.pad(
+            xt, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0), *[(lo, hi, 0) for lo, hi in pads]]
+        )
+    shifted = []
+    for offset in itertools.product(*(range(k) for k in window)):
+        start = [o * d for o, d in zip(offset, dilations, strict=True)]
+        limit = [s + (m - 1) * st + 1 for s, m, st in zip(start, out, strides, strict=True)]
+        for c in range(xt.shape[0]):
+            piece = lax.slice(xt, (c, 0, *start), (c + 1, xt.shape[1], *limit), (1, 1, *strides))
+            shifted.append(((*offset, c), piece[0]))
+    return shifted
 
 
 def _out_sizes(sizes, window, strides, dilations, pads) -> tuple[int, ...]:
@@ -170,10 +177,29 @@ def _input_gradient(ct, x, kernel, *, strides, dilations, pads):
 
 
 def _kernel_gradient(ct, x, kernel, *, strides, dilations, pads):
-    """The transpose in ``kernel``: JAX's transpose of the computation, which is linear in it."""
-    correlate = functools.partial(_correlate, x, strides=strides, dilations=dilations, pads=pads)
-    (dk,) = jax.linear_transpose(correlate, jax.ShapeDtypeStruct(kernel.aval.shape, ct.dtype))(ct)
-    return dk
+    """The transpose in ``kernel``: every ``(offset, c_in, c_out)`` sum in one pass.
+
+    ``dk[*offset, c, o]`` is the sum over ``(n, *out)`` of ``x`` shifted by ``offset`` (channel
+    ``c``) times ``ct`` (channel ``o``). One variadic ``lax.reduce`` with an accumulator per
+    kernel entry reads ``x`` and ``ct`` once; JAX's own transpose of the computation gives the
+    same sums as one reduction each, and XLA materialises every shifted slice to feed them
+    (the notes' 3-to-3 layer: 5.3 ms against 3.8 ms; the whole 10-layer training step ran
+    twice as fast, 3,472 -> 6,835 samples/s). The last spatial axis is kept through the
+    reduce, so that it stays on the vector lanes, and summed afterwards.
+    """
+    n = x.ndim - 2
+    window, c_out = kernel.aval.shape[:n], kernel.aval.shape[-1]
+    ctt = jnp.moveaxis(ct, -1, 0)  # (C_out, N, *out)
+    products = tuple(
+        s * ctt[o] for _, s in _shifted(x, window, strides, dilations, pads) for o in range(c_out)
+    )
+    zeros = (jnp.zeros((), ct.dtype),) * len(products)
+    sums = lax.reduce(products, zeros, _add_pairwise, tuple(range(n)))
+    return jnp.stack(sums).sum(axis=-1).reshape(kernel.aval.shape)
+
+
+def _add_pairwise(a, b):
+    return tuple(p + q for p, q in zip(a, b, strict=True))
 
 
 def _batch(args, dims, *, strides, dilations, pads):
