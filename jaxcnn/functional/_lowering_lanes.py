@@ -100,7 +100,10 @@ def _correlate(x, kernel, *, strides, dilations, pads):
     """The computation behind ``conv_lanes_p``: arguments as :func:`conv_lanes`, groups 1."""
     n = x.ndim - 2
     window, c_out = kernel.shape[:n], kernel.shape[-1]
-    shifted = _shifted(x, window, strides, dilations, pads)
+    # Sums in at least float32 (bfloat16 terms, like lax.conv's accumulator on the CPU).
+    acc_dtype = jnp.promote_types(x.dtype, jnp.float32)
+    kernel = kernel.astype(acc_dtype)
+    shifted = _shifted(x.astype(acc_dtype), window, strides, dilations, pads)
     ys = []
     for o in range(c_out):
         acc = None
@@ -108,7 +111,7 @@ def _correlate(x, kernel, *, strides, dilations, pads):
             term = kernel[(*index, o)] * s
             acc = term if acc is None else acc + term
         ys.append(acc)
-    return jnp.stack(ys, axis=-1)
+    return jnp.stack(ys, axis=-1).astype(x.dtype)
 
 
 def _shifted(x, window, strides, dilations, pads) -> list:
@@ -191,13 +194,13 @@ def _kernel_gradient(ct, x, kernel, *, strides, dilations, pads):
     """
     n = x.ndim - 2
     window, c_out = kernel.aval.shape[:n], kernel.aval.shape[-1]
-    ctt = jnp.moveaxis(ct, -1, 0)  # (C_out, N, *out)
-    products = tuple(
-        s * ctt[o] for _, s in _shifted(x, window, strides, dilations, pads) for o in range(c_out)
-    )
-    zeros = (jnp.zeros((), ct.dtype),) * len(products)
+    acc_dtype = jnp.promote_types(ct.dtype, jnp.float32)  # sums of ~N * positions terms
+    ctt = jnp.moveaxis(ct.astype(acc_dtype), -1, 0)  # (C_out, N, *out)
+    shifted = _shifted(x.astype(acc_dtype), window, strides, dilations, pads)
+    products = tuple(s * ctt[o] for _, s in shifted for o in range(c_out))
+    zeros = (jnp.zeros((), acc_dtype),) * len(products)
     sums = lax.reduce(products, zeros, _add_pairwise, tuple(range(n)))
-    return jnp.stack(sums).sum(axis=-1).reshape(kernel.aval.shape)
+    return jnp.stack(sums).sum(axis=-1).reshape(kernel.aval.shape).astype(ct.dtype)
 
 
 def _add_pairwise(a, b):

@@ -230,6 +230,27 @@ def test_lanes_input_gradient_is_itself_a_lanes_convolution():
     assert names.count("pad") <= 1  # the cotangent, dilated and padded once
 
 
+def test_lanes_accumulates_bfloat16_in_float32():
+    """bfloat16 in and out, float32 sums inside (as lax.conv): the kernel gradient sums ~10^4
+    products, which a bfloat16 accumulator would get wrong by several percent."""
+    x = _rand(0, 16, 21, 40, 3)
+    k = _rand(1, 3, 3, 3, 3)
+
+    def grads(x, k, low):
+        def loss(x, k):
+            return jnp.sum(conv2d(x, k, lowering=low).astype(jnp.float32) ** 2)
+
+        return jax.grad(loss, argnums=(0, 1))(x, k)
+
+    xb, kb = x.astype(jnp.bfloat16), k.astype(jnp.bfloat16)
+    want = grads(xb.astype(jnp.float32), kb.astype(jnp.float32), "lax")
+    assert conv2d(xb, kb, lowering="lanes").dtype == jnp.bfloat16
+    for got, ref in zip(grads(xb, kb, "lanes"), want, strict=True):
+        assert got.dtype == jnp.bfloat16
+        err = np.max(np.abs(np.asarray(got, np.float32) - np.asarray(ref)))
+        assert err <= 1e-2 * np.max(np.abs(np.asarray(ref)))
+
+
 def test_config_forces_a_lowering():
     """The config default reaches the dispatch: a forced lanes lowering rejects groups there."""
     x, k = _rand(0, 1, 5, 5, 4), _rand(1, 3, 3, 2, 4)
