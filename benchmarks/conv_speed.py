@@ -318,7 +318,8 @@ def bench_layers(repeats) -> list[dict]:
         x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
         k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
         f = conv2d if len(xs) == 4 else conv1d
-        lows = ["lax", "patches"] + (["lanes"] if ks[-1] * ks[-2] <= 16 else [])
+        lows = ["lax", "patches"] + (["rows"] if len(xs) == 4 else [])
+        lows += ["lanes"] if ks[-1] * ks[-2] <= 16 else []
         fns = {low: jax.jit(jax.grad(_layer_loss(f, padding, low), argnums=(0, 1))) for low in lows}
         for g in fns.values():
             jax.block_until_ready(g(x, k))

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 #: Lowerings ``conv1d`` / ``conv2d`` accept: ``"auto"`` lets the library choose per backend and
 #: shape (``jaxcnn.functional._lowering.choose_lowering``); the others force one.
-SUPPORTED_LOWERINGS: tuple[str, ...] = ("auto", "lax", "patches", "lanes")
+SUPPORTED_LOWERINGS: tuple[str, ...] = ("auto", "lax", "patches", "rows", "lanes")
 
 _LOWERING: contextvars.ContextVar[str] = contextvars.ContextVar("jaxcnn_lowering", default="auto")
 

@@ -93,7 +93,7 @@ def _one(rng):
         axes = zip(sizes, window, stride, pads, dilation, strict=True)
         if not all(_valid(arith.conv_output_size, *axis) for axis in axes):
             return None  # a dilated kernel longer than the padded input
-        lowering = str(rng.choice(["lax", "patches", "lanes", "auto"]))
+        lowering = str(rng.choice(["lax", "patches", "rows", "lanes", "auto"]))
         kw = dict(stride=stride, padding=pads, dilation=dilation, groups=groups, lowering=lowering)
         cfg = dict(
             op="conv",

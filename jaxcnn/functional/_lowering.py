@@ -5,21 +5,27 @@ the same gradients, for every argument it accepts):
 
 * ``"lax"``: one ``lax.conv_general_dilated`` (cuDNN on GPU, XLA's own convolution on CPU).
 * ``"patches"``: a patch matrix and one matmul (:mod:`._lowering_patches`); any arguments.
+* ``"rows"``: kernel rows stacked on the channel axis, then one 1-D ``lax`` convolution
+  (:mod:`._lowering_rows`); 2-D with ``groups == 1`` only.
 * ``"lanes"``: channels-first fused multiply-adds for few channels (:mod:`._lowering_lanes`);
-  ``groups == 1`` and a small kernel only, otherwise a ``ValueError`` says why.
+  ``groups == 1`` and a small kernel only.
 
-The rule (:func:`choose_lowering`) comes from ``benchmarks/conv_speed.py --layers`` on the idle
-2-core AVX-512 CPU (forward plus both gradients, eleven layer shapes, numbers in
-``docs/performance.md``). The lanes lowering ran the notes' 3x3 1-to-3 and 3-to-3 layers 5.6x
-and 1.6x faster than XLA's convolution. The patch matrix won on every 2-D layer whose input has
-one channel or whose output has 64 or more (LeNet's two layers 1.4x and 1.5x, the images CNN's
-32-to-64 layer 1.4x, the ResNet's 64-to-64 layer 1.5x) and lost on the ResNet's 16-to-16 and
-32-to-32 layers (0.6x) and on every 1-D layer (Kim's and the notes' text conv, 0.7-0.9x): the
-patch matrix costs ``prod(window)`` copies of the input, which only enough output channels (or
-XLA's poor single-channel convolution) pay back. So on the CPU ``"auto"`` picks ``"lanes"`` for
-few channels, ``"patches"`` for those 2-D layers while the patch matrix stays under
-:data:`PATCHES_MAX_ELEMENTS`, and ``"lax"`` otherwise; on GPU and TPU it always picks ``"lax"``
-(cuDNN), as nothing was measured there.
+A forced lowering that cannot take the arguments raises a ``ValueError`` that says why.
+
+The rule (:func:`choose_lowering`) comes from ``benchmarks/conv_speed.py --layers`` on the
+2-core AVX-512 CPU (forward plus both gradients, eleven layer shapes; numbers in
+``docs/performance.md``) and from whole training steps. XLA runs its 2-D convolution on one
+core and its 1-D convolution on both, so the row stack, which turns a 2-D convolution into a
+1-D one for ``KH`` copies of the input, was fastest or within 15% of the fastest on every 2-D
+layer with more than four channels (LeNet's 32-to-64 layer 188 ms against 248 for the patch
+matrix and 516 for XLA's 2-D convolution; the ResNet's 64-to-64 layer 14 against 24 and 34),
+and the whole LeNet step ran 1,020 samples/s against 766 with the patch matrix. The lanes
+lowering ran the notes' 3x3 1-to-3 and 3-to-3 layers 9x and 4x faster than XLA's convolution
+(with its own input and kernel gradients). 1-D layers stay on XLA's convolution, which the
+others did not beat (Kim's and the notes' text conv). So on the CPU ``"auto"`` picks
+``"lanes"`` for few channels, ``"rows"`` for the other 2-D layers while the row stack stays
+under :data:`ROWS_MAX_ELEMENTS`, and ``"lax"`` otherwise; on GPU and TPU it always picks
+``"lax"`` (cuDNN), as nothing was measured there.
 """
 
 from __future__ import annotations
@@ -29,18 +35,17 @@ import math
 import jax
 
 from jaxcnn.functional._lowering_lanes import lanes_supported
+from jaxcnn.functional._lowering_rows import rows_supported
 
 #: Every lowering name a convolution accepts besides ``"auto"``.
-LOWERINGS: tuple[str, ...] = ("lax", "patches", "lanes")
+LOWERINGS: tuple[str, ...] = ("lax", "patches", "rows", "lanes")
 
 # "lanes" wins while the channel axis is too short for the vector lanes (measured: 3 -> 3).
 _LANES_MAX_CHANNELS = 4
 _LANES_MAX_WINDOW = 25
-# "patches" pays back its prod(window) copies of the input with enough output channels.
-_PATCHES_MIN_OUT_CHANNELS = 64
-#: The largest patch matrix (N * output positions * prod(window) * C_in floats) "auto" builds:
-#: 2**27 floats is 512 MiB in float32; LeNet's second layer at batch 256 needs 40M (160 MB).
-PATCHES_MAX_ELEMENTS = 2**27
+#: The largest row stack (N * output rows * padded width * KH * C_in elements) "auto" builds:
+#: 2**27 is 512 MiB of float32; LeNet's second layer at batch 256 needs 10M (40 MB).
+ROWS_MAX_ELEMENTS = 2**27
 
 
 def choose_lowering(
@@ -57,15 +62,15 @@ def choose_lowering(
       backend: ``jax.default_backend()`` (``"cpu"``, ``"gpu"``, ``"tpu"``, ...).
       x_shape: ``(N, *spatial, C_in)``.
       kernel_shape: ``(*window, C_in // groups, C_out)``.
-      stride: one int per spatial axis (sizes the patch matrix).
+      stride: one int per spatial axis (sizes the row stack).
       dilation: one int per spatial axis (accepted for a rule that needs it; this one does not).
       groups: the convolution's groups.
 
     Returns:
       On the CPU with ``groups == 1``: ``"lanes"`` when ``C_in <= 4``, ``C_out <= 4`` and the
-      window has at most 25 taps; else ``"patches"`` for two spatial axes with ``C_in == 1`` or
-      ``C_out >= 64`` and a patch matrix of at most :data:`PATCHES_MAX_ELEMENTS`; else
-      ``"lax"``. Always ``"lax"`` on GPU and TPU and for ``groups > 1``.
+      window has at most 25 taps; else ``"rows"`` for two spatial axes and a row stack of at
+      most :data:`ROWS_MAX_ELEMENTS`; else ``"lax"``. Always ``"lax"`` on GPU and TPU and for
+      ``groups > 1``.
     """
     del dilation
     if backend != "cpu" or groups != 1:
@@ -78,11 +83,12 @@ def choose_lowering(
         and math.prod(window) <= _LANES_MAX_WINDOW
     ):
         return "lanes"
-    if len(window) == 2 and (c_in == 1 or c_out >= _PATCHES_MIN_OUT_CHANNELS):
-        # Output positions estimated as ceil(size / stride): padding moves them by a few.
-        positions = math.prod(-(-size // s) for size, s in zip(x_shape[1:-1], stride, strict=True))
-        if x_shape[0] * positions * math.prod(window) * c_in <= PATCHES_MAX_ELEMENTS:
-            return "patches"
+    if len(window) == 2:
+        # Output rows estimated as ceil(H / stride), width as W + KW: padding moves them by a few.
+        (h, w), kh = x_shape[1:-1], window[0]
+        stack = x_shape[0] * -(-h // stride[0]) * (w + window[1]) * kh * c_in
+        if stack <= ROWS_MAX_ELEMENTS:
+            return "rows"
     return "lax"
 
 
@@ -115,8 +121,11 @@ def resolve_lowering(
         )
     if name not in LOWERINGS:
         raise ValueError(f"{fn}: lowering must be one of {['auto', *LOWERINGS]}, got {name!r}")
+    why = None
     if name == "lanes":
         why = lanes_supported(kernel_shape, groups)
-        if why is not None:
-            raise ValueError(f"{fn}: {why}")
+    elif name == "rows":
+        why = rows_supported(len(x_shape) - 2, groups)
+    if why is not None:
+        raise ValueError(f"{fn}: {why}")
     return name

@@ -1,9 +1,11 @@
 """Convolution over channels-last batches: ``conv1d`` (NWC, WIO) and ``conv2d`` (NHWC, HWIO).
 
 Each call checks its arguments on static shapes (so errors name the argument before XLA sees
-anything) and then issues exactly one ``jax.lax.conv_general_dilated`` in the caller's layout,
-with no transposes around it (for one axis shape whose gradient crashes XLA's CPU compiler, the
-low padding goes in front as zeros: ``_xla_guards``).
+anything) and then hands the canonical arguments to one *lowering*, chosen per backend and
+shape or forced by the caller (``lowering=``, :mod:`jaxcnn.config`): ``jax.lax``'s convolution,
+a patch matrix and one matmul, row patches and a 1-D convolution, or fused multiply-adds for
+few channels. Every lowering gives the same numbers and the same derivatives
+(:mod:`jaxcnn.functional._lowering` has the rule and the measurements behind it).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from jax import lax
 from jaxcnn import _checks, config
 from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lanes import conv_lanes
+from jaxcnn.functional._lowering_lax import conv_lax
 from jaxcnn.functional._lowering_patches import conv_patches
+from jaxcnn.functional._lowering_rows import conv_rows
 from jaxcnn.functional._padding import conv_padding
-from jaxcnn.functional._xla_guards import prepend_zeros, split_padding
 
-_DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 _X_LAYOUT = {1: "(N, W, C)", 2: "(N, H, W, C)"}
 _K_LAYOUT = {1: "(K, C_in // groups, C_out)", 2: "(KH, KW, C_in // groups, C_out)"}
 
@@ -129,36 +131,15 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     return add_bias(y, bias)
 
 
-def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
-    """The ``"lax"`` lowering: one ``lax.conv_general_dilated`` in the caller's layout.
-
-    Args:
-      x: ``(N, *spatial, C_in)`` (NWC / NHWC); kernel: ``(*window, C_in // groups, C_out)``
-        (WIO / HWIO), one dtype with ``x``, already flipped if needed; strides, dilations:
-        positive ints per spatial axis; pads: ``(low, high)`` per spatial axis; groups: an int
-        dividing ``C_in`` and ``C_out``. All already checked.
-
-    Returns:
-      ``(N, *out, C_out)``.
-    """
-    # JAX differentiates this into a convolution that XLA's CPU compiler can abort on for one
-    # axis shape; such an axis's low padding goes in front as zeros instead (see _xla_guards).
-    explicit_low, pads = split_padding(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
-    return lax.conv_general_dilated(
-        prepend_zeros(x, explicit_low),
-        kernel,
-        window_strides=strides,
-        padding=pads,
-        rhs_dilation=dilations,
-        dimension_numbers=_DIMS[x.ndim - 2],
-        feature_group_count=groups,
-    )
-
-
 # Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
 # adding one means one entry here and its name in ``config.SUPPORTED_LOWERINGS``.
 # ("auto" is resolved per backend and shape by ``_lowering.resolve_lowering``.)
-_LOWERINGS = {"lax": conv_lax, "patches": conv_patches, "lanes": conv_lanes}
+_LOWERINGS = {
+    "lax": conv_lax,
+    "patches": conv_patches,
+    "rows": conv_rows,
+    "lanes": conv_lanes,
+}
 
 
 def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):

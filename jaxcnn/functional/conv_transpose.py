@@ -16,8 +16,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn import _checks
+from jaxcnn.functional._lowering_lax import _DIMS
 from jaxcnn.functional._xla_guards import pad_then_crop
-from jaxcnn.functional.conv import _DIMS, _X_LAYOUT, add_bias, check_bias
+from jaxcnn.functional.conv import _X_LAYOUT, add_bias, check_bias
 
 _K_LAYOUT = {1: "(K, C_b // groups, C_a)", 2: "(KH, KW, C_b // groups, C_a)"}
 

@@ -50,6 +50,8 @@ def _check_against_reference(n, case, lowering):
     assume(all(s + lo + hi >= e for s, (lo, hi), e in zip(sizes, pads, eff, strict=True)))
     if lowering == "lanes":
         assume(groups == 1 and np.prod(window) * c_in * c_out <= MAX_TERMS)
+    if lowering == "rows":
+        assume(groups == 1)
     x = _rand(seed, batch, *sizes, c_in)
     k = _rand(seed + 1, *window, c_in // groups, c_out)
     b = _rand(seed + 2, c_out)
@@ -68,7 +70,7 @@ def _check_against_reference(n, case, lowering):
     np.testing.assert_allclose(np.asarray(got), want, **TOL)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 @FEW
 @given(case=conv_cases(2))
 def test_conv2d_lowerings_match_naive_reference(lowering, case):
@@ -82,7 +84,7 @@ def test_conv1d_lowerings_match_naive_reference(lowering, case):
     _check_against_reference(1, case, lowering)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 @pytest.mark.parametrize(
     "n, kw",
     [
@@ -93,6 +95,8 @@ def test_conv1d_lowerings_match_naive_reference(lowering, case):
 )
 def test_gradients_equal_lax(lowering, n, kw):
     """jax.grad of a loss through each lowering equals the one through lax.conv, for x, k, b."""
+    if lowering == "rows" and n == 1:
+        pytest.skip("rows is a 2-D lowering")
     x = _rand(0, 2, *(7,) * n, 3)
     k = _rand(1, *(3,) * n, 3, 2)
     b = _rand(2, 2)
@@ -166,7 +170,7 @@ def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
     assert _lowering_patches.batch_chunk(4, 1000) == 1  # one example past the budget still runs
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 def test_check_grads_second_order(lowering):
     x = np.asarray(_rand(0, 1, 3, 4, 2), np.float64)
     k = np.asarray(_rand(1, 2, 2, 2, 1), np.float64)
@@ -179,7 +183,7 @@ def test_check_grads_second_order(lowering):
         )
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 def test_jit_and_vmap_agree_with_eager(lowering):
     x, k = _rand(0, 3, 6, 6, 2), _rand(1, 3, 3, 2, 3)
     eager = np.asarray(conv2d(x, k, padding="SAME", lowering=lowering))
@@ -189,7 +193,7 @@ def test_jit_and_vmap_agree_with_eager(lowering):
     np.testing.assert_allclose(np.asarray(per_example(x)), eager, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 def test_vmap_over_kernels_and_forward_mode_agree_with_lax(lowering):
     """A batch of kernels (the lanes primitive's own batching rule) and jvp/hessian-vector."""
     x, k = _rand(0, 2, 7, 6, 2), _rand(1, 2, 3, 3, 2, 3)
@@ -274,6 +278,10 @@ def test_forced_lowering_errors_name_the_argument():
         conv1d(x, big, lowering="lanes")
     with pytest.raises(ValueError, match=r"conv1d: groups must be 1 for lowering='lanes', got 2"):
         conv1d(x, _rand(1, 3, 20, 4), groups=2, lowering="lanes")
+    with pytest.raises(ValueError, match=r"conv1d: lowering='rows' needs two spatial axes"):
+        conv1d(x, _rand(1, 3, 40, 4), lowering="rows")
+    with pytest.raises(ValueError, match=r"conv2d: groups must be 1 for lowering='rows', got 2"):
+        conv2d(_rand(0, 1, 5, 5, 4), _rand(1, 3, 3, 2, 4), groups=2, lowering="rows")
     with pytest.raises(ValueError, match=r"conv2d: lowering must be one of .*got 'winograd'"):
         conv2d(_rand(0, 1, 4, 4, 1), _rand(1, 2, 2, 1, 1), lowering="winograd")
 
@@ -282,23 +290,23 @@ def test_choose_lowering_rule():
     # GPU / TPU: always cuDNN / XLA's convolution.
     for backend in ("gpu", "tpu", "cuda"):
         assert choose_lowering(backend, (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lax"
-    # CPU: few channels go on the lanes; 2-D layers with one input channel or >= 64 outputs
-    # (LeNet's, the ResNet's last stage) on a patch matrix; the rest and 1-D (text) on XLA's.
+    # CPU: few channels go on the lanes; other 2-D layers on a row stack and XLA's 1-D
+    # convolution (LeNet's, the images CNN's, the ResNet's); 1-D layers (text) on XLA's.
     assert choose_lowering("cpu", (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lanes"
     assert choose_lowering("cpu", (256, 21, 40, 1), (3, 3, 1, 3), (1, 1), (1, 1), 1) == "lanes"
-    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "patches"
-    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "patches"
-    assert choose_lowering("cpu", (128, 7, 7, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "patches"
-    assert choose_lowering("cpu", (128, 28, 28, 16), (3, 3, 16, 16), (1, 1), (1, 1), 1) == "lax"
-    assert choose_lowering("cpu", (128, 14, 14, 32), (3, 3, 32, 32), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "rows"
+    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "rows"
+    assert choose_lowering("cpu", (128, 7, 7, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "rows"
+    assert choose_lowering("cpu", (128, 28, 28, 16), (3, 3, 16, 16), (1, 1), (1, 1), 1) == "rows"
+    assert choose_lowering("cpu", (8, 30, 30, 3), (7, 7, 3, 3), (1, 1), (1, 1), 1) == "rows"
     assert choose_lowering("cpu", (64, 1000, 100), (5, 100, 100), (1,), (1,), 1) == "lax"
-    # ... unless the patch matrix would pass PATCHES_MAX_ELEMENTS (ImageNet-sized activations):
-    # 128 * 112 * 112 * 9 * 64 = 9.2e8 floats.
-    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "lax"
-    assert choose_lowering("cpu", (128, 28, 28, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "patches"
     assert choose_lowering("cpu", (8, 9, 9, 4), (3, 3, 2, 4), (1, 1), (1, 1), 2) == "lax"
-    assert choose_lowering("cpu", (8, 30, 30, 3), (7, 7, 3, 3), (1, 1), (1, 1), 1) == "lax"
-    assert set(LOWERINGS) == {"lax", "patches", "lanes"}
+    # ... unless the row stack would pass ROWS_MAX_ELEMENTS (ImageNet-sized activations):
+    # 128 * 224 * 227 * 3 * 64 = 1.25e9 elements; at stride 2, 112 rows: 6.2e8.
+    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "lax"
+    assert choose_lowering("cpu", (128, 28, 28, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "rows"
+    assert set(LOWERINGS) == {"lax", "patches", "rows", "lanes"}
     assert set(config.SUPPORTED_LOWERINGS) == {"auto", *LOWERINGS}
 
 
@@ -315,7 +323,9 @@ def test_auto_picks_lanes_on_cpu_and_matches_lax():
     )
 
 
-@pytest.mark.parametrize("order", [("lanes", "patches", "lax"), ("lax", "lanes", "patches")])
+@pytest.mark.parametrize(
+    "order", [("lanes", "patches", "lax"), ("lax", "lanes", "patches"), ("rows", "lanes", "rows")]
+)
 def test_a_stack_mixing_lowerings_has_the_gradients_of_an_all_lax_stack(order):
     # Each lowering pads differently (lax.pad, window padding); JAX's gradient of lax.pad is a
     # crop that XLA may fold into the next convolution (openxla/xla#48715). Jit the whole
