@@ -11,7 +11,8 @@ The four rows of issue 7, one training step each (forward, backward, Adam) on a 
   2; batch 64.
 
 Implementations are timed interleaved (one block of steps each, round-robin, ``--repeats``
-times) so that load on a shared machine hits them alike; the table gives medians with min-max.
+times, the order rotated each round) so that load on a shared machine hits them alike; the table
+gives medians with min-max.
 GFLOP/s counts the model's multiply-adds (2 FLOPs each): forward, plus twice forward for the
 backward pass, less the unneeded input gradient of the first layer. The matmul peak is the best
 of ``jnp.dot`` and ``torch.mm`` on 2048x2048 float32.
@@ -259,8 +260,12 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
             run()
             run()
         per = {name: [] for name in impls}
-        for _ in range(repeats):
-            for name, run in impls.items():
+        names = list(impls)
+        for r in range(repeats):
+            # Rotate the order: PyTorch's OpenMP threads spin for a while after each step, which
+            # slows whatever runs next; rotating spreads that over every implementation.
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                run = impls[name]
                 t = time.perf_counter()
                 for _ in range(steps):
                     run()

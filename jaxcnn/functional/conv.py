@@ -127,14 +127,14 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
     name = resolve_lowering(lowering, x.shape, kernel.shape, strides, dilations, groups, fn)
-    y = _LOWERINGS[name](x, kernel, strides, dilations, pads, groups)
+    y = LOWERING_FUNCTIONS[name](x, kernel, strides, dilations, pads, groups)
     return add_bias(y, bias)
 
 
 # Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
 # adding one means one entry here and its name in ``config.SUPPORTED_LOWERINGS``.
 # ("auto" is resolved per backend and shape by ``_lowering.resolve_lowering``.)
-_LOWERINGS = {
+LOWERING_FUNCTIONS = {
     "lax": conv_lax,
     "patches": conv_patches,
     "rows": conv_rows,

@@ -7,6 +7,12 @@ kernel, ...)>``. Shapes follow PyTorch: ``out = (in - 1) * s - 2 * p + d * (k - 
 output_padding + 1``. It is one ``lax.conv_general_dilated`` with the input dilated by the
 stride (``lhs_dilation``), the kernel mirrored and its in/out channels swapped per group,
 followed by a slice when ``padding`` exceeds ``dilation * (k - 1)``.
+
+``lowering=`` picks how that correlation runs, as for ``conv1d`` / ``conv2d``: ``"lax"`` is the
+one ``lax.conv_general_dilated`` above; any other lowering gets the stride-dilated, padded input
+as explicit zeros (``lax.pad`` with interior padding) and correlates it at stride 1. ``"auto"``
+uses the convolutions' rule for stride 1 and ``"lax"`` for a larger stride, whose explicit zeros
+would multiply the work by the product of the strides.
 """
 
 from __future__ import annotations
@@ -15,16 +21,26 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcnn import _checks
+from jaxcnn import _checks, config
+from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lax import _DIMS
 from jaxcnn.functional._xla_guards import pad_then_crop
-from jaxcnn.functional.conv import _X_LAYOUT, add_bias, check_bias
+from jaxcnn.functional.conv import _X_LAYOUT, LOWERING_FUNCTIONS, add_bias, check_bias
 
 _K_LAYOUT = {1: "(K, C_b // groups, C_a)", 2: "(KH, KW, C_b // groups, C_a)"}
 
 
 def conv_transpose1d(
-    x, kernel, bias=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1
+    x,
+    kernel,
+    bias=None,
+    *,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    dilation=1,
+    groups=1,
+    lowering=None,
 ) -> jax.Array:
     """1D transposed convolution, the adjoint of :func:`jaxcnn.functional.conv1d`.
 
@@ -39,6 +55,10 @@ def conv_transpose1d(
         positions at the high end (picks among the input sizes a strided conv maps to ``W``).
       dilation: positive int or 1-sequence.
       groups: positive int dividing ``C_a`` (and so ``C_b = kernel.shape[1] * groups``).
+      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
+        ``"patches"`` or ``"lanes"`` (see the module docstring).
+      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
+        ``"patches"``, ``"rows"`` (2-D only) or ``"lanes"`` (see the module docstring).
 
     Returns:
       Shape ``(N, W_out, C_b)``,
@@ -46,17 +66,37 @@ def conv_transpose1d(
 
     Raises:
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
-      ValueError: wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
+      ValueError: an unknown lowering or a forced one that cannot take these arguments,
+        wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
         stride / dilation, negative padding, ``output_padding >= max(stride, dilation)``,
         a non-positive output size, or a bias of the wrong shape.
     """
     return _conv_transpose(
-        x, kernel, bias, 1, "conv_transpose1d", stride, padding, output_padding, dilation, groups
+        x,
+        kernel,
+        bias,
+        1,
+        "conv_transpose1d",
+        stride,
+        padding,
+        output_padding,
+        dilation,
+        groups,
+        lowering,
     )
 
 
 def conv_transpose2d(
-    x, kernel, bias=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1
+    x,
+    kernel,
+    bias=None,
+    *,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    dilation=1,
+    groups=1,
+    lowering=None,
 ) -> jax.Array:
     """2D transposed convolution, the adjoint of :func:`jaxcnn.functional.conv2d`.
 
@@ -72,6 +112,8 @@ def conv_transpose2d(
       output_padding: non-negative int or pair, each ``< max(stride, dilation)`` on its axis.
       dilation: positive int or pair.
       groups: positive int dividing ``C_a``.
+      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
+        ``"patches"``, ``"rows"`` or ``"lanes"`` (see the module docstring).
 
     Returns:
       Shape ``(N, H_out, W_out, C_b)``, each
@@ -79,16 +121,32 @@ def conv_transpose2d(
 
     Raises:
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
-      ValueError: wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
+      ValueError: an unknown lowering or a forced one that cannot take these arguments,
+        wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
         stride / dilation, negative padding, ``output_padding >= max(stride, dilation)``,
         a non-positive output size, or a bias of the wrong shape.
     """
     return _conv_transpose(
-        x, kernel, bias, 2, "conv_transpose2d", stride, padding, output_padding, dilation, groups
+        x,
+        kernel,
+        bias,
+        2,
+        "conv_transpose2d",
+        stride,
+        padding,
+        output_padding,
+        dilation,
+        groups,
+        lowering,
     )
 
 
-def _conv_transpose(x, kernel, bias, n, fn, stride, padding, output_padding, dilation, groups):
+def _conv_transpose(
+    x, kernel, bias, n, fn, stride, padding, output_padding, dilation, groups, lowering
+):
+    lowering = config.check_lowering(
+        config.default_lowering() if lowering is None else lowering, fn
+    )
     xs = _checks.rank(x, n + 2, fn, "x", _X_LAYOUT[n])
     ks = _checks.rank(kernel, n + 2, fn, "kernel", _K_LAYOUT[n])
     _checks.floating(x, fn, "x")
@@ -139,16 +197,30 @@ def _conv_transpose(x, kernel, bias, n, fn, stride, padding, output_padding, dil
     # Negative (cropping) padding and one axis shape crash XLA's CPU compiler: the convolution
     # only pads, and a slice crops (see _xla_guards).
     conv_pads, crops = pad_then_crop(window, strides, pads, out_pads, dilations)
-    y = lax.conv_general_dilated(
-        x,
-        k,
-        window_strides=(1,) * n,
-        padding=conv_pads,
-        lhs_dilation=strides,
-        rhs_dilation=dilations,
-        dimension_numbers=_DIMS[n],
-        feature_group_count=groups,
+    dilated = [
+        size + (size - 1) * (s - 1) + lo + hi
+        for size, s, (lo, hi) in zip(xs[1:-1], strides, conv_pads, strict=True)
+    ]
+    if lowering == "auto" and any(s > 1 for s in strides):
+        lowering = "lax"  # explicit zeros would multiply the work by prod(strides)
+    name = resolve_lowering(
+        lowering, (xs[0], *dilated, c_a), k.shape, (1,) * n, dilations, groups, fn
     )
+    if name == "lax":
+        y = lax.conv_general_dilated(
+            x,
+            k,
+            window_strides=(1,) * n,
+            padding=conv_pads,
+            lhs_dilation=strides,
+            rhs_dilation=dilations,
+            dimension_numbers=_DIMS[n],
+            feature_group_count=groups,
+        )
+    else:
+        interior = [(lo, hi, s - 1) for (lo, hi), s in zip(conv_pads, strides, strict=True)]
+        x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), *interior, (0, 0, 0)])
+        y = LOWERING_FUNCTIONS[name](x, k, (1,) * n, dilations, ((0, 0),) * n, groups)
     if any(lo or hi for lo, hi in crops):
         start = (0, *(lo for lo, _ in crops), 0)
         stop = tuple(size - hi for size, (_, hi) in zip(y.shape[1:-1], crops, strict=True))

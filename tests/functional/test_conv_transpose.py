@@ -48,7 +48,7 @@ def transpose_configs(draw, n):
     )  # fmt: skip
 
 
-def _check_against_scatter(n, cfg):
+def _check_against_scatter(n, cfg, lowering=None):
     out = [
         (i - 1) * s - 2 * p + d * (k - 1) + op + 1
         for i, s, p, d, k, op in zip(
@@ -71,6 +71,7 @@ def _check_against_scatter(n, cfg):
         output_padding=cfg["output_padding"],
         dilation=cfg["dilation"],
         groups=cfg["groups"],
+        lowering=lowering,
     )
     assert got.shape == want.shape == (cfg["shape_y"][0], *out, cfg["cbg"] * cfg["groups"])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
@@ -84,6 +85,57 @@ def test_conv_transpose1d_matches_naive_scatter(cfg):
 @given(transpose_configs(2))
 def test_conv_transpose2d_matches_naive_scatter(cfg):
     _check_against_scatter(2, cfg)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
+@settings(max_examples=max(8, settings.default.max_examples // 3))
+@given(cfg=transpose_configs(2))
+def test_conv_transpose2d_lowerings_match_naive_scatter(lowering, cfg):
+    """Every lowering of the transposed convolution (explicit stride zeros, then stride 1)."""
+    if lowering in ("rows", "lanes"):
+        assume(cfg["groups"] == 1)
+    _check_against_scatter(2, cfg, lowering)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@settings(max_examples=max(8, settings.default.max_examples // 3))
+@given(cfg=transpose_configs(1))
+def test_conv_transpose1d_lowerings_match_naive_scatter(lowering, cfg):
+    if lowering == "lanes":
+        assume(cfg["groups"] == 1)
+    _check_against_scatter(1, cfg, lowering)
+
+
+@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
+def test_conv_transpose_lowerings_are_adjoint_and_differentiable(lowering):
+    """<conv(x), y> == <x, conv_transpose(y)> through each lowering, and second-order grads."""
+    kw = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    x, k = _rand64(0, 2, 7, 8, 2), _rand64(1, 3, 2, 2, 3)
+    with jax.enable_x64(True):
+        y = np.asarray(conv2d(x, k, **kw))
+        y = _rand64(2, *y.shape)
+        ty = conv_transpose2d(y, k, lowering=lowering, **kw)
+        lhs = float(np.sum(np.asarray(conv2d(x, k, **kw)) * y))
+        assert ty.shape == x.shape
+        np.testing.assert_allclose(float(np.sum(np.asarray(ty) * x)), lhs, rtol=1e-10)
+        check_grads(
+            lambda y, k: conv_transpose2d(y, k, lowering=lowering, **kw),
+            (y, k),
+            order=2,
+            modes=["fwd", "rev"],
+        )
+
+
+def test_conv_transpose_auto_keeps_lax_for_strides_and_forced_lowerings_say_why():
+    y, k = _rand(0, 2, 5, 5, 4), _rand(1, 3, 3, 2, 4)
+    strided = jax.make_jaxpr(lambda y: conv_transpose2d(y, k, stride=2, lowering="auto"))(y)
+    assert any(e.primitive.name == "conv_general_dilated" for e in strided.jaxpr.eqns)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: groups must be 1 for lowering='rows'"):
+        conv_transpose2d(y, k, groups=2, lowering="rows")
+    with pytest.raises(ValueError, match=r"conv_transpose1d: lowering='rows' needs two spatial"):
+        conv_transpose1d(y[:, 0], k[0], lowering="rows")
+    with pytest.raises(ValueError, match=r"conv_transpose2d: lowering must be one of"):
+        conv_transpose2d(y, k, lowering="fft")
 
 
 def _conv_paddings(fn, *args, **kwargs):
