@@ -35,6 +35,8 @@ from jax import lax
 from jax.extend.core import Primitive
 from jax.interpreters import ad, batching, mlir
 
+from jaxcnn.functional._padding import conv_out_sizes
+
 #: The largest ``prod(window) * (C_in // groups) * C_out`` this lowering accepts.
 MAX_TERMS = 512
 
@@ -121,7 +123,7 @@ def _shifted(x, window, strides, dilations, pads) -> list:
     channel, offsets row-major then channels (the order of an HWIO kernel). The slices are
     lazy: XLA fuses them into the loops that consume them.
     """
-    out = _out_sizes(x.shape[1:-1], window, strides, dilations, pads)
+    out = conv_out_sizes(x.shape[1:-1], window, strides, dilations, pads)
     xt = jnp.moveaxis(x, -1, 0)  # (C_in, N, *spatial): the last spatial axis is contiguous
     if any(lo or hi for lo, hi in pads):
         xt = lax.pad(
@@ -137,16 +139,8 @@ def _shifted(x, window, strides, dilations, pads) -> list:
     return shifted
 
 
-def _out_sizes(sizes, window, strides, dilations, pads) -> tuple[int, ...]:
-    """Output positions per spatial axis (``sizes`` before padding)."""
-    return tuple(
-        (size + lo + hi - d * (k - 1) - 1) // s + 1
-        for size, k, s, d, (lo, hi) in zip(sizes, window, strides, dilations, pads, strict=True)
-    )
-
-
 def _abstract_eval(x, kernel, *, strides, dilations, pads):
-    out = _out_sizes(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
+    out = conv_out_sizes(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
     return jax.core.ShapedArray((x.shape[0], *out, kernel.shape[-1]), x.dtype)
 
 

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxcnn.functional._padding import conv_out_sizes
+
 
 def conv_patches(
     x: jax.Array,
@@ -72,17 +74,8 @@ CHUNK_ELEMENTS = 2**20
 def patch_elements(x_shape, kernel_shape, strides, dilations, pads) -> int:
     """Elements of one example's patch matrix: output positions times window times ``C_in``."""
     window = kernel_shape[:-2]
-    padded = [size + lo + hi for size, (lo, hi) in zip(x_shape[1:-1], pads, strict=True)]
-    positions = math.prod(_out_sizes(padded, window, strides, dilations))
+    positions = math.prod(conv_out_sizes(x_shape[1:-1], window, strides, dilations, pads))
     return positions * math.prod(window) * x_shape[-1]
-
-
-def _out_sizes(padded_sizes, window, strides, dilations) -> list[int]:
-    """Output positions per spatial axis of a convolution over already-padded sizes."""
-    return [
-        (size - d * (k - 1) - 1) // s + 1
-        for size, k, s, d in zip(padded_sizes, window, strides, dilations, strict=True)
-    ]
 
 
 def batch_chunk(batch: int, per_example: int) -> int:
@@ -109,11 +102,11 @@ def extract_patches(
       over ``window``, the order of an HWIO kernel's reshape) of input channel ``c``.
     """
     n = x.ndim - 2
+    out = conv_out_sizes(x.shape[1:-1], window, strides, dilations, pads)
     if any(lo or hi for lo, hi in pads):
         x = lax.pad(
             x, jnp.zeros((), x.dtype), [(0, 0, 0), *[(lo, hi, 0) for lo, hi in pads], (0, 0, 0)]
         )
-    out = _out_sizes(x.shape[1:-1], window, strides, dilations)
     cols = []
     for offset in itertools.product(*(range(k) for k in window)):
         start = [o * d for o, d in zip(offset, dilations, strict=True)]

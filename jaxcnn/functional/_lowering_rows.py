@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn.functional._lowering_lax import conv_lax
+from jaxcnn.functional._padding import conv_out_sizes
 
 
 def rows_supported(n_spatial: int, groups: int) -> str | None:
@@ -69,11 +70,11 @@ def conv_rows(
     if why is not None:
         raise ValueError(f"conv_rows: {why}")
     (kh, kw, c_in, c_out), (sh, sw), (dh, dw) = kernel.shape, strides, dilations
+    (out_h,) = conv_out_sizes(x.shape[1:2], (kh,), (sh,), (dh,), pads[:1])
     low, high = pads[0]
     if low or high:
         x = lax.pad(x, jnp.zeros((), x.dtype), [(0, 0, 0), (low, high, 0), (0, 0, 0), (0, 0, 0)])
-    n, h, w, _ = x.shape
-    out_h = (h - dh * (kh - 1) - 1) // sh + 1
+    n, _, w, _ = x.shape
     rows = [
         lax.slice(x, (0, i * dh, 0, 0), (n, i * dh + (out_h - 1) * sh + 1, w, c_in), (1, sh, 1, 1))
         for i in range(kh)

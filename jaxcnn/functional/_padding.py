@@ -14,6 +14,20 @@ from jaxcnn._checks import is_int
 PADDING_STRINGS = ("VALID", "SAME", "FULL", "CAUSAL")
 
 
+def conv_out_sizes(sizes, window, strides, dilations, pads) -> tuple[int, ...]:
+    """Output positions per spatial axis of a convolution, from its canonical arguments.
+
+    ``(size + low + high - dilation * (k - 1) - 1) // stride + 1`` on each axis; ``sizes`` are
+    before padding. The lowerings share this one copy (``jaxcnn.arith.conv_output_size`` is the
+    public, checked one; the functional modules cannot import ``jaxcnn.arith``, whose summary
+    imports the layers).
+    """
+    return tuple(
+        (size + lo + hi - d * (k - 1) - 1) // s + 1
+        for size, k, s, d, (lo, hi) in zip(sizes, window, strides, dilations, pads, strict=True)
+    )
+
+
 def conv_padding(
     padding,
     in_sizes: Sequence[int],

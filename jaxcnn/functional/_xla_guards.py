@@ -23,6 +23,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jaxcnn.functional._padding import conv_out_sizes
+
 
 def _swapper_group_axis(window, lhs_dilation, window_dilation, low, high) -> bool:
     """Whether XLA's operand swapper would take this convolution axis for a "group" axis (with
@@ -57,7 +59,7 @@ def _input_gradient_pads(size, k, s, d, lo, hi):
     """The ``(low, high)`` padding of the convolution JAX's VJP uses for the input gradient
     (``lax``'s ``_conv_general_vjp_lhs_padding``)."""
     kd = d * (k - 1) + 1
-    out = (size + lo + hi - kd) // s + 1
+    (out,) = conv_out_sizes((size,), (k,), (s,), (d,), ((lo, hi),))
     before = kd - 1 - lo
     return before, size + kd - 1 - ((out - 1) * s + 1) - before
 
