@@ -56,9 +56,7 @@ def conv_transpose1d(
       dilation: positive int or 1-sequence.
       groups: positive int dividing ``C_a`` (and so ``C_b = kernel.shape[1] * groups``).
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
-        ``"patches"`` or ``"lanes"`` (see the module docstring).
-      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
-        ``"patches"``, ``"rows"`` (2-D only) or ``"lanes"`` (see the module docstring).
+        ``"patches"`` or ``"lanes"`` (see the module docstring; ``"rows"`` is 2-D only).
 
     Returns:
       Shape ``(N, W_out, C_b)``,
