@@ -93,15 +93,10 @@ def _one(rng):
             kernel=kernel.shape,
             **kw,
         )
-        print(cfg, flush=True)
-        y = rng.standard_normal(cfg["y"]).astype(dtype)
-        try:
-            got = _exercise(lambda a, b: CONVT[n](a, b, **kw), y, kernel)
-        except ValueError as err:  # a forced lowering that does not support these arguments
-            if "lowering" in str(err):
-                return None
-            raise
-        want = reference.conv_transpose(y, kernel, stride, pad, out_pad, dilation, groups)
+        op, shape = CONVT[n], cfg["y"]
+
+        def want(y):
+            return reference.conv_transpose(y, kernel, stride, pad, out_pad, dilation, groups)
     else:
         pads = tuple(zip(_ints(rng, 0, 3, n), _ints(rng, 0, 3, n), strict=True))
         axes = zip(sizes, window, stride, pads, dilation, strict=True)
@@ -116,16 +111,20 @@ def _one(rng):
             kernel=kernel.shape,
             **kw,
         )
-        print(cfg, flush=True)
-        x = rng.standard_normal(cfg["x"]).astype(dtype)
-        try:
-            got = _exercise(lambda a, b: CONV[n](a, b, **kw), x, kernel)
-        except ValueError as err:  # a forced lowering that does not support these arguments
-            if "lowering" in str(err):
-                return None
-            raise
-        want = reference.conv(x, kernel, stride, pads, dilation, groups)
-    return cfg, np.allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
+        op, shape = CONV[n], cfg["x"]
+
+        def want(x):
+            return reference.conv(x, kernel, stride, pads, dilation, groups)
+
+    print(cfg, flush=True)
+    inputs = rng.standard_normal(shape).astype(dtype)
+    try:
+        got = _exercise(lambda a, b: op(a, b, **kw), inputs, kernel)
+    except ValueError as err:  # a forced lowering that does not support these arguments
+        if "lowering" in str(err):
+            return None
+        raise
+    return cfg, np.allclose(np.asarray(got), want(inputs), rtol=1e-4, atol=1e-4)
 
 
 def main(argv=None):
