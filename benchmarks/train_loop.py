@@ -6,8 +6,9 @@ LeNet-like CNN on 28x28x1 (conv5x5x32, pool2, conv5x5x64, pool2, dense128, dense
 (the learning itself is tested on real data in tests/train).
 
 Each repeat runs one epoch of every contender in turn (interleaved, so a slow moment of the
-machine hits all of them); the table shows medians over repeats of examples/second with
-compile time excluded, and compile time separately (the first call of a per-step loop).
+machine hits all of them, in an order rotated each repeat); the table shows medians over
+repeats of examples/second with compile time excluded, and compile time separately (the
+first call of a per-step loop).
 
     .venv/bin/python -m benchmarks.train_loop --repeats 5 --out benchmarks/train_loop.json
 """
@@ -156,6 +157,16 @@ def run_torch(name, x, y, batch, seed=0, threads=1):
     return (steps - 1) * batch / (time.perf_counter() - t0), 0.0
 
 
+def run_one(kind, name, x, y, torch_threads):
+    """One epoch of ``CASES[name]`` by one contender: (examples/s, compile seconds)."""
+    factory, batch = CASES[name][0], CASES[name][3]
+    if kind == "this":
+        return run_this_loop(factory(), x, y, batch)
+    if kind == "flax_step":
+        return run_flax_per_step(factory(), x, y, batch)
+    return run_torch(name, x, y, batch, threads=torch_threads)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -175,12 +186,13 @@ def main(argv=None):
     for name in args.cases:
         factory, shape, classes, batch, steps = CASES[name]
         x, y = make_data(shape, classes, batch * steps)
-        runs = {"this": [], "flax_step": [], "torch": []}
-        for _ in range(args.repeats):
-            runs["this"].append(run_this_loop(factory(), x, y, batch))
-            runs["flax_step"].append(run_flax_per_step(factory(), x, y, batch))
-            if have_torch:
-                runs["torch"].append(run_torch(name, x, y, batch, threads=args.torch_threads))
+        runs = {k: [] for k in ("this", "flax_step", "torch") if k != "torch" or have_torch}
+        order = list(runs)
+        for r in range(args.repeats):
+            # Rotate the order each repeat: whatever runs right after PyTorch pays for its
+            # OpenMP threads still spinning (see benchmarks/conv_speed.py).
+            for kind in order[r % len(order) :] + order[: r % len(order)]:
+                runs[kind].append(run_one(kind, name, x, y, args.torch_threads))
         med = {k: statistics.median(r[0] for r in v) for k, v in runs.items() if v}
         row = {
             "case": name,
