@@ -1,0 +1,62 @@
+"""benchmarks/ run end to end at a tiny size: the scripts that back the README's speed figures
+do not rot. Only structure and arithmetic are checked here; no timing is asserted."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks import conv_speed, train_loop
+
+
+def test_conv_speed_train_flops_count_the_models_by_hand():
+    # The notes' MLP: 840*128 + 128*128 + 128*128 + 128*138 multiply-adds forward; backward twice
+    # that, less the first layer's input gradient; 2 FLOPs per multiply-add.
+    macs = [840 * 128, 128 * 128, 128 * 128, 128 * 138]
+    assert conv_speed.train_flops("mlp") == 2 * (3 * sum(macs) - macs[0])
+    # LeNet's second convolution dominates: 14 * 14 output pixels * 25 taps * 32 * 64.
+    assert conv_speed.train_flops("lenet") > 6 * 14 * 14 * 25 * 32 * 64
+
+
+@pytest.mark.parametrize("row", ["lenet", "cnn10", "text"])
+def test_conv_speed_models_match_plain_flax(row):
+    # The jaxcnn column runs the plain-Flax model's arithmetic: with Flax's parameters renamed
+    # (nn.Conv's conv0/kernel -> conv0_kernel), the same logits to float tolerance.
+    _, shape, _ = conv_speed.ROWS[row]
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((2, *shape)), jnp.float32)
+    flax_model = conv_speed.JAX_MODELS[row](ours=False)
+    params = flax_model.init(jax.random.key(0), x)["params"]
+    ours = {}
+    for name, leaf in params.items():
+        if name.startswith("conv"):
+            ours[f"{name}_kernel"], ours[f"{name}_bias"] = leaf["kernel"], leaf["bias"]
+        else:
+            ours[name] = leaf
+    want = flax_model.apply({"params": params}, x)
+    got = conv_speed.JAX_MODELS[row](ours=True).apply({"params": ours}, x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_speed_jax_step_lowers_the_loss(monkeypatch):
+    monkeypatch.setitem(conv_speed.ROWS, "lenet", (4, *conv_speed.ROWS["lenet"][1:]))
+    run = conv_speed.jax_step("lenet", ours=True)
+    losses = [float(run()) for _ in range(3)]
+    assert losses[2] < losses[0]  # Adam on one fixed batch
+
+
+def test_conv_speed_main_writes_its_json(tmp_path, monkeypatch):
+    monkeypatch.setitem(conv_speed.ROWS, "mlp", (8, *conv_speed.ROWS["mlp"][1:]))
+    monkeypatch.setattr(conv_speed, "matmul_peak", lambda: {"jax": 1.0})
+    out = tmp_path / "rows.json"
+    args = ["--rows", "mlp", "--repeats", "2", "--steps", "1", "--json", str(out)]
+    result = conv_speed.main(args)
+    assert json.loads(out.read_text())["rows"][0]["row"] == "mlp"
+    entry = result["rows"][0]
+    assert {"jaxcnn", "flax"} <= set(entry) and entry["jaxcnn"]["median"] > 0
+
+
+def test_train_loop_runs_every_contender(monkeypatch):
+    monkeypatch.setitem(train_loop.CASES, "mlp_b256", (train_loop.FrameMLP, (840,), 138, 16, 4))
+    train_loop.main(["--cases", "mlp_b256", "--repeats", "2", "--no-torch"])
