@@ -4,7 +4,7 @@
 
 Default (the main job's budget, about 4 minutes on 2 idle CPU cores): 10,000 training images,
 3 epochs, evaluated on the full 10,000-image test set. ``--full``: all 60,000 training images,
-10 epochs, no augmentation (about an hour on 2 cores; ``--augment resnet`` adds crop + flip).
+10 epochs, no augmentation (about 45 minutes on 2 cores; ``--augment resnet`` adds crop + flip).
 ``--quick``: 8x8 digits, 2 epochs (seconds; what the tests run). Writes ``results.json``,
 ``results.md``, per-model ``metrics.jsonl`` and ``curves.png`` (written by ``fit``),
 ``learning_curves.png`` and the trained CNN's variables (``cnn/variables.npz``, read by
@@ -49,7 +49,7 @@ def get_config(quick: bool = False) -> ImagesConfig:
 
 
 def full_config() -> ImagesConfig:
-    """The full budget: all 60,000 images, 10 epochs, no augmentation (about an hour on 2 cores).
+    """The full budget: all 60,000 images, 10 epochs, no augmentation (about 45 minutes on 2 cores).
 
     Measured in this budget, random crop + flip (``--augment resnet``) left the ResNet
     underfitting (0.909 test accuracy against 0.923 without), so no model is augmented here.
