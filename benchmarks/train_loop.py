@@ -184,7 +184,7 @@ def main(argv=None):
 
     rows = []
     for name in args.cases:
-        factory, shape, classes, batch, steps = CASES[name]
+        _, shape, classes, batch, steps = CASES[name]
         x, y = make_data(shape, classes, batch * steps)
         runs = {k: [] for k in ("this", "flax_step", "torch") if k != "torch" or have_torch}
         order = list(runs)
