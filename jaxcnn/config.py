@@ -51,6 +51,23 @@ def default_lowering() -> str:
     return _LOWERING.get()
 
 
+def lowering_or_default(name, fn: str) -> str:
+    """The lowering a convolution called with ``lowering=name`` uses, checked.
+
+    Args:
+      name: ``None`` (the current default, :func:`default_lowering`) or a name from
+        :data:`SUPPORTED_LOWERINGS`.
+      fn: the public function to name in the error message.
+
+    Returns:
+      A name from :data:`SUPPORTED_LOWERINGS`.
+
+    Raises:
+      ValueError: ``name`` is neither ``None`` nor a supported lowering.
+    """
+    return check_lowering(default_lowering() if name is None else name, fn)
+
+
 @contextlib.contextmanager
 def lowering(name: str) -> Iterator[str]:
     """Use ``name`` as the default convolution lowering inside a ``with`` block.

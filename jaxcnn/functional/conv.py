@@ -55,7 +55,8 @@ def conv1d(
       groups: positive int dividing ``C_in`` and ``C_out`` (``groups == C_in``: depthwise).
       flip: ``True`` mirror-reverses the kernel (true convolution); ``False`` cross-correlates.
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
-        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`).
+        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`;
+        ``"rows"`` is 2-D only and raises here).
 
     Returns:
       Shape ``(N, W_out, C_out)`` with
@@ -97,7 +98,8 @@ def conv2d(
       flip: ``True`` reverses the kernel on both spatial axes (true convolution, as
         ``scipy.signal.convolve2d``); ``False`` cross-correlates (as PyTorch / ``jax.lax``).
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
-        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`).
+        shape), ``"lax"``, ``"patches"``, ``"rows"`` or ``"lanes"`` (see
+        :mod:`jaxcnn.functional._lowering`).
 
     Returns:
       Shape ``(N, H_out, W_out, C_out)``, each spatial size
@@ -115,9 +117,7 @@ def conv2d(
 
 def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lowering):
     """Check every argument, then hand the canonical arguments to one lowering."""
-    lowering = config.check_lowering(
-        config.default_lowering() if lowering is None else lowering, fn
-    )
+    lowering = config.lowering_or_default(lowering, fn)
     strides, dilations, pads, groups = check_conv_args(
         x, kernel, bias, n, fn, stride, padding, dilation, groups
     )

@@ -142,9 +142,7 @@ def conv_transpose2d(
 def _conv_transpose(
     x, kernel, bias, n, fn, stride, padding, output_padding, dilation, groups, lowering
 ):
-    lowering = config.check_lowering(
-        config.default_lowering() if lowering is None else lowering, fn
-    )
+    lowering = config.lowering_or_default(lowering, fn)
     xs = _checks.rank(x, n + 2, fn, "x", _X_LAYOUT[n])
     ks = _checks.rank(kernel, n + 2, fn, "kernel", _K_LAYOUT[n])
     _checks.floating(x, fn, "x")

@@ -274,6 +274,19 @@ def test_config_forces_a_lowering():
     )
 
 
+def test_lowering_or_default():
+    """None means the context's default; a name is checked, and a bad one names the caller."""
+    assert config.lowering_or_default(None, "conv2d") == "auto"
+    assert config.lowering_or_default("rows", "conv2d") == "rows"
+    with config.lowering("patches"):
+        assert config.lowering_or_default(None, "conv2d") == "patches"
+        assert config.lowering_or_default("lax", "conv2d") == "lax"
+    with pytest.raises(ValueError, match=r"conv_transpose2d: lowering must be one of .*got 'fft'"):
+        config.lowering_or_default("fft", "conv_transpose2d")
+    with pytest.raises(ValueError, match=r"conv2d: lowering must be one of .*got 3"):
+        config.lowering_or_default(3, "conv2d")
+
+
 def test_forced_lowering_errors_name_the_argument():
     x = _rand(0, 1, 6, 40)
     big = _rand(1, 5, 40, 40)
