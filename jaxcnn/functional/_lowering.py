@@ -34,11 +34,12 @@ import math
 
 import jax
 
+from jaxcnn import config
 from jaxcnn.functional._lowering_lanes import lanes_supported
 from jaxcnn.functional._lowering_rows import rows_supported
 
-#: Every lowering name a convolution accepts besides ``"auto"``.
-LOWERINGS: tuple[str, ...] = ("lax", "patches", "rows", "lanes")
+#: Every lowering name a convolution accepts besides ``"auto"`` (from :mod:`jaxcnn.config`).
+LOWERINGS: tuple[str, ...] = tuple(n for n in config.SUPPORTED_LOWERINGS if n != "auto")
 
 # "lanes" wins while the channel axis is too short for the vector lanes (measured: 3 -> 3).
 _LANES_MAX_CHANNELS = 4

@@ -12,6 +12,7 @@ from jaxcnn import config
 from jaxcnn.functional import conv1d, conv2d
 from jaxcnn.functional._lowering import LOWERINGS, choose_lowering
 from jaxcnn.functional._lowering_lanes import MAX_TERMS
+from jaxcnn.functional.conv import LOWERING_FUNCTIONS
 from tests import reference
 
 CONV = {1: conv1d, 2: conv2d}
@@ -272,6 +273,11 @@ def test_config_forces_a_lowering():
     np.testing.assert_allclose(
         np.asarray(got), reference.conv(x, k, (1, 1), [(0, 0)] * 2, (1, 1), 2), **TOL
     )
+
+
+def test_every_supported_lowering_has_one_function():
+    assert LOWERINGS == ("lax", "patches", "rows", "lanes")
+    assert set(LOWERING_FUNCTIONS) == set(LOWERINGS)
 
 
 def test_lowering_or_default():
