@@ -276,8 +276,8 @@ def test_config_forces_a_lowering():
 
 
 def test_every_supported_lowering_has_one_function():
-    assert LOWERINGS == ("lax", "patches", "rows", "lanes")
-    assert set(LOWERING_FUNCTIONS) == set(LOWERINGS)
+    # (test_choose_lowering_rule pins the names themselves.)
+    assert tuple(LOWERING_FUNCTIONS) == LOWERINGS
 
 
 def test_lowering_or_default():
