@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 
 import flax.linen as nn
@@ -41,7 +39,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks._interleave import rotated
 from jaxcnn.functional import conv1d, conv2d, max_pool2d
+from jaxcnn.train.results import write_json
 
 try:  # PyTorch is only a point of comparison, never a dependency.
     import torch
@@ -265,9 +265,7 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
         per = {name: [] for name in impls}
         names = list(impls)
         for r in range(repeats):
-            # Rotate the order: PyTorch's OpenMP threads spin for a while after each step, which
-            # slows whatever runs next; rotating spreads that over every implementation.
-            for name in names[r % len(names) :] + names[: r % len(names)]:
+            for name in rotated(names, r):
                 run = impls[name]
                 t = time.perf_counter()
                 for _ in range(steps):
@@ -376,16 +374,8 @@ def main(argv=None) -> dict:
         result = {"meta": meta, "peak": peak, "rows": rows}
     result["meta"]["loadavg_after"] = os.getloadavg()
     if args.json:
-        _write_json(args.json, result)
+        write_json(args.json, result)
     return result
-
-
-def _write_json(path, obj):
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks._interleave import rotated
 from jaxcnn.train import Dataset, TrainConfig, fit
 from jaxcnn.train.results import code_version, markdown_table, write_json
 
@@ -189,9 +190,7 @@ def main(argv=None):
         runs = {k: [] for k in ("this", "flax_step", "torch") if k != "torch" or have_torch}
         order = list(runs)
         for r in range(args.repeats):
-            # Rotate the order each repeat: whatever runs right after PyTorch pays for its
-            # OpenMP threads still spinning (see benchmarks/conv_speed.py).
-            for kind in order[r % len(order) :] + order[: r % len(order)]:
+            for kind in rotated(order, r):
                 runs[kind].append(run_one(kind, name, x, y, args.torch_threads))
         med = {k: statistics.median(r[0] for r in v) for k, v in runs.items() if v}
         row = {
