@@ -87,17 +87,20 @@ def test_conv_transpose2d_matches_naive_scatter(cfg):
     _check_against_scatter(2, cfg)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
+@pytest.mark.parametrize("lowering", ["lax", "patches", "rows", "lanes"])
 @settings(max_examples=max(8, settings.default.max_examples // 3))
 @given(cfg=transpose_configs(2))
 def test_conv_transpose2d_lowerings_match_naive_scatter(lowering, cfg):
-    """Every lowering of the transposed convolution (explicit stride zeros, then stride 1)."""
+    """Every lowering: "lax" with lhs_dilation, the others phase by phase at strides > 1.
+
+    (The default, "auto", is the test above: phases on the CPU.)
+    """
     if lowering in ("rows", "lanes"):
         assume(cfg["groups"] == 1)
     _check_against_scatter(2, cfg, lowering)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "lanes"])
+@pytest.mark.parametrize("lowering", ["lax", "patches", "lanes"])
 @settings(max_examples=max(8, settings.default.max_examples // 3))
 @given(cfg=transpose_configs(1))
 def test_conv_transpose1d_lowerings_match_naive_scatter(lowering, cfg):
@@ -106,7 +109,7 @@ def test_conv_transpose1d_lowerings_match_naive_scatter(lowering, cfg):
     _check_against_scatter(1, cfg, lowering)
 
 
-@pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
+@pytest.mark.parametrize("lowering", ["lax", "patches", "rows", "lanes"])
 def test_conv_transpose_lowerings_are_adjoint_and_differentiable(lowering):
     """<conv(x), y> == <x, conv_transpose(y)> through each lowering, and second-order grads."""
     kw = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
@@ -131,8 +134,9 @@ def test_conv_transpose_lowerings_are_adjoint_and_differentiable(lowering):
     "kw", [dict(stride=2, padding=1, output_padding=1), dict(stride=(2, 1), dilation=(1, 2))]
 )
 def test_a_stack_with_a_lowered_transpose_has_the_gradients_of_an_all_lax_stack(lowering, kw):
-    # The explicit stride zeros are a lax.pad, whose gradient is a crop that XLA may fold into
-    # the next convolution (openxla/xla#48715): jit a lax / transpose / lax stack and compare.
+    # A lax.pad's gradient is a crop that XLA may fold into the next convolution
+    # (openxla/xla#48715); the phases pad only with concatenations and slices: jit a lax /
+    # transpose / lax stack and compare.
     x, k1 = _rand(0, 2, 9, 9, 2), _rand(1, 3, 3, 2, 3)
     kt, k3 = _rand(2, 3, 3, 2, 3), _rand(3, 2, 2, 2, 2)
 
@@ -150,12 +154,34 @@ def test_a_stack_with_a_lowered_transpose_has_the_gradients_of_an_all_lax_stack(
         np.testing.assert_allclose(np.asarray(g), w, rtol=0, atol=1e-4 * np.abs(w).max())
 
 
-def test_conv_transpose_auto_keeps_lax_for_strides_and_forced_lowerings_say_why():
-    y, k = _rand(0, 2, 5, 5, 4), _rand(1, 3, 3, 2, 4)
-    strided = jax.make_jaxpr(lambda y: conv_transpose2d(y, k, stride=2, lowering="auto"))(y)
-    assert any(e.primitive.name == "conv_general_dilated" for e in strided.jaxpr.eqns)
+def _lhs_dilations(fn, *args, **kwargs):
+    """The ``lhs_dilation`` of every ``conv_general_dilated`` in ``fn``'s jaxpr, nested ones too."""
+
+    def walk(jaxpr):
+        for e in jaxpr.eqns:
+            if e.primitive.name == "conv_general_dilated":
+                yield tuple(e.params["lhs_dilation"])
+            for p in e.params.values():
+                inner = getattr(p, "jaxpr", p)
+                if hasattr(inner, "eqns"):
+                    yield from walk(inner)
+
+    return list(walk(jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args).jaxpr))
+
+
+def test_conv_transpose_strides_run_by_phases_unless_lax_is_forced_and_errors_say_why():
+    # On the CPU "auto" (and every forced lowering but "lax") correlates the undilated input
+    # phase by phase (_subpixel); a forced "lax" keeps one convolution with lhs_dilation, as
+    # "auto" does on GPU and TPU.
+    y, k = _rand(0, 2, 5, 5, 8), _rand(1, 3, 3, 6, 8)
+    assert _lhs_dilations(conv_transpose2d, y, k, stride=2, lowering="lax") == [(2, 2)]
+    for lowering in ("auto", "rows", "patches"):
+        dilations = _lhs_dilations(conv_transpose2d, y, k, stride=2, lowering=lowering)
+        assert all(d == (1,) * len(d) for d in dilations), (lowering, dilations)
+    one_d = _lhs_dilations(conv_transpose1d, y[:, 0], k[0], stride=3)  # 1-D phases: "lax"
+    assert one_d == [(1,)] * 3  # three phases of one tap each
     with pytest.raises(ValueError, match=r"conv_transpose2d: groups must be 1 for lowering='rows'"):
-        conv_transpose2d(y, k, groups=2, lowering="rows")
+        conv_transpose2d(y, k[..., :4, :], groups=2, lowering="rows")
     with pytest.raises(ValueError, match=r"conv_transpose1d: lowering='rows' needs two spatial"):
         conv_transpose1d(y[:, 0], k[0], lowering="rows")
     with pytest.raises(ValueError, match=r"conv_transpose2d: lowering must be one of"):
@@ -181,8 +207,9 @@ def test_conv_transpose_never_hands_xla_a_negative_padding(n):
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("lowering", ["auto", "lax"])  # phases; one lhs-dilated convolution
 @pytest.mark.parametrize("groups", [1, 2])
-def test_conv_transpose_survives_xlas_operand_swap(groups):
+def test_conv_transpose_survives_xlas_operand_swap(groups, lowering):
     # An input narrower than the window makes XLA swap the convolution's operands; an unpadded
     # axis with window 2 and stride 2 then used to abort the compiler (a hypothesis example
     # that killed a CI worker). Eager, jitted and differentiated, it must match the scatter.
@@ -190,7 +217,7 @@ def test_conv_transpose_survives_xlas_operand_swap(groups):
     k = _rand(1, 2, 2, 1, groups)
     kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(0, 2), groups=groups)
     want = reference.conv_transpose(y, k, (2, 3), (1, 0), (0, 2), (1, 1), groups)
-    f = lambda a, b: conv_transpose2d(a, b, **kw)  # noqa: E731
+    f = lambda a, b: conv_transpose2d(a, b, lowering=lowering, **kw)  # noqa: E731
     np.testing.assert_allclose(np.asarray(f(y, k)), want, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(np.asarray(jax.jit(f)(y, k)), want, rtol=1e-5, atol=1e-5)
     with jax.enable_x64(True):
