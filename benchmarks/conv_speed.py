@@ -18,7 +18,9 @@ backward pass, less the unneeded input gradient of the first layer. The matmul p
 of ``jnp.dot`` and ``torch.mm`` on 2048x2048 float32.
 
 ``--layers`` instead times each conv layer of the rows (forward + both gradients) under every
-lowering: the measurements behind ``jaxcnn.functional._lowering.choose_lowering``.
+lowering: the measurements behind ``jaxcnn.functional._lowering.choose_lowering``; and a few
+strided transposed convolutions, where ``"lax"`` is XLA's convolution with ``lhs_dilation`` and
+the other lowerings run phase by phase (``jaxcnn.functional._subpixel``).
 
 Usage: ``python -m benchmarks.conv_speed [--rows lenet,cnn10,mlp,text] [--repeats 7]
 [--steps 5] [--layers] [--json out.json]``.
@@ -40,7 +42,7 @@ import numpy as np
 import optax
 
 from benchmarks._interleave import rotated
-from jaxcnn.functional import conv1d, conv2d, max_pool2d
+from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool2d
 from jaxcnn.train.results import write_json
 
 try:  # PyTorch is only a point of comparison, never a dependency.
@@ -316,24 +318,53 @@ LAYERS = {  # name: (x shape, kernel shape, padding)
 }
 
 
+# Strided transposed convolutions (decoder / upsampling shapes): "lax" is one XLA convolution
+# with lhs_dilation; every other lowering runs one stride-1 correlation per output phase.
+TRANSPOSED_LAYERS = {  # name: (x shape, kernel shape (*window, C_out, C_in), keyword arguments)
+    "transpose.14to28.4x4s2": ((128, 14, 14, 64), (4, 4, 32, 64), dict(stride=2, padding=1)),
+    "transpose.14to28.3x3s2": (
+        (128, 14, 14, 64), (3, 3, 32, 64), dict(stride=2, padding=1, output_padding=1),
+    ),
+    "transpose.7to14.4x4s2": ((128, 7, 7, 128), (4, 4, 64, 128), dict(stride=2, padding=1)),
+    "transpose.14to28.3to1": ((128, 14, 14, 3), (4, 4, 1, 3), dict(stride=2, padding=1)),
+    "transpose1d.250to500": ((64, 250, 100), (4, 100, 100), dict(stride=2, padding=1)),
+}  # fmt: skip
+
+
 def bench_layers(repeats) -> list[dict]:
-    """Forward + gradients (x and kernel) of each conv layer under each lowering, interleaved."""
-    out = []
+    """Forward + gradients (x and kernel) of each layer under each lowering, interleaved."""
+    cases = []
     for name, (xs, ks, padding) in LAYERS.items():
+        lows = ["lax", "patches"] + (["rows"] if len(xs) == 4 else [])
+        lows += ["lanes"] if ks[-1] * ks[-2] <= 16 else []
+        f = conv2d if len(xs) == 4 else conv1d
+        cases.append((name, xs, ks, functools.partial(f, padding=padding), lows))
+    for name, (xs, ks, kwargs) in TRANSPOSED_LAYERS.items():
+        lows = ["lax", "auto", "patches"] + (["rows"] if len(xs) == 4 else [])
+        lows += ["lanes"] if ks[-1] * ks[-2] <= 16 else []
+        f = conv_transpose2d if len(xs) == 4 else conv_transpose1d
+        cases.append((name, xs, ks, functools.partial(f, **kwargs), lows))
+        if torch is not None:
+            lows.append("torch")
+    out = []
+    for name, xs, ks, layer, lows in cases:
         rng = np.random.default_rng(0)
         x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
         k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
-        f = conv2d if len(xs) == 4 else conv1d
-        lows = ["lax", "patches"] + (["rows"] if len(xs) == 4 else [])
-        lows += ["lanes"] if ks[-1] * ks[-2] <= 16 else []
-        fns = {low: jax.jit(jax.grad(_layer_loss(f, padding, low), argnums=(0, 1))) for low in lows}
+        fns = {
+            low: jax.jit(jax.grad(_layer_loss(layer, low), argnums=(0, 1)))
+            for low in lows
+            if low != "torch"
+        }
+        if "torch" in lows:
+            fns["torch"] = _torch_transposed_grad(x, k, layer.keywords)
         for g in fns.values():
             jax.block_until_ready(g(x, k))
         times = {low: [] for low in lows}
-        for _ in range(repeats):
-            for low, g in fns.items():
+        for r in range(repeats):
+            for low in rotated(lows, r):
                 t = time.perf_counter()
-                jax.block_until_ready(g(x, k))
+                jax.block_until_ready(fns[low](x, k))
                 times[low].append(time.perf_counter() - t)
         entry = {"layer": name, "ms": {low: 1e3 * statistics.median(v) for low, v in times.items()}}
         out.append(entry)
@@ -341,8 +372,28 @@ def bench_layers(repeats) -> list[dict]:
     return out
 
 
-def _layer_loss(f, padding, lowering):
-    return lambda x, k: jnp.sum(f(x, k, padding=padding, lowering=lowering) ** 2)
+def _torch_transposed_grad(x, k, kwargs):
+    """PyTorch's transposed convolution, forward + gradients in x and weight, channels-first.
+
+    Returns a callable ignoring its arguments (the data is converted once, here) so that it
+    times like the JAX contenders; ``jax.block_until_ready`` passes its tensors through.
+    """
+    n = x.ndim - 2
+    xt = torch.from_numpy(np.moveaxis(np.array(x), -1, 1).copy()).requires_grad_()
+    # jaxcnn's (*window, C_out, C_in) -> PyTorch's (C_in, C_out, *window), unflipped.
+    wt = torch.from_numpy(np.moveaxis(np.array(k), (-1, -2), (0, 1)).copy()).requires_grad_()
+    f = torch.nn.functional.conv_transpose2d if n == 2 else torch.nn.functional.conv_transpose1d
+
+    def grad(*_):
+        xt.grad = wt.grad = None
+        (f(xt, wt, **kwargs) ** 2).sum().backward()
+        return xt.grad, wt.grad
+
+    return grad
+
+
+def _layer_loss(layer, lowering):
+    return lambda x, k: jnp.sum(layer(x, k, lowering=lowering) ** 2)
 
 
 def main(argv=None) -> dict:
