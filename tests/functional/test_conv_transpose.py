@@ -335,6 +335,20 @@ def test_jit_equals_eager_and_vmap_equals_loop():
     np.testing.assert_allclose(np.asarray(jax.jit(f)(y[0])), eager[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("lowering", ["auto", "patches", "rows", "lanes"])
+def test_phases_vmap_over_kernels_and_keep_bfloat16(lowering):
+    # The phase path slices the kernel per phase: a batch of kernels must map through it, and
+    # a bfloat16 transposed convolution must stay bfloat16 and near the float32 one.
+    y, ks = _rand(12, 2, 5, 4, 3), _rand(13, 4, 3, 4, 2, 3)
+    kw = dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), lowering=lowering)
+    loop = np.stack([np.asarray(conv_transpose2d(y, k, **kw)) for k in ks])
+    mapped = jax.vmap(lambda k: conv_transpose2d(y, k, **kw))(ks)
+    np.testing.assert_allclose(np.asarray(mapped), loop, rtol=1e-5, atol=1e-5)
+    got = conv_transpose2d(y.astype(jax.numpy.bfloat16), ks[0].astype(jax.numpy.bfloat16), **kw)
+    assert got.dtype == jax.numpy.bfloat16
+    np.testing.assert_allclose(np.asarray(got, np.float32), loop[0], rtol=0, atol=0.05)
+
+
 Y2, K2 = np.zeros((1, 4, 4, 6), np.float32), np.zeros((3, 3, 2, 6), np.float32)
 
 
