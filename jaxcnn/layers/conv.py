@@ -42,6 +42,7 @@ class _Conv(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
+    lowering: str | None = None
 
     ndim: ClassVar[int] = 0
 
@@ -60,6 +61,7 @@ class _Conv(nn.Module):
             dilation=self.dilation,
             groups=groups,
             flip=self.flip,
+            lowering=self.lowering,
         )
 
 
@@ -74,6 +76,9 @@ class Conv1D(_Conv):
       use_bias: add a ``(features,)`` bias.
       kernel_init, bias_init: initialisers (default ``lecun_normal`` / zeros; see module doc).
       param_dtype: dtype of the parameters.
+      lowering: how the convolution runs (``None``: the :mod:`jaxcnn.config` default,
+        ``"auto"``, ``"lax"``, ``"patches"``, ``"rows"``, ``"lanes"``; see
+        :func:`jaxcnn.functional.conv1d`). Results agree to float tolerance; only speed differs.
 
     Parameters: ``kernel (K, C_in // groups, features)`` (WIO), ``bias (features,)``.
 
@@ -120,6 +125,7 @@ class _ConvTranspose(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
+    lowering: str | None = None
 
     ndim: ClassVar[int] = 0
 
@@ -139,6 +145,7 @@ class _ConvTranspose(nn.Module):
             output_padding=self.output_padding,
             dilation=self.dilation,
             groups=groups,
+            lowering=self.lowering,
         )
 
 
@@ -152,7 +159,8 @@ class ConvTranspose1D(_ConvTranspose):
       kernel_size: int or 1-tuple ``K``.
       stride, padding, output_padding, dilation, groups: as
         :func:`jaxcnn.functional.conv_transpose1d` (``padding`` is the conv's symmetric int).
-      use_bias, kernel_init, bias_init, param_dtype: as :class:`Conv1D`. The default
+      use_bias, kernel_init, bias_init, param_dtype, lowering: as :class:`Conv1D` (a strided
+        transposed convolution runs phase by phase on every lowering but ``"lax"``). The default
         ``lecun_normal`` sees ``fan_in = K * features / groups`` (the kernel's ``I`` axis), the
         same number PyTorch's initialiser computes for ``ConvTranspose1d``.
 

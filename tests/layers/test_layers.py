@@ -39,6 +39,26 @@ def test_conv2d_equals_lax_with_its_own_params():
     np.testing.assert_allclose(m.apply(v, x), want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda low: L.Conv2D(6, 3, padding=1, lowering=low), (2, 7, 6, 4)),
+        (lambda low: L.ConvTranspose2D(3, 4, stride=2, padding=1, lowering=low), (2, 5, 4, 4)),
+        (lambda low: L.Conv1D(3, 5, padding="SAME", lowering=low), (2, 9, 4)),
+    ],
+)
+def test_a_layer_forces_its_lowering_and_every_lowering_gives_the_same_output(make, shape):
+    x = jax.random.normal(KEY, shape)
+    v = random_variables(make(None), x)
+    want = make("lax").apply(v, x)
+    lowerings = ["auto", "patches", "lanes"] + (["rows"] if len(shape) == 4 else [])
+    for low in lowerings:
+        np.testing.assert_allclose(make(low).apply(v, x), want, rtol=1e-5, atol=1e-5)
+    # The attribute reaches the function: an unknown name is refused there, by name.
+    with pytest.raises(ValueError, match=r"lowering must be one of .*got 'fft'"):
+        make("fft").apply(v, x)
+
+
 def test_dense_and_flatten_against_numpy():
     x = np.random.default_rng(0).standard_normal((3, 2, 2, 4)).astype(np.float32)
     m = L.Sequential([L.Flatten(), L.Dense(5)])
