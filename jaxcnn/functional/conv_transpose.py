@@ -202,6 +202,8 @@ def _conv_transpose(
         size + (size - 1) * (s - 1) + lo + hi
         for size, s, (lo, hi) in zip(xs[1:-1], strides, conv_pads, strict=True)
     ]
+    # Checks a forced lowering against the whole kernel (every phase uses a slice of it) and
+    # resolves "auto" for the single correlation; phases resolve "auto" each for their own shape.
     name = resolve_lowering(
         lowering, (xs[0], *dilated, c_a), k.shape, (1,) * n, dilations, groups, fn
     )
