@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 from jax import lax
 
-from jaxcnn.functional._xla_guards import prepend_zeros, split_padding
+from jaxcnn.functional._xla_guards import concat_zeros, split_padding
 
 # Channels-last activations and kernels, as everywhere in jaxcnn.
 _DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
@@ -27,7 +27,7 @@ def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
     # axis shape; such an axis's low padding goes in front as zeros instead (see _xla_guards).
     explicit_low, pads = split_padding(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
     return lax.conv_general_dilated(
-        prepend_zeros(x, explicit_low),
+        concat_zeros(x, before=explicit_low),
         kernel,
         window_strides=strides,
         padding=pads,

@@ -24,6 +24,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxcnn.functional._xla_guards import concat_zeros
+
 
 class AxisPhase(NamedTuple):
     """How one output phase of one axis reads the input and the kernel.
@@ -40,6 +42,11 @@ class AxisPhase(NamedTuple):
     taps: int  # how many taps it uses
     dilation: int  # the phase correlation's kernel dilation
     start: int  # input index of out[r] under kernel[tap]; may be negative (zero padding)
+
+    @property
+    def reach(self) -> int:
+        """How many consecutive input positions, from ``start``, the phase reads."""
+        return (self.size - 1) + self.dilation * (self.taps - 1) + 1
 
 
 def axis_phases(size_in: int, size_out: int, k: int, s: int, d: int, lo: int) -> list:
@@ -66,8 +73,7 @@ def axis_phases(size_in: int, size_out: int, k: int, s: int, d: int, lo: int) ->
             continue
         start = (r + taps[0] * d - lo) // s
         phase = AxisPhase(size, taps[0], s // g, len(taps), d // g, start)
-        reach = (size - 1) + phase.dilation * (phase.taps - 1) + 1
-        phases.append(phase if start < size_in and start + reach > 0 else None)
+        phases.append(phase if start < size_in and start + phase.reach > 0 else None)
     return phases
 
 
@@ -113,7 +119,8 @@ def conv_transpose_phases(
             y = jnp.zeros((x.shape[0], *longest, c_b), x.dtype)
         else:
             y = _one_phase(x, kernel, plans, groups, correlate)
-            y = _append_zeros(y, [m - p.size for m, p in zip(longest, plans, strict=True)])
+            # Zeros by concatenation: a lax.pad's transpose could reach XLA as a negative pad.
+            y = concat_zeros(y, after=[m - p.size for m, p in zip(longest, plans, strict=True)])
         blocks[phase] = y
     # Interleave: (N, M_1, s_1, M_2, s_2, ..., C) -> (N, M_1 * s_1, ..., C), then the exact size.
     stacked = _stack_phases(blocks, strides, (), n)
@@ -125,8 +132,7 @@ def _one_phase(x, kernel, plans, groups, correlate):
     """One phase's correlation: its input window (cropped or zero-padded) and strided taps."""
     starts, stops, pads, taps = [], [], [], []
     for size_in, p in zip(x.shape[1:-1], plans, strict=True):
-        reach = (p.size - 1) + p.dilation * (p.taps - 1) + 1
-        lo, hi = p.start, p.start + reach
+        lo, hi = p.start, p.start + p.reach
         starts.append(max(lo, 0))
         stops.append(min(hi, size_in))
         pads.append((max(-lo, 0), max(hi - size_in, 0)))
@@ -134,19 +140,6 @@ def _one_phase(x, kernel, plans, groups, correlate):
     window = lax.slice(x, (0, *starts, 0), (x.shape[0], *stops, x.shape[-1]))
     sub_kernel = kernel[(*taps, slice(None), slice(None))]
     return correlate(window, sub_kernel, tuple(p.dilation for p in plans), tuple(pads), groups)
-
-
-def _append_zeros(y, counts):
-    """``y`` (N, *spatial, C) with ``counts[i]`` zero rows after spatial axis ``i``.
-
-    A concatenation, not ``lax.pad``: the transpose of a pad is a negative pad, which XLA may fold
-    into the padding of the convolution before it (see ``_xla_guards.prepend_zeros``).
-    """
-    for axis, count in enumerate(counts, start=1):
-        if count:
-            zeros = jnp.zeros((*y.shape[:axis], count, *y.shape[axis + 1 :]), y.dtype)
-            y = jnp.concatenate([y, zeros], axis=axis)
-    return y
 
 
 def _stack_phases(blocks, strides, prefix, n):

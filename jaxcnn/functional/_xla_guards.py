@@ -83,15 +83,17 @@ def split_padding(sizes, window, strides, dilations, pads):
     return explicit, conv_pads
 
 
-def prepend_zeros(x: jax.Array, explicit_low) -> jax.Array:
-    """``x`` (N, *spatial, C) with ``explicit_low[i]`` zero rows before spatial axis ``i``.
+def concat_zeros(x: jax.Array, before=(), after=()) -> jax.Array:
+    """``x`` (N, *spatial, C) with ``before[i]`` zero rows in front of spatial axis ``i`` and
+    ``after[i]`` behind it (missing entries: none).
 
     A concatenation, not ``lax.pad``: JAX transposes a concatenation into slices, whereas
     ``lax.pad``'s transpose is a negative pad that XLA may fold into a following convolution's
     padding (openxla/xla#48715).
     """
-    for axis, n in enumerate(explicit_low, start=1):
-        if n:
-            zeros = jnp.zeros((*x.shape[:axis], n, *x.shape[axis + 1 :]), x.dtype)
-            x = jnp.concatenate([zeros, x], axis=axis)
+    for at_end, counts in ((False, before), (True, after)):
+        for axis, n in enumerate(counts, start=1):
+            if n:
+                zeros = jnp.zeros((*x.shape[:axis], n, *x.shape[axis + 1 :]), x.dtype)
+                x = jnp.concatenate([x, zeros] if at_end else [zeros, x], axis=axis)
     return x
