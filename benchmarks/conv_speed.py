@@ -342,10 +342,9 @@ def bench_layers(repeats) -> list[dict]:
     for name, (xs, ks, kwargs) in TRANSPOSED_LAYERS.items():
         lows = ["lax", "auto", "patches"] + (["rows"] if len(xs) == 4 else [])
         lows += ["lanes"] if ks[-1] * ks[-2] <= 16 else []
+        lows += ["torch"] if torch is not None else []
         f = conv_transpose2d if len(xs) == 4 else conv_transpose1d
         cases.append((name, xs, ks, functools.partial(f, **kwargs), lows))
-        if torch is not None:
-            lows.append("torch")
     out = []
     for name, xs, ks, layer, lows in cases:
         rng = np.random.default_rng(0)
