@@ -176,6 +176,60 @@ def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
     assert _lowering_patches.batch_chunk(4, 1000) == 1  # one example past the budget still runs
 
 
+def test_rows_in_batch_chunks_equal_lax(monkeypatch):
+    # A row stack past STACK_CHUNK_BYTES is built a few images at a time (unequal chunks here:
+    # 3 + 3 + 1): values, gradients and second-order derivatives must not notice.
+    from jaxcnn.functional import _lowering_rows
+
+    x, k = _rand(0, 7, 5, 4, 3), _rand(1, 3, 2, 3, 2)
+    kw = dict(stride=(2, 1), padding=((1, 2), (0, 1)), dilation=(1, 2))
+    pads, per_image = ((1, 2), (0, 1)), 3 * 4 * 3 * 3 * 4  # out_h * W * KH * C_in * bytes
+    monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 3 * per_image)
+    chunks = _lowering_rows.batch_chunks(x.shape, k.shape, (2, 1), (1, 2), pads, 4)
+    assert chunks == [(0, 3), (3, 6), (6, 7)]
+
+    def loss(x, k, low):
+        return jnp.sum(jnp.tanh(conv2d(x, k, lowering=low, **kw)))
+
+    np.testing.assert_allclose(
+        np.asarray(conv2d(x, k, lowering="rows", **kw)),
+        np.asarray(conv2d(x, k, lowering="lax", **kw)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="rows", **kw))(x, k))
+    assert jaxpr.count("conv_general_dilated") == 3  # one 1-D convolution per chunk
+    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
+    got = jax.grad(loss, argnums=(0, 1))(x, k, "rows")
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(
+            lambda x, k: conv2d(x, k, lowering="rows", **kw),
+            (jnp.asarray(x, jnp.float64), jnp.asarray(k, jnp.float64)),
+            order=2,
+            modes=["fwd", "rev"],
+        )
+
+
+def test_rows_batch_chunks_are_near_equal_and_fit(monkeypatch):
+    from jaxcnn.functional import _lowering_rows
+
+    monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 8 * 2**20)
+    same, one = ((2, 2), (2, 2)), (1, 1)
+
+    def chunks(x_shape, kernel_shape):
+        return _lowering_rows.batch_chunks(x_shape, kernel_shape, one, one, same, 4)
+
+    # LeNet's second layer at batch 256: a 32 MB stack (14 rows x 14 x 5 x 32 floats an image).
+    assert chunks((256, 14, 14, 32), (5, 5, 32, 64)) == [(0, 64), (64, 128), (128, 192), (192, 256)]
+    # Its first layer's stack (4.6 MB) fits: one piece.
+    assert chunks((256, 28, 28, 1), (5, 5, 1, 32)) == [(0, 256)]
+    # One image over the budget still runs, one image a chunk.
+    monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 1)
+    assert chunks((3, 4, 4, 2), (3, 3, 2, 1)) == [(0, 1), (1, 2), (2, 3)]
+
+
 @pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
 def test_check_grads_second_order(lowering):
     x = np.asarray(_rand(0, 1, 3, 4, 2), np.float64)
