@@ -199,6 +199,13 @@ def test_rows_in_batch_chunks_equal_lax(monkeypatch):
     )
     jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="rows", **kw))(x, k))
     assert jaxpr.count("conv_general_dilated") == 3  # one 1-D convolution per chunk
+    batches = jnp.stack([x, -2 * x])  # vmap over a leading axis: each batch is chunked alike
+    np.testing.assert_allclose(
+        np.asarray(jax.vmap(lambda x: conv2d(x, k, lowering="rows", **kw))(batches)),
+        np.asarray(jnp.stack([conv2d(b, k, lowering="lax", **kw) for b in batches])),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
     got = jax.grad(loss, argnums=(0, 1))(x, k, "rows")
     for g, r in zip(got, want, strict=True):
