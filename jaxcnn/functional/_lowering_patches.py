@@ -79,7 +79,10 @@ def patch_elements(x_shape, kernel_shape, strides, dilations, pads) -> int:
 
 
 def batch_chunk(batch: int, per_example: int) -> int:
-    """The largest divisor of ``batch`` whose patch matrix fits :data:`CHUNK_ELEMENTS` (>= 1)."""
+    """The largest divisor of ``batch`` whose patch matrix fits :data:`CHUNK_ELEMENTS` (>= 1;
+    an empty batch is its own chunk, 0)."""
+    if batch == 0:
+        return 0
     fits = max(CHUNK_ELEMENTS // max(per_example, 1), 1)
     return max(c for c in range(1, min(batch, fits) + 1) if batch % c == 0)
 

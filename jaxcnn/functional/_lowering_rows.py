@@ -117,7 +117,9 @@ def batch_chunks(
     kh = kernel_shape[0]
     (out_h,) = conv_out_sizes(x_shape[1:2], (kh,), strides[:1], dilations[:1], pads[:1])
     per_image = out_h * w * kh * c_in * itemsize  # the stack is padded in H only
-    count = min(n, max(1, -(-(n * per_image) // STACK_CHUNK_BYTES)))
+    count = min(n, -(-(n * per_image) // STACK_CHUNK_BYTES))
+    if count <= 1:  # it fits, or an empty batch
+        return [(0, n)]
     size = -(-n // count)
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 

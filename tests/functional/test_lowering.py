@@ -174,6 +174,15 @@ def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
     assert _lowering_patches.batch_chunk(7, 10) == 7  # the whole batch fits: one piece
     assert _lowering_patches.batch_chunk(13, 50) == 1  # a prime batch: one example at a time
     assert _lowering_patches.batch_chunk(4, 1000) == 1  # one example past the budget still runs
+    assert _lowering_patches.batch_chunk(0, 10) == 0  # an empty batch: one (empty) piece
+
+
+@pytest.mark.parametrize("lowering", ["auto", *LOWERINGS])
+def test_an_empty_batch_gives_an_empty_output(lowering):
+    x, k = jnp.zeros((0, 5, 5, 2)), jnp.zeros((3, 3, 2, 2))
+    assert conv2d(x, k, padding=1, lowering=lowering).shape == (0, 5, 5, 2)
+    g = jax.grad(lambda k: jnp.sum(conv2d(x, k, padding=1, lowering=lowering)))(k)
+    np.testing.assert_array_equal(np.asarray(g), np.zeros_like(k))
 
 
 def test_rows_in_batch_chunks_equal_lax(monkeypatch):
@@ -232,9 +241,12 @@ def test_rows_batch_chunks_are_near_equal_and_fit(monkeypatch):
     assert chunks((256, 14, 14, 32), (5, 5, 32, 64)) == [(0, 64), (64, 128), (128, 192), (192, 256)]
     # Its first layer's stack (4.6 MB) fits: one piece.
     assert chunks((256, 28, 28, 1), (5, 5, 1, 32)) == [(0, 256)]
-    # One image over the budget still runs, one image a chunk.
+    # One image over the budget still runs, one image a chunk; an empty batch is one piece.
     monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 1)
     assert chunks((3, 4, 4, 2), (3, 3, 2, 1)) == [(0, 1), (1, 2), (2, 3)]
+    assert chunks((0, 4, 4, 2), (3, 3, 2, 1)) == [(0, 0)]
+    empty = conv2d(jnp.zeros((0, 4, 4, 2)), jnp.zeros((3, 3, 2, 1)), padding=1, lowering="rows")
+    assert empty.shape == (0, 4, 4, 1)
 
 
 @pytest.mark.parametrize("lowering", ["patches", "rows", "lanes"])
