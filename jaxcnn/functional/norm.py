@@ -63,11 +63,17 @@ def batch_norm_train(x, scale, bias, *, epsilon=1e-5) -> tuple[jax.Array, jax.Ar
       biased variance, each ``(C,)``, for a layer's running averages.
 
     Raises:
-      TypeError / ValueError: as :func:`batch_norm`.
+      TypeError / ValueError: as :func:`batch_norm`; ValueError: ``x`` has no values to take
+        statistics from (an empty batch or spatial axis), which would make them NaN.
     """
     fn = "batch_norm_train"
     c = _channels(x, fn)
     _epsilon(epsilon, fn)
+    if x.size == 0:  # like PyTorch: batch statistics need at least one value per channel
+        raise ValueError(
+            f"{fn}: x needs at least one value per channel for batch statistics, got shape "
+            f"{tuple(x.shape)}"
+        )
     axes = tuple(range(x.ndim - 1))
     mean = jnp.mean(x, axis=axes)  # (C,)
     # Two-pass variance: E[x^2] - E[x]^2 cancels catastrophically when |mean| >> std.

@@ -158,6 +158,14 @@ def test_batch_norm_train_matches_numpy(shape):
     np.testing.assert_allclose(y0.var(axis=axes), 1.0, rtol=1e-4)
 
 
+def test_batch_norm_train_refuses_an_empty_batch():
+    # Its statistics would be NaN and poison a layer's running averages for good.
+    with pytest.raises(
+        ValueError, match=r"batch_norm_train: x needs at least one value .*\(0, 2, 2, 3\)"
+    ):
+        batch_norm_train(jnp.ones((0, 2, 2, 3)), None, None)
+
+
 def test_batch_norm_inference_uses_the_given_statistics():
     x = _rand(13, 2, 4, 4, 3)
     scale, bias, mean = _rand(14, 3), _rand(15, 3), _rand(16, 3)
