@@ -129,6 +129,32 @@ def test_grouped_patches_gradients_equal_lax():
         np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4)
 
 
+def _assert_agrees_with_lax(x, k, lowering, **kw):
+    """conv2d through ``lowering`` against ``"lax"``: values, gradients of a tanh loss in x and
+    the kernel, and second-order derivatives in both modes (float64)."""
+
+    def loss(x, k, low):
+        return jnp.sum(jnp.tanh(conv2d(x, k, lowering=low, **kw)))
+
+    np.testing.assert_allclose(
+        np.asarray(conv2d(x, k, lowering=lowering, **kw)),
+        np.asarray(conv2d(x, k, lowering="lax", **kw)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
+    got = jax.grad(loss, argnums=(0, 1))(x, k, lowering)
+    for g, r in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(
+            lambda x, k: conv2d(x, k, lowering=lowering, **kw),
+            (jnp.asarray(x, jnp.float64), jnp.asarray(k, jnp.float64)),
+            order=2,
+            modes=["fwd", "rev"],
+        )
+
+
 @pytest.mark.parametrize("groups", [1, 2])
 def test_patches_in_batch_chunks_equal_lax(monkeypatch, groups):
     # A patch matrix past CHUNK_ELEMENTS is convolved a few examples at a time (lax.map with
@@ -141,29 +167,9 @@ def test_patches_in_batch_chunks_equal_lax(monkeypatch, groups):
     per_example = _lowering_patches.patch_elements(x.shape, k.shape, (1, 2), (1, 1), ((1, 1),) * 2)
     monkeypatch.setattr(_lowering_patches, "CHUNK_ELEMENTS", 2 * per_example)
     assert _lowering_patches.batch_chunk(6, per_example) == 2  # three chunks of two
-
-    def loss(x, k, low):
-        return jnp.sum(jnp.tanh(conv2d(x, k, lowering=low, **kw)))
-
-    np.testing.assert_allclose(
-        np.asarray(conv2d(x, k, lowering="patches", **kw)),
-        np.asarray(conv2d(x, k, lowering="lax", **kw)),
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    _assert_agrees_with_lax(x, k, "patches", **kw)
     jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="patches", **kw))(x, k))
     assert "scan" in jaxpr  # the chunked path ran
-    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
-    got = jax.grad(loss, argnums=(0, 1))(x, k, "patches")
-    for g, r in zip(got, want, strict=True):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
-    with jax.enable_x64(True):
-        check_grads(
-            lambda x, k: conv2d(x, k, lowering="patches", **kw),
-            (jnp.asarray(x, jnp.float64), jnp.asarray(k, jnp.float64)),
-            order=2,
-            modes=["fwd", "rev"],
-        )
 
 
 def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
@@ -196,16 +202,7 @@ def test_rows_in_batch_chunks_equal_lax(monkeypatch):
     monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 3 * per_image)
     chunks = _lowering_rows.batch_chunks(x.shape, k.shape, (2, 1), (1, 2), pads, 4)
     assert chunks == [(0, 3), (3, 6), (6, 7)]
-
-    def loss(x, k, low):
-        return jnp.sum(jnp.tanh(conv2d(x, k, lowering=low, **kw)))
-
-    np.testing.assert_allclose(
-        np.asarray(conv2d(x, k, lowering="rows", **kw)),
-        np.asarray(conv2d(x, k, lowering="lax", **kw)),
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    _assert_agrees_with_lax(x, k, "rows", **kw)
     jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="rows", **kw))(x, k))
     assert jaxpr.count("conv_general_dilated") == 3  # one 1-D convolution per chunk
     batches = jnp.stack([x, -2 * x])  # vmap over a leading axis: each batch is chunked alike
@@ -215,17 +212,6 @@ def test_rows_in_batch_chunks_equal_lax(monkeypatch):
         rtol=1e-5,
         atol=1e-5,
     )
-    want = jax.grad(loss, argnums=(0, 1))(x, k, "lax")
-    got = jax.grad(loss, argnums=(0, 1))(x, k, "rows")
-    for g, r in zip(got, want, strict=True):
-        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-5)
-    with jax.enable_x64(True):
-        check_grads(
-            lambda x, k: conv2d(x, k, lowering="rows", **kw),
-            (jnp.asarray(x, jnp.float64), jnp.asarray(k, jnp.float64)),
-            order=2,
-            modes=["fwd", "rev"],
-        )
 
 
 def test_rows_batch_chunks_are_near_equal_and_fit(monkeypatch):
