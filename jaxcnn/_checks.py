@@ -56,12 +56,26 @@ def positive_ints(fn: str, **values) -> tuple[int, ...]:
       TypeError: a value is not an int (a float or bool included).
       ValueError: a value is below 1.
     """
+    return _ints_at_least(fn, 1, "positive", values)
+
+
+def non_negative_ints(fn: str, **values) -> tuple[int, ...]:
+    """Check that each keyword value is an int >= 0; return them in order.
+
+    Raises:
+      TypeError: a value is not an int (a float or bool included).
+      ValueError: a value is below 0.
+    """
+    return _ints_at_least(fn, 0, "non-negative", values)
+
+
+def _ints_at_least(fn: str, minimum: int, wanted: str, values: dict) -> tuple[int, ...]:
     out = []
     for name, v in values.items():
         if not is_int(v):
             raise TypeError(f"{fn}: {name} must be an int, got {type(v).__name__} {v!r}")
-        if v < 1:
-            raise ValueError(f"{fn}: {name} must be positive, got {v}")
+        if v < minimum:
+            raise ValueError(f"{fn}: {name} must be {wanted}, got {v}")
         out.append(int(v))
     return tuple(out)
 

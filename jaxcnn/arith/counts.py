@@ -3,7 +3,8 @@
 Convention: one MAC is one multiply followed by one add; ``FLOPs = 2 * MACs``. Only the
 multiply-accumulates of convolutions and dense layers are counted (as fvcore / most papers do);
 biases, activations, pooling and normalisation are left out. Counts are per call, so a batch
-of ``N`` costs ``N`` times a single example. Python ints throughout (no overflow at 10^10).
+of ``N`` costs ``N`` times a single example (and an empty batch costs 0). Python ints
+throughout (no overflow at 10^10).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 import jax
 
-from jaxcnn._checks import is_int, positive_ints
+from jaxcnn._checks import is_int, non_negative_ints, positive_ints
 
 
 def conv_params(
@@ -97,16 +98,17 @@ def conv_macs(
 
     Args:
       out_spatial: the output's spatial sizes, e.g. ``(H_out, W_out)``; kernel_size: window;
-      c_in, c_out, groups: channels; batch: examples.
+      c_in, c_out, groups: channels; batch: examples (>= 0; an empty batch costs 0).
 
     Returns:
       ``batch * prod(out_spatial) * c_out * prod(k) * c_in / groups``.
 
     Raises:
-      TypeError / ValueError: as :func:`conv_params`.
+      TypeError: a non-int argument (bool included).
+      ValueError: a negative batch; otherwise as :func:`conv_params`.
     """
     weights = conv_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = positive_ints("conv_macs", batch=batch)
+    (batch,) = non_negative_ints("conv_macs", batch=batch)
     return batch * math.prod(_window(out_spatial, "conv_macs")) * weights
 
 
@@ -115,18 +117,22 @@ def conv_transpose_macs(
 ) -> int:
     """MACs of a transposed conv: every input element meets ``prod(k) * c_out / g`` weights.
 
-    Returns ``batch * prod(in_spatial) * c_in * prod(k) * c_out / groups``.
+    Returns ``batch * prod(in_spatial) * c_in * prod(k) * c_out / groups``; ``batch`` is an
+    int >= 0 (an empty batch costs 0). Raises as :func:`conv_macs`.
     """
     weights = conv_transpose_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = positive_ints("conv_transpose_macs", batch=batch)
+    (batch,) = non_negative_ints("conv_transpose_macs", batch=batch)
     return batch * math.prod(_window(in_spatial, "conv_transpose_macs")) * weights
 
 
 def dense_macs(d_in: int, d_out: int, positions: int = 1) -> int:
-    """MACs of a dense layer applied at ``positions`` rows: ``positions * d_in * d_out``."""
-    d_in, d_out, positions = positive_ints(
-        "dense_macs", d_in=d_in, d_out=d_out, positions=positions
-    )
+    """MACs of a dense layer applied at ``positions`` rows: ``positions * d_in * d_out``.
+
+    Raises: TypeError for a non-int argument; ValueError for non-positive sizes or negative
+    ``positions`` (0 rows, an empty batch, cost 0).
+    """
+    d_in, d_out = positive_ints("dense_macs", d_in=d_in, d_out=d_out)
+    (positions,) = non_negative_ints("dense_macs", positions=positions)
     return positions * d_in * d_out
 
 

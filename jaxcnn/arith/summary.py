@@ -33,7 +33,8 @@ def summary(
     Args:
       model: a Flax Linen module called as ``model(x)`` or ``model(x, train=...)``.
       input_shape: the full input shape with the batch axis, e.g. ``(1, 28, 28, 1)`` (NHWC) or
-        ``(1, 21, 40)``; or a pytree of ``jax.ShapeDtypeStruct`` for non-array inputs.
+        ``(1, 21, 40)``; or a pytree of ``jax.ShapeDtypeStruct`` for non-array inputs. A batch
+        of 0 is allowed: the same parameters, 0 FLOPs.
       dtype: the input's dtype when ``input_shape`` is a tuple.
       print_fn: called once with the formatted table; ``None`` prints nothing.
       train: passed to the model when its ``__call__`` takes ``train``.

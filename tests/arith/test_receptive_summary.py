@@ -179,6 +179,26 @@ def test_summary_of_a_model_too_large_to_allocate():
     assert rows[-1]["flops"] == 2 * 10**10
 
 
+def test_summary_of_an_empty_batch_counts_params_and_no_flops():
+    model = L.Sequential(
+        [
+            L.Conv2D(4, 3),
+            nn.Conv(5, (2, 2), padding="VALID"),
+            L.ConvTranspose2D(3, 2, stride=2),
+            L.Flatten(),
+            L.Dense(7),
+        ]
+    )
+    empty = arith.summary(model, (0, 8, 8, 2), print_fn=None)
+    full = arith.summary(model, (2, 8, 8, 2), print_fn=None)
+    variables = jax.eval_shape(model.init, jax.random.key(0), jnp.ones((2, 8, 8, 2)))
+    assert empty[-1]["params"] == arith.count_params(variables["params"])
+    assert [r["params"] for r in empty] == [r["params"] for r in full]
+    assert all(r["flops"] > 0 for r in full if r["type"] not in ("Flatten",))
+    assert [r["flops"] for r in empty] == [0] * len(empty)
+    assert [r["output_shape"][0] for r in empty[:-1]] == [0] * (len(empty) - 1)
+
+
 def test_receptive_errors():
     with pytest.raises(ValueError, match=r"receptive_fields: stride must be >= 1, got 0"):
         arith.receptive_fields([Window(3, 0)])

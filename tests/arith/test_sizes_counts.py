@@ -91,6 +91,25 @@ def test_macs_against_a_counting_loop_and_dense():
     assert arith.conv_transpose_macs((3,), 5, 4, 6, groups=2) == 3 * 4 * 5 * 3
 
 
+def test_macs_of_an_empty_batch_are_zero():
+    # as fvcore / PyTorch counts: no examples, no multiply-accumulates
+    assert arith.conv_macs((5, 5), (3, 3), 4, 6, batch=0) == 0
+    assert arith.conv_transpose_macs((3,), 5, 4, 6, groups=2, batch=0) == 0
+    assert arith.dense_macs(840, 128, positions=0) == 0
+    with pytest.raises(ValueError, match=r"conv_macs: batch must be non-negative, got -1"):
+        arith.conv_macs((5, 5), 3, 4, 6, batch=-1)
+    with pytest.raises(
+        ValueError, match=r"conv_transpose_macs: batch must be non-negative, got -2"
+    ):
+        arith.conv_transpose_macs((5,), 3, 4, 6, batch=-2)
+    with pytest.raises(ValueError, match=r"dense_macs: positions must be non-negative, got -1"):
+        arith.dense_macs(3, 4, positions=-1)
+    with pytest.raises(TypeError, match=r"conv_macs: batch must be an int, got float 1.0"):
+        arith.conv_macs((5, 5), 3, 4, 6, batch=1.0)
+    with pytest.raises(TypeError, match=r"dense_macs: positions must be an int, got bool"):
+        arith.dense_macs(3, 4, positions=True)
+
+
 def test_count_params_on_real_and_abstract_modules():
     m = L.Sequential([L.Conv2D(4, 3), L.BatchNorm(), L.Flatten(), L.Dense(3)])
     x = jnp.ones((1, 5, 5, 2))
