@@ -35,11 +35,7 @@ def conv_params(
       TypeError: a non-int argument. ValueError: non-positive values or groups not dividing
         the channels.
     """
-    fn = "conv_params"
-    window = _window(kernel_size, fn)
-    c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, "conv_params")
     return math.prod(window) * (c_in // groups) * c_out + (c_out if bias else 0)
 
 
@@ -51,10 +47,7 @@ def conv_transpose_params(
     Returns ``prod(k) * c_out / groups * c_in (+ c_out)``. Raises as :func:`conv_params`.
     """
     fn = "conv_transpose_params"
-    window = _window(kernel_size, fn)
-    c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn)
     return math.prod(window) * (c_out // groups) * c_in + (c_out if bias else 0)
 
 
@@ -105,11 +98,14 @@ def conv_macs(
 
     Raises:
       TypeError: a non-int argument (bool included).
-      ValueError: a negative batch; otherwise as :func:`conv_params`.
+      ValueError: a negative batch, a non-positive output size; otherwise as
+        :func:`conv_params`.
     """
-    weights = conv_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = non_negative_ints("conv_macs", batch=batch)
-    return batch * math.prod(_window(out_spatial, "conv_macs")) * weights
+    fn = "conv_macs"
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn)
+    (batch,) = non_negative_ints(fn, batch=batch)
+    out = math.prod(_window(out_spatial, fn, "out_spatial"))
+    return batch * out * c_out * math.prod(window) * (c_in // groups)
 
 
 def conv_transpose_macs(
@@ -120,9 +116,11 @@ def conv_transpose_macs(
     Returns ``batch * prod(in_spatial) * c_in * prod(k) * c_out / groups``; ``batch`` is an
     int >= 0 (an empty batch costs 0). Raises as :func:`conv_macs`.
     """
-    weights = conv_transpose_params(kernel_size, c_in, c_out, groups, bias=False)
-    (batch,) = non_negative_ints("conv_transpose_macs", batch=batch)
-    return batch * math.prod(_window(in_spatial, "conv_transpose_macs")) * weights
+    fn = "conv_transpose_macs"
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn)
+    (batch,) = non_negative_ints(fn, batch=batch)
+    in_ = math.prod(_window(in_spatial, fn, "in_spatial"))
+    return batch * in_ * c_in * math.prod(window) * (c_out // groups)
 
 
 def dense_macs(d_in: int, d_out: int, positions: int = 1) -> int:
@@ -141,13 +139,23 @@ def flops(macs: int) -> int:
     return 2 * macs
 
 
-def _window(k, fn: str) -> tuple[int, ...]:
+def _conv_args(kernel_size, c_in, c_out, groups, fn: str):
+    """``(window, c_in, c_out, groups)`` checked, with errors naming the public ``fn``."""
+    window = _window(kernel_size, fn, "kernel_size")
+    c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
+    if c_in % groups or c_out % groups:
+        raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")
+    return window, c_in, c_out, groups
+
+
+def _window(k, fn: str, arg: str) -> tuple[int, ...]:
+    """``k`` (an int or a non-empty sequence of positive ints, e.g. a kernel) as a tuple."""
     ks = (k,) if is_int(k) else tuple(k)
     if not ks:
-        raise ValueError(f"{fn}: kernel_size must be a positive int or ints, got {k!r}")
+        raise ValueError(f"{fn}: {arg} must be a positive int or ints, got {k!r}")
     for v in ks:
         if not is_int(v):
-            raise TypeError(f"{fn}: kernel_size must contain ints, got {type(v).__name__} {v!r}")
+            raise TypeError(f"{fn}: {arg} must contain ints, got {type(v).__name__} {v!r}")
         if v < 1:
-            raise ValueError(f"{fn}: kernel_size must be positive, got {k!r}")
+            raise ValueError(f"{fn}: {arg} must be positive, got {k!r}")
     return tuple(int(v) for v in ks)

@@ -174,6 +174,36 @@ def test_count_params_on_real_and_abstract_modules():
         ),
         (lambda: arith.conv_params((3, 0), 3, 4), ValueError, r"kernel_size must be positive"),
         (
+            lambda: arith.conv_macs((0, 3), 3, 1, 1),
+            ValueError,
+            r"conv_macs: out_spatial must be positive, got \(0, 3\)",
+        ),
+        (
+            lambda: arith.conv_macs((4, 2.0), 3, 1, 1),
+            TypeError,
+            r"conv_macs: out_spatial must contain ints, got float 2.0",
+        ),
+        (
+            lambda: arith.conv_macs((), 3, 1, 1),
+            ValueError,
+            r"conv_macs: out_spatial must be a positive int or ints, got \(\)",
+        ),
+        (
+            lambda: arith.conv_transpose_macs((0,), 3, 1, 1),
+            ValueError,
+            r"conv_transpose_macs: in_spatial must be positive, got \(0,\)",
+        ),
+        (
+            lambda: arith.conv_macs((4, 4), (3, 0), 1, 1),
+            ValueError,
+            r"conv_macs: kernel_size must be positive, got \(3, 0\)",
+        ),
+        (
+            lambda: arith.conv_transpose_macs((4,), 3, 2.0, 1),
+            TypeError,
+            r"conv_transpose_macs: c_in must be an int, got float 2.0",
+        ),
+        (
             lambda: arith.dense_params(3, 2.0),
             TypeError,
             r"dense_params: d_out must be an int, got float",
