@@ -19,25 +19,33 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def ntuple(value, n: int, fn: str, arg: str) -> tuple[int, ...]:
+def ntuple(value, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
     """Canonicalise ``int | Sequence[int]`` to an ``n``-tuple of ints.
 
+    ``n=None`` takes a sequence of any non-empty length, and an int as a 1-tuple.
+
     Raises:
-      TypeError: an element is not an int (a float such as ``2.0`` included).
-      ValueError: a sequence of the wrong length.
+      TypeError: ``value`` is neither an int nor a sequence (a float, ``None``, a str or a
+        bool), or an element is not an int (a float such as ``2.0`` included).
+      ValueError: a sequence of the wrong length (an empty one when ``n`` is ``None``).
     """
+    wanted = "an int or a sequence of ints" if n is None else f"an int or {n} ints"
     if is_int(value):
-        return (int(value),) * n
+        return (int(value),) * (1 if n is None else n)
     if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != n:
-            raise ValueError(f"{fn}: {arg} must be an int or {n} ints, got {tuple(value)!r}")
+        if n is None and not value:
+            raise ValueError(
+                f"{fn}: {arg} must be an int or a non-empty sequence of ints, got {tuple(value)!r}"
+            )
+        if n is not None and len(value) != n:
+            raise ValueError(f"{fn}: {arg} must be {wanted}, got {tuple(value)!r}")
         for v in value:
             if not is_int(v):
                 raise TypeError(
                     f"{fn}: {arg} must contain ints, got {type(v).__name__} {v!r} in {value!r}"
                 )
         return tuple(int(v) for v in value)
-    raise TypeError(f"{fn}: {arg} must be an int or {n} ints, got {type(value).__name__} {value!r}")
+    raise TypeError(f"{fn}: {arg} must be {wanted}, got {type(value).__name__} {value!r}")
 
 
 def positive_int(value, fn: str, arg: str) -> int:

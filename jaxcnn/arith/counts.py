@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import jax
 
-from jaxcnn._checks import is_int, non_negative_ints, positive_ints
+from jaxcnn._checks import non_negative_ints, ntuple, positive, positive_ints
 
 
 def conv_params(
@@ -32,8 +32,9 @@ def conv_params(
       The count (int).
 
     Raises:
-      TypeError: a non-int argument. ValueError: non-positive values or groups not dividing
-        the channels.
+      TypeError: a non-int argument, or a kernel_size that is neither an int nor a sequence
+        of ints (a float, ``None``, a bool). ValueError: non-positive values, an empty
+        kernel_size, or groups not dividing the channels.
     """
     window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, "conv_params")
     return math.prod(window) * (c_in // groups) * c_out + (c_out if bias else 0)
@@ -150,12 +151,4 @@ def _conv_args(kernel_size, c_in, c_out, groups, fn: str):
 
 def _window(k, fn: str, arg: str) -> tuple[int, ...]:
     """``k`` (an int or a non-empty sequence of positive ints, e.g. a kernel) as a tuple."""
-    ks = (k,) if is_int(k) else tuple(k)
-    if not ks:
-        raise ValueError(f"{fn}: {arg} must be a positive int or ints, got {k!r}")
-    for v in ks:
-        if not is_int(v):
-            raise TypeError(f"{fn}: {arg} must contain ints, got {type(v).__name__} {v!r}")
-        if v < 1:
-            raise ValueError(f"{fn}: {arg} must be positive, got {k!r}")
-    return tuple(int(v) for v in ks)
+    return positive(ntuple(k, None, fn, arg), fn, arg)

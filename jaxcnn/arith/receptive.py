@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from jaxcnn._checks import is_int
+from jaxcnn._checks import is_int, ntuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +72,10 @@ def receptive_fields(windows: Sequence[Window], ndim: int = 2) -> list[Field]:
       One :class:`Field` per window.
 
     Raises:
-      TypeError: a non-int size or a non-``Window`` element. ValueError: non-positive kernel,
-        stride or dilation, a negative pad, or a per-axis tuple of the wrong length.
+      TypeError: a non-``Window`` element, or a kernel, stride, dilation or padding that is
+        not an int / a tuple of ints (a float, ``None``, a bool, a malformed pad pair).
+      ValueError: non-positive kernel, stride or dilation, a negative pad, or a per-axis
+        tuple of the wrong length.
     """
     fn = "receptive_fields"
     if not is_int(ndim) or ndim < 1:
@@ -96,34 +98,36 @@ def receptive_fields(windows: Sequence[Window], ndim: int = 2) -> list[Field]:
 
 
 def _axes(v, n: int, fn: str, name: str, minimum: int) -> tuple[int, ...]:
-    vals = (v,) * n if is_int(v) else tuple(v)
-    if len(vals) != n:
-        raise ValueError(f"{fn}: {name} must be an int or {n} ints, got {v!r}")
-    for x in vals:
-        if not is_int(x):
-            raise TypeError(f"{fn}: {name} must contain ints, got {type(x).__name__} {x!r}")
-        if x < minimum:
-            raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v!r}")
+    vals = ntuple(v, n, fn, name)
+    if any(x < minimum for x in vals):
+        raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v!r}")
     return vals
 
 
 def _low_pads(padding, n: int, fn: str) -> tuple[int, ...]:
+    """The low-side pad per axis; every entry (both sides of a pair) is checked."""
     if is_int(padding):
         entries = [padding] * n
-    else:
+    elif isinstance(padding, Sequence) and not isinstance(padding, str):
         entries = list(padding)
         if len(entries) != n:
             raise ValueError(
                 f"{fn}: padding must be an int or one entry per axis ({n}), got {padding!r}"
             )
+    else:
+        raise TypeError(
+            f"{fn}: padding must be an int, or one int or (low, high) pair per axis, "
+            f"got {type(padding).__name__} {padding!r}"
+        )
     lows = []
     for e in entries:
-        low = e if is_int(e) else (e[0] if len(e) == 2 else None)
-        if not is_int(low):
+        pair = (e, e) if is_int(e) else e
+        if not (isinstance(pair, Sequence) and len(pair) == 2 and all(is_int(p) for p in pair)):
             raise TypeError(
-                f"{fn}: padding must contain ints or (low, high) pairs, got {padding!r}"
+                f"{fn}: padding must contain ints or (low, high) pairs, got "
+                f"{type(e).__name__} {e!r} in {padding!r}"
             )
-        if low < 0:
+        if min(pair) < 0:
             raise ValueError(f"{fn}: padding must be non-negative, got {padding!r}")
-        lows.append(int(low))
+        lows.append(int(pair[0]))
     return tuple(lows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jaxcnn._checks import is_int, positive_ints
+from jaxcnn._checks import is_int, ntuple, positive_ints
 
 PADDINGS = ("VALID", "SAME", "FULL", "CAUSAL")
 
@@ -134,17 +134,21 @@ def conv_output_shape(sizes: Sequence[int], kernel, stride=1, padding=0, dilatio
       A tuple of output sizes.
 
     Raises:
+      TypeError: ``sizes`` not a sequence, or a per-axis argument that is neither an int (a
+        string or a sequence, for padding) nor a sequence of them (a float, ``None``, a bool).
       ValueError: a per-axis argument of the wrong length; as :func:`conv_output_size`.
     """
+    fn = "conv_output_shape"
+    if not isinstance(sizes, Sequence) or isinstance(sizes, str):
+        raise TypeError(
+            f"{fn}: sizes must be a sequence of ints, got {type(sizes).__name__} {sizes!r}"
+        )
     n = len(sizes)
     per = [
-        _per_axis(v, n, name)
+        ntuple(v, n, fn, name)
         for name, v in (("kernel", kernel), ("stride", stride), ("dilation", dilation))
     ]
-    if isinstance(padding, str) or is_int(padding):
-        pads = [padding] * n
-    else:
-        pads = list(_per_axis(padding, n, "padding"))
+    pads = _per_axis_padding(padding, n, fn)
     return tuple(
         conv_output_size(s, k, st, p, d) for s, k, st, d, p in zip(sizes, *per, pads, strict=True)
     )
@@ -191,9 +195,15 @@ def resolve_padding(padding, size: int, kernel: int, stride: int, dilation: int,
     return pair
 
 
-def _per_axis(v, n: int, name: str):
-    if is_int(v) or isinstance(v, str):
-        return (v,) * n
-    if len(v) != n:
-        raise ValueError(f"conv_output_shape: {name} must be an int or {n} values, got {v!r}")
-    return tuple(v)
+def _per_axis_padding(padding, n: int, fn: str) -> list:
+    """One padding entry per axis (each checked later by :func:`resolve_padding`)."""
+    if isinstance(padding, str) or is_int(padding):
+        return [padding] * n
+    if not isinstance(padding, Sequence):
+        raise TypeError(
+            f"{fn}: padding must be a string, an int, or one int or (low, high) pair per axis, "
+            f"got {type(padding).__name__} {padding!r}"
+        )
+    if len(padding) != n:
+        raise ValueError(f"{fn}: padding must be an int or {n} values, got {padding!r}")
+    return list(padding)

@@ -208,3 +208,37 @@ def test_receptive_errors():
         arith.receptive_fields([(3, 1)])
     with pytest.raises(TypeError, match=r"summary: input_shape must be a tuple of ints"):
         arith.summary(L.Flatten(), [1, 2.5])
+
+
+@pytest.mark.parametrize(
+    ("window", "exc", "match"),
+    [
+        (Window(2.0), TypeError, r"kernel must be an int or 2 ints, got float 2.0"),
+        (Window(True), TypeError, r"kernel must be an int or 2 ints, got bool True"),
+        (Window(3, None), TypeError, r"stride must be an int or 2 ints, got NoneType None"),
+        (Window(3, dilation=(1, 2.0)), TypeError, r"dilation must contain ints, got float 2.0"),
+        (Window((3, 3, 3)), ValueError, r"kernel must be an int or 2 ints, got \(3, 3, 3\)"),
+        (
+            Window(3, padding=1.0),
+            TypeError,
+            r"padding must be an int, or one int or \(low, high\) pair per axis, got float 1.0",
+        ),
+        (Window(3, padding=None), TypeError, r"padding must be an int, .* got NoneType None"),
+        (
+            Window(3, padding=(1.0, 2)),
+            TypeError,
+            r"padding must contain ints or \(low, high\) pairs, got float 1.0 in \(1.0, 2\)",
+        ),
+        (
+            Window(3, padding=((1, 2.0), 0)),
+            TypeError,
+            r"padding must contain ints or \(low, high\) pairs, got tuple \(1, 2.0\)",
+        ),
+        (Window(3, padding=((1, -1), 0)), ValueError, r"padding must be non-negative"),
+    ],
+)
+def test_receptive_argument_errors(window, exc, match):
+    # a float, None or bool where ints are wanted: a TypeError naming the function, the
+    # argument and what it got (not Python's "'float' object is not iterable")
+    with pytest.raises(exc, match=r"receptive_fields: " + match):
+        arith.receptive_fields([window], 2)

@@ -186,7 +186,7 @@ def test_count_params_on_real_and_abstract_modules():
         (
             lambda: arith.conv_macs((), 3, 1, 1),
             ValueError,
-            r"conv_macs: out_spatial must be a positive int or ints, got \(\)",
+            r"conv_macs: out_spatial must be an int or a non-empty sequence of ints, got \(\)",
         ),
         (
             lambda: arith.conv_transpose_macs((0,), 3, 1, 1),
@@ -216,8 +216,64 @@ def test_count_params_on_real_and_abstract_modules():
         (
             lambda: arith.conv_output_shape((4, 4), (3, 3, 3)),
             ValueError,
-            r"kernel must be an int or 2 values",
+            r"conv_output_shape: kernel must be an int or 2 ints, got \(3, 3, 3\)",
         ),
+    ]
+    + [
+        # a float, None or bool where an int or ints are wanted: a TypeError naming the
+        # function, the argument and what it got (not Python's "'float' object is not iterable")
+        (call, TypeError, match)
+        for call, match in [
+            (
+                lambda: arith.conv_params(2.0, 1, 1),
+                r"conv_params: kernel_size must be an int or a sequence of ints, got float 2.0",
+            ),
+            (
+                lambda: arith.conv_params(True, 1, 1),
+                r"conv_params: kernel_size must be an int or a sequence of ints, got bool True",
+            ),
+            (
+                lambda: arith.conv_macs(None, 3, 1, 1),
+                r"conv_macs: out_spatial must be an int or a sequence of ints, got NoneType None",
+            ),
+            (
+                lambda: arith.conv_transpose_macs(4.0, 3, 1, 1),
+                r"conv_transpose_macs: in_spatial must be an int or a sequence of ints, got float",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), 2.0),
+                r"conv_output_shape: kernel must be an int or 2 ints, got float 2.0",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), 3, stride=None),
+                r"conv_output_shape: stride must be an int or 2 ints, got NoneType None",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), 3, dilation=(1, 1.0)),
+                r"conv_output_shape: dilation must contain ints, got float 1.0 in \(1, 1.0\)",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), True),
+                r"conv_output_shape: kernel must be an int or 2 ints, got bool True",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), 3, padding=1.5),
+                r"conv_output_shape: padding must be a string, an int, or one int or \(low, "
+                r"high\) pair per axis, got float 1.5",
+            ),
+            (
+                lambda: arith.conv_output_shape((4, 4), 3, padding=None),
+                r"conv_output_shape: padding must be a string, .* got NoneType None",
+            ),
+            (
+                lambda: arith.conv_output_shape(None, 3),
+                r"conv_output_shape: sizes must be a sequence of ints, got NoneType None",
+            ),
+            (
+                lambda: arith.conv_output_shape(8.0, 3),
+                r"conv_output_shape: sizes must be a sequence of ints, got float 8.0",
+            ),
+        ]
     ],
 )
 def test_errors(call, exc, match):
