@@ -152,7 +152,8 @@ def global_max_pool(x, mask=None) -> jax.Array:
 
     Returns:
       Shape ``(N, C)``: the max over the unmasked positions; an example whose positions are all
-      masked gives 0 (never ``-inf``).
+      masked gives 0 (never ``-inf``), and so does one with no positions at all (a spatial
+      axis of length 0, masked or not).
 
     Raises:
       TypeError: a non-array or non-floating ``x``, or a mask that is not bool.
@@ -160,6 +161,8 @@ def global_max_pool(x, mask=None) -> jax.Array:
     """
     fn = "global_max_pool"
     axes = _global_axes(x, mask, fn)
+    if any(x.shape[a] == 0 for a in axes):  # max has no identity: nothing to pool is all-masked
+        return jnp.zeros((x.shape[0], x.shape[-1]), x.dtype)
     if mask is None:
         return jnp.max(x, axis=axes)
     m = mask[..., None]

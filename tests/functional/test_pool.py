@@ -217,6 +217,22 @@ def test_global_pools_match_reference_and_ignore_masked_values(spatial):
         assert np.any(g[mask] != 0.0)
 
 
+@pytest.mark.parametrize("shape", [(2, 0, 3), (2, 3, 0, 3)])
+@pytest.mark.parametrize("masked", [False, True])
+def test_global_max_pool_of_a_length_0_axis_gives_0_as_an_all_masked_example(shape, masked):
+    # No positions to pool: every example is (vacuously) all masked, which the docstring
+    # says gives 0; a mask of ones and one of zeros are the same empty array here, so the
+    # unmasked call must agree with the masked one.
+    x = jnp.zeros(shape, jnp.bfloat16)
+    mask = jnp.ones(shape[:-1], bool) if masked else None
+    for f in (P.global_max_pool, jax.jit(P.global_max_pool)):
+        y = f(x, mask)
+        assert y.shape == (2, 3) and y.dtype == jnp.bfloat16
+        np.testing.assert_array_equal(np.asarray(y, np.float32), 0.0)
+    g = jax.grad(lambda v: jnp.sum(P.global_max_pool(v, mask)))(x.astype(jnp.float32))
+    assert g.shape == shape
+
+
 def test_global_avg_pool_gradient_is_one_over_count():
     x = _rand(10, 2, 5, 3)
     mask = np.array([[1, 1, 0, 1, 0], [1, 0, 0, 0, 0]], bool)
