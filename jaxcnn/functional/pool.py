@@ -126,7 +126,8 @@ def global_avg_pool(x, mask=None) -> jax.Array:
 
     Returns:
       Shape ``(N, C)``: the mean over the unmasked positions; an example whose positions are
-      all masked gives 0 (never NaN).
+      all masked gives 0 (never NaN), and so does one with no positions at all (a spatial
+      axis of length 0, masked or not; ``jnp.mean`` would give NaN).
 
     Raises:
       TypeError: a non-array or non-floating ``x``, or a mask that is not bool.
@@ -134,6 +135,8 @@ def global_avg_pool(x, mask=None) -> jax.Array:
     """
     fn = "global_avg_pool"
     axes = _global_axes(x, mask, fn)
+    if any(x.shape[a] == 0 for a in axes):  # nothing to pool is all-masked, as global_max_pool
+        return jnp.zeros((x.shape[0], x.shape[-1]), x.dtype)
     if mask is None:
         return jnp.mean(x, axis=axes)
     m = mask[..., None]  # (N, ..., 1): broadcast over channels explicitly

@@ -233,6 +233,20 @@ def test_global_max_pool_of_a_length_0_axis_gives_0_as_an_all_masked_example(sha
     assert g.shape == shape
 
 
+@pytest.mark.parametrize("shape", [(2, 0, 3), (2, 3, 0, 3)])
+def test_global_avg_pool_of_a_length_0_axis_gives_0_masked_or_not(shape):
+    # As global_max_pool: no positions is all masked, which gives 0 (never NaN), and the
+    # unmasked call agrees with a mask of ones (the same empty array as a mask of zeros).
+    x = jnp.zeros(shape, jnp.float32)
+    for mask in (None, jnp.ones(shape[:-1], bool)):
+        for f in (P.global_avg_pool, jax.jit(P.global_avg_pool)):
+            y = f(x, mask)
+            assert y.shape == (2, 3) and y.dtype == jnp.float32
+            np.testing.assert_array_equal(np.asarray(y), 0.0)
+        g = jax.grad(lambda v, m=mask: jnp.sum(P.global_avg_pool(v, m)))(x)
+        assert g.shape == shape
+
+
 def test_global_avg_pool_gradient_is_one_over_count():
     x = _rand(10, 2, 5, 3)
     mask = np.array([[1, 1, 0, 1, 0], [1, 0, 0, 0, 0]], bool)
