@@ -6,6 +6,7 @@ import jax
 from jax import lax
 
 from jaxcnn import _checks
+from jaxcnn.functional.conv import _common_dtype
 
 
 def dense(x, kernel, bias=None) -> jax.Array:
@@ -13,6 +14,8 @@ def dense(x, kernel, bias=None) -> jax.Array:
 
     One ``lax.dot_general`` contracting ``x``'s last axis with ``kernel``'s first, so leading
     axes (batch, time, space) are kept as they are and nothing is transposed or reshaped.
+    Mixed dtypes are promoted as :func:`jaxcnn.functional.conv2d` does (``jnp.result_type``:
+    float16 with bfloat16 gives float32); equal dtypes are kept.
 
     Args:
       x: shape ``(..., D_in)``, rank >= 1, floating.
@@ -21,7 +24,7 @@ def dense(x, kernel, bias=None) -> jax.Array:
       bias: optional, shape ``(D_out,)``.
 
     Returns:
-      Shape ``(..., D_out)``.
+      Shape ``(..., D_out)``, dtype ``jnp.result_type(x, kernel)`` (and ``bias``, if given).
 
     Raises:
       TypeError: a non-array or non-floating ``x`` or ``kernel``.
@@ -42,6 +45,7 @@ def dense(x, kernel, bias=None) -> jax.Array:
             f"{fn}: x must have last axis D_in = kernel.shape[0] = {kshape[0]}, "
             f"got x shape {tuple(shape)}"
         )
+    x, kernel = _common_dtype(x, kernel)  # dot_general alone would pick one operand's dtype
     y = lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))  # (..., D_out)
     if bias is None:
         return y

@@ -46,6 +46,22 @@ def test_dense_grads_jit_vmap():
     np.testing.assert_allclose(np.asarray(got), loop, **TOL)
 
 
+def test_dense_promotes_mixed_dtypes_as_conv():
+    x, k, b = _rand(7, 2, 3), _rand(8, 3, 4), _rand(9, 4)
+    want = np.einsum("...i,io->...o", x.astype(np.float64), k.astype(np.float64))
+    # float16 x bfloat16: neither holds the other, so JAX's promotion gives float32 (as conv2d)
+    y = dense(jnp.asarray(x, jnp.float16), jnp.asarray(k, jnp.bfloat16))
+    assert y.dtype == jnp.float32 == jnp.result_type(jnp.float16, jnp.bfloat16)
+    np.testing.assert_allclose(np.asarray(y), want, rtol=2e-2, atol=2e-2)
+    assert dense(jnp.asarray(x, jnp.bfloat16), k).dtype == jnp.float32
+    # same dtypes are kept, bias included
+    for dt in (jnp.float16, jnp.bfloat16, jnp.float32):
+        args = [jnp.asarray(a, dt) for a in (x, k, b)]
+        assert dense(*args[:2]).dtype == dt
+        assert dense(*args).dtype == dt
+        assert jax.jit(dense)(*args).dtype == dt
+
+
 def test_dense_errors():
     x, k = np.zeros((2, 3), np.float32), np.zeros((3, 4), np.float32)
     with pytest.raises(
