@@ -85,10 +85,11 @@ class LayerNorm(nn.Module):
       epsilon: added to the (biased) variance.
       use_scale, use_bias: learn ``scale (D,)`` (init ones) and ``bias (D,)`` (init zeros).
 
-    ``__call__(x)``: ``x`` of rank >= 1. Returns ``x``'s shape.
+    ``__call__(x)``: ``x`` of rank >= 1, floating. Returns ``x``'s shape.
 
     Raises:
-      TypeError / ValueError: as :func:`jaxcnn.functional.layer_norm`.
+      TypeError: a non-array or non-floating ``x`` (as :func:`jaxcnn.functional.layer_norm`).
+      ValueError: ``x`` of rank 0.
     """
 
     epsilon: float = 1e-5
@@ -99,9 +100,10 @@ class LayerNorm(nn.Module):
     @nn.compact
     def __call__(self, x) -> jax.Array:
         shape = getattr(x, "shape", None)
-        if shape is None or len(shape) < 1:
-            got = type(x).__name__ if shape is None else f"shape {tuple(shape)}"
-            raise ValueError(f"LayerNorm: x must be an array of rank >= 1 (..., D), got {got}")
+        if shape is None:
+            raise TypeError(f"LayerNorm: x must be an array (..., D), got {type(x).__name__}")
+        if len(shape) < 1:
+            raise ValueError(f"LayerNorm: x must have rank >= 1 (..., D), got shape {tuple(shape)}")
         d = shape[-1]
         scale = (
             self.param("scale", nn.initializers.ones_init(), (d,), self.param_dtype)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxcnn import arith
 from jaxcnn import layers as L
+from jaxcnn.functional import layer_norm
 
 KEY = jax.random.key(0)
 
@@ -41,6 +43,21 @@ def test_layer_norm_against_numpy():
     y = m.apply(m.init(KEY, x), x)
     want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
+
+
+def test_layer_norm_errors_as_functional_layer_norm():
+    # a non-array is a TypeError, as its docstring and functional.layer_norm say
+    for x in ([[1.0, 2.0]], None):
+        with pytest.raises(TypeError, match=r"LayerNorm: x must be an array \(\.\.\., D\), got"):
+            L.LayerNorm().init(KEY, x)
+        with pytest.raises(TypeError, match=r"layer_norm: x must be an array"):
+            layer_norm(x)
+    with pytest.raises(
+        ValueError, match=r"LayerNorm: x must have rank >= 1 \(\.\.\., D\), got shape \(\)"
+    ):
+        L.LayerNorm().init(KEY, jnp.float32(1.0))
+    with pytest.raises(TypeError, match=r"layer_norm: x must have a floating dtype, got int32"):
+        L.LayerNorm().init(KEY, jnp.zeros((2, 3), jnp.int32))
 
 
 def _zero_branch(params):
