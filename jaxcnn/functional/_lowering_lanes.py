@@ -89,8 +89,32 @@ def conv_lanes(
     """
     if groups != 1:
         raise ValueError(f"conv_lanes: groups must be 1, got {groups}")
+    y = conv_lanes_channels_first(jnp.moveaxis(x, -1, 0), kernel, strides, dilations, pads)
+    return jnp.moveaxis(y, 0, -1)
+
+
+def conv_lanes_channels_first(
+    xt: jax.Array,
+    kernel: jax.Array,
+    strides: tuple[int, ...],
+    dilations: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+) -> jax.Array:
+    """:func:`conv_lanes` on channels-first arrays: ``(C_in, N, *spatial) -> (C_out, N, *out)``.
+
+    The layout the computation runs in. ``conv2d(..., activation=...)`` applies its bias and
+    activation here, before the channels move back to the end, so that in a stack of lanes
+    layers the move back and the next layer's move to the front are adjacent transposes, which
+    XLA cancels: the activations stay channels-first from layer to layer.
+
+    Args:
+      xt: ``(C_in, N, *spatial)``; kernel, strides, dilations, pads: as :func:`conv_lanes`.
+
+    Returns:
+      ``(C_out, N, *out)``.
+    """
     return conv_lanes_p.bind(
-        x,
+        xt,
         kernel,
         strides=tuple(strides),
         dilations=tuple(dilations),
@@ -99,7 +123,7 @@ def conv_lanes(
 
 
 def _correlate(x, kernel, *, strides, dilations, pads):
-    """The computation behind ``conv_lanes_p``: arguments as :func:`conv_lanes`, groups 1."""
+    """The computation behind ``conv_lanes_p``: as :func:`conv_lanes_channels_first`."""
     n = x.ndim - 2
     window, c_out = kernel.shape[:n], kernel.shape[-1]
     # Sums in at least float32 (bfloat16 terms, like lax.conv's accumulator on the CPU).
@@ -113,21 +137,21 @@ def _correlate(x, kernel, *, strides, dilations, pads):
             term = kernel[(*index, o)] * s
             acc = term if acc is None else acc + term
         ys.append(acc)
-    return jnp.stack(ys, axis=-1).astype(x.dtype)
+    return jnp.stack(ys).astype(x.dtype)
 
 
-def _shifted(x, window, strides, dilations, pads) -> list:
+def _shifted(xt, window, strides, dilations, pads) -> list:
     """``[((*offset, c), x_pad[c, :, offset * dilation + stride * out_positions])]``.
 
-    One ``(N, *out)`` slice of the padded channels-first input per kernel offset and input
-    channel, offsets row-major then channels (the order of an HWIO kernel). The slices are
-    lazy: XLA fuses them into the loops that consume them.
+    One ``(N, *out)`` slice of the padded channels-first input ``(C_in, N, *spatial)`` (the
+    last spatial axis contiguous) per kernel offset and input channel, offsets row-major then
+    channels (the order of an HWIO kernel). The slices are lazy: XLA fuses them into the loops
+    that consume them.
     """
-    out = conv_out_sizes(x.shape[1:-1], window, strides, dilations, pads)
-    xt = jnp.moveaxis(x, -1, 0)  # (C_in, N, *spatial): the last spatial axis is contiguous
+    out = conv_out_sizes(xt.shape[2:], window, strides, dilations, pads)
     if any(lo or hi for lo, hi in pads):
         xt = lax.pad(
-            xt, jnp.zeros((), x.dtype), [(0, 0, 0), (0, 0, 0), *[(lo, hi, 0) for lo, hi in pads]]
+            xt, jnp.zeros((), xt.dtype), [(0, 0, 0), (0, 0, 0), *[(lo, hi, 0) for lo, hi in pads]]
         )
     shifted = []
     for offset in itertools.product(*(range(k) for k in window)):
@@ -140,30 +164,28 @@ def _shifted(x, window, strides, dilations, pads) -> list:
 
 
 def _abstract_eval(x, kernel, *, strides, dilations, pads):
-    out = conv_out_sizes(x.shape[1:-1], kernel.shape[:-2], strides, dilations, pads)
-    return jax.core.ShapedArray((x.shape[0], *out, kernel.shape[-1]), x.dtype)
+    out = conv_out_sizes(x.shape[2:], kernel.shape[:-2], strides, dilations, pads)
+    return jax.core.ShapedArray((kernel.shape[-1], x.shape[1], *out), x.dtype)
 
 
 def _input_gradient(ct, x, kernel, *, strides, dilations, pads):
     """The transpose in ``x``: a stride-1 lanes convolution of the dilated, padded cotangent.
 
-    ``ct`` is ``(N, *out, C_out)``; ``x`` is the undefined primal (only its shape is used).
+    ``ct`` is ``(C_out, N, *out)``; ``x`` is the undefined primal (only its shape is used).
     Each axis gets ``stride - 1`` zeros between cotangent entries and ``d * (k - 1)`` minus the
     forward padding at each end (plus the input positions the stride never reached at the
     high end); padding that comes out negative is cropped with a slice instead.
     """
     window = kernel.shape[:-2]
-    grow, crop = [(0, 0, 0)], [slice(None)]
+    grow, crop = [(0, 0, 0)] * 2, [slice(None)] * 2  # the channel and batch axes
     for size, m, k, s, d, (lo, hi) in zip(
-        x.aval.shape[1:-1], ct.shape[1:-1], window, strides, dilations, pads, strict=True
+        x.aval.shape[2:], ct.shape[2:], window, strides, dilations, pads, strict=True
     ):
         unreached = size + lo + hi - d * (k - 1) - 1 - (m - 1) * s
         low, high = d * (k - 1) - lo, d * (k - 1) - hi + unreached
         grow.append((max(low, 0), max(high, 0), s - 1))
         full = (m - 1) * s + 1 + max(low, 0) + max(high, 0) - d * (k - 1)
         crop.append(slice(max(-low, 0), full - max(-high, 0)))
-    grow.append((0, 0, 0))
-    crop.append(slice(None))
     # Materialised once: fused into the convolution below, the pad would cost a bounds check
     # per element and per term (cnn10 step: 6,822 -> 7,136 samples/s in a same-process A/B).
     ct = lax.optimization_barrier(lax.pad(ct, jnp.zeros((), ct.dtype), grow))
@@ -189,9 +211,9 @@ def _kernel_gradient(ct, x, kernel, *, strides, dilations, pads):
     n = x.ndim - 2
     window, c_out = kernel.aval.shape[:n], kernel.aval.shape[-1]
     acc_dtype = jnp.promote_types(ct.dtype, jnp.float32)  # sums of ~N * positions terms
-    ctt = jnp.moveaxis(ct.astype(acc_dtype), -1, 0)  # (C_out, N, *out)
+    ctf = ct.astype(acc_dtype)  # (C_out, N, *out)
     shifted = _shifted(x.astype(acc_dtype), window, strides, dilations, pads)
-    products = tuple(s * ctt[o] for _, s in shifted for o in range(c_out))
+    products = tuple(s * ctf[o] for _, s in shifted for o in range(c_out))
     zeros = (jnp.zeros((), acc_dtype),) * len(products)
     sums = lax.reduce(products, zeros, _add_pairwise, tuple(range(n)))
     return jnp.stack(sums).sum(axis=-1).reshape(kernel.aval.shape).astype(ct.dtype)
@@ -205,12 +227,13 @@ def _batch(args, dims, *, strides, dilations, pads):
     """vmap: a batch of inputs joins the ``N`` axis; a batch of kernels maps the computation."""
     (x, kernel), (bx, bk) = args, dims
     if bk is None:  # batching.not_mapped
-        x = jnp.moveaxis(x, bx, 0)
-        b, n = x.shape[:2]
+        x = jnp.moveaxis(x, bx, 1)  # (C_in, B, N, *spatial)
+        c, b, n = x.shape[:3]
         y = conv_lanes_p.bind(
-            x.reshape(b * n, *x.shape[2:]), kernel, strides=strides, dilations=dilations, pads=pads
-        )
-        return y.reshape(b, n, *y.shape[1:]), 0
+            x.reshape(c, b * n, *x.shape[3:]), kernel, strides=strides, dilations=dilations,
+            pads=pads,
+        )  # fmt: skip
+        return y.reshape(y.shape[0], b, n, *y.shape[2:]), 1
     f = functools.partial(_correlate, strides=strides, dilations=dilations, pads=pads)
     return jax.vmap(f, in_axes=(bx, bk))(x, kernel), 0
 

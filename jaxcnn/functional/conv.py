@@ -16,11 +16,12 @@ from jax import lax
 
 from jaxcnn import _checks, config
 from jaxcnn.functional._lowering import resolve_lowering
-from jaxcnn.functional._lowering_lanes import conv_lanes
+from jaxcnn.functional._lowering_lanes import conv_lanes, conv_lanes_channels_first
 from jaxcnn.functional._lowering_lax import conv_lax
 from jaxcnn.functional._lowering_patches import conv_patches
 from jaxcnn.functional._lowering_rows import conv_rows
 from jaxcnn.functional._padding import conv_padding
+from jaxcnn.functional.activation import bias_and_activation, resolve_activation
 
 _X_LAYOUT = {1: "(N, W, C)", 2: "(N, H, W, C)"}
 _K_LAYOUT = {1: "(K, C_in // groups, C_out)", 2: "(KH, KW, C_in // groups, C_out)"}
@@ -37,6 +38,7 @@ def conv1d(
     groups=1,
     flip=False,
     lowering=None,
+    activation=None,
 ) -> jax.Array:
     """1D convolution (cross-correlation unless ``flip``) of a channels-last batch.
 
@@ -57,6 +59,10 @@ def conv1d(
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
         shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`;
         ``"rows"`` is 2-D only and raises here).
+      activation: ``None``, a callable, or a name in
+        :data:`jaxcnn.functional.activation.ELEMENTWISE` (``"relu"``, ``"gelu"``, ...): the
+        result is ``activation(conv + bias)``; the lanes lowering applies an elementwise one
+        in its own layout, which keeps stacked small-channel layers channels-first (faster).
 
     Returns:
       Shape ``(N, W_out, C_out)`` with
@@ -66,10 +72,12 @@ def conv1d(
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
         larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, a forced lowering that does not support the arguments, or a bias of the
-        wrong shape.
+        lowering, a forced lowering that does not support the arguments, a bias of the
+        wrong shape, or an unknown activation name (TypeError: neither name nor callable).
     """
-    return _conv(x, kernel, bias, 1, "conv1d", stride, padding, dilation, groups, flip, lowering)
+    return _conv(
+        x, kernel, bias, 1, "conv1d", stride, padding, dilation, groups, flip, lowering, activation
+    )
 
 
 def conv2d(
@@ -83,6 +91,7 @@ def conv2d(
     groups=1,
     flip=False,
     lowering=None,
+    activation=None,
 ) -> jax.Array:
     """2D convolution (cross-correlation unless ``flip``) of a channels-last batch.
 
@@ -100,6 +109,10 @@ def conv2d(
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
         shape), ``"lax"``, ``"patches"``, ``"rows"`` or ``"lanes"`` (see
         :mod:`jaxcnn.functional._lowering`).
+      activation: ``None``, a callable, or a name in
+        :data:`jaxcnn.functional.activation.ELEMENTWISE` (``"relu"``, ``"gelu"``, ...): the
+        result is ``activation(conv + bias)``; the lanes lowering applies an elementwise one
+        in its own layout, which keeps stacked small-channel layers channels-first (faster).
 
     Returns:
       Shape ``(N, H_out, W_out, C_out)``, each spatial size
@@ -109,13 +122,15 @@ def conv2d(
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
         larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, a forced lowering that does not support the arguments, or a bias of the
-        wrong shape.
+        lowering, a forced lowering that does not support the arguments, a bias of the
+        wrong shape, or an unknown activation name (TypeError: neither name nor callable).
     """
-    return _conv(x, kernel, bias, 2, "conv2d", stride, padding, dilation, groups, flip, lowering)
+    return _conv(
+        x, kernel, bias, 2, "conv2d", stride, padding, dilation, groups, flip, lowering, activation
+    )
 
 
-def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lowering):
+def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lowering, activation):
     """Check every argument, then hand the canonical arguments to one lowering."""
     lowering = config.lowering_or_default(lowering, fn)
     strides, dilations, pads, groups = check_conv_args(
@@ -123,12 +138,21 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     )
     if not isinstance(flip, bool):
         raise TypeError(f"{fn}: flip must be a bool, got {type(flip).__name__} {flip!r}")
+    activation, elementwise = resolve_activation(activation, fn)
     x, kernel = _common_dtype(x, kernel)
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
     name = resolve_lowering(lowering, x.shape, kernel.shape, strides, dilations, groups, fn)
+    if name == "lanes":
+        # The lanes lowering computes channels-first: the bias and an elementwise activation go
+        # there, so that the move back to channels-last is the last op and cancels against the
+        # next lanes layer's move to the front (see jaxcnn.functional.activation).
+        y = conv_lanes_channels_first(jnp.moveaxis(x, -1, 0), kernel, strides, dilations, pads)
+        inside = activation if elementwise else None
+        y = jnp.moveaxis(bias_and_activation(y, bias, inside, channel_axis=0), 0, -1)
+        return y if elementwise else activation(y)
     y = LOWERING_FUNCTIONS[name](x, kernel, strides, dilations, pads, groups)
-    return add_bias(y, bias)
+    return bias_and_activation(y, bias, activation)
 
 
 # Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
@@ -202,13 +226,6 @@ def check_bias(bias, c_out: int, fn: str) -> None:
         )
     if tuple(shape) != (c_out,):
         raise ValueError(f"{fn}: bias must have shape ({c_out},), got shape {tuple(shape)}")
-
-
-def add_bias(y: jax.Array, bias) -> jax.Array:
-    """``y + bias`` over the last (channel) axis, broadcast explicitly (rank promotion is off)."""
-    if bias is None:
-        return y
-    return y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,)).astype(y.dtype)
 
 
 def _common_dtype(x, kernel):

@@ -30,7 +30,8 @@ from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lax import _DIMS
 from jaxcnn.functional._subpixel import conv_transpose_phases
 from jaxcnn.functional._xla_guards import pad_then_crop
-from jaxcnn.functional.conv import _X_LAYOUT, LOWERING_FUNCTIONS, add_bias, check_bias
+from jaxcnn.functional.activation import bias_and_activation
+from jaxcnn.functional.conv import _X_LAYOUT, LOWERING_FUNCTIONS, check_bias
 
 _K_LAYOUT = {1: "(K, C_b // groups, C_a)", 2: "(KH, KW, C_b // groups, C_a)"}
 
@@ -211,7 +212,7 @@ def _conv_transpose(
         low_pads = tuple(d * (kk - 1) - p for kk, d, p in zip(window, dilations, pads, strict=True))
         correlate = functools.partial(_correlate_phase, lowering=lowering, fn=fn)
         y = conv_transpose_phases(x, k, strides, dilations, low_pads, out_sizes, groups, correlate)
-        return add_bias(y, bias)
+        return bias_and_activation(y, bias, None)
     if name == "lax":
         y = lax.conv_general_dilated(
             x,
@@ -231,7 +232,7 @@ def _conv_transpose(
         start = (0, *(lo for lo, _ in crops), 0)
         stop = tuple(size - hi for size, (_, hi) in zip(y.shape[1:-1], crops, strict=True))
         y = lax.slice(y, start, (y.shape[0], *stop, y.shape[-1]))
-    return add_bias(y, bias)
+    return bias_and_activation(y, bias, None)
 
 
 def _by_phases(lowering: str) -> bool:
