@@ -59,6 +59,19 @@ def test_a_layer_forces_its_lowering_and_every_lowering_gives_the_same_output(ma
         make("fft").apply(v, x)
 
 
+@pytest.mark.parametrize("activation", ["relu", nn.gelu, lambda y: jax.nn.softmax(y, axis=-1)])
+@pytest.mark.parametrize("low", ["lax", "lanes"])
+def test_conv_activation_is_the_activation_of_the_layer_without_it(activation, low):
+    x = jax.random.normal(KEY, (2, 6, 7, 2))
+    v = random_variables(L.Conv2D(3, 3), x)
+    plain = L.Conv2D(3, 3, lowering=low).apply(v, x)
+    f = nn.relu if activation == "relu" else activation
+    got = L.Conv2D(3, 3, lowering=low, activation=activation).apply(v, x)
+    np.testing.assert_allclose(got, f(plain), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"conv2d: activation must be .*got 'rellu'"):
+        L.Conv2D(3, 3, activation="rellu").apply(v, x)
+
+
 def test_dense_and_flatten_against_numpy():
     x = np.random.default_rng(0).standard_normal((3, 2, 2, 4)).astype(np.float32)
     m = L.Sequential([L.Flatten(), L.Dense(5)])
