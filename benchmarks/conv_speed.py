@@ -70,7 +70,7 @@ class LeNet(nn.Module):
     @nn.compact
     def __call__(self, x):  # (B, 28, 28, 1)
         for i, features in enumerate((32, 64)):
-            x = nn.relu(_conv(self, self.ours, x, features, (5, 5), "SAME", f"conv{i}"))
+            x = _conv_relu(self, self.ours, x, features, (5, 5), "SAME", f"conv{i}")
             # jaxcnn's 2x2 pool tiles the input: reshape + max, not Flax's reduce_window.
             x = max_pool2d(x, 2) if self.ours else nn.max_pool(x, (2, 2), (2, 2))
         x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))  # (B, 3136) -> (B, 128)
@@ -86,7 +86,7 @@ class CNN10(nn.Module):
     def __call__(self, x):  # (B, 21, 40)
         x = x[..., None]
         for i in range(10):
-            x = nn.relu(_conv(self, self.ours, x, 3, (3, 3), "VALID", f"conv{i}"))
+            x = _conv_relu(self, self.ours, x, 3, (3, 3), "VALID", f"conv{i}")
         return nn.Dense(138)(x.reshape(x.shape[0], -1))
 
 
@@ -110,20 +110,21 @@ class TextCNN(nn.Module):
 
     @nn.compact
     def __call__(self, x):  # (B, 1000, 100)
-        x = nn.relu(_conv(self, self.ours, x, 100, (5,), "SAME", "conv0"))
+        x = _conv_relu(self, self.ours, x, 100, (5,), "SAME", "conv0")
         return nn.Dense(2)(jnp.max(x, axis=1))
 
 
-def _conv(module, ours, x, features, window, padding, name):
-    """A conv layer: jaxcnn.functional (lowering "auto") when ``ours``, else ``nn.Conv``."""
+def _conv_relu(module, ours, x, features, window, padding, name):
+    """relu(conv(x)): jaxcnn.functional (lowering "auto", the ReLU as its ``activation``, so a
+    channels-first lowering applies it in its own layout) when ``ours``, else ``nn.Conv``."""
     if not ours:
-        return nn.Conv(features, window, padding=padding, name=name)(x)
+        return nn.relu(nn.Conv(features, window, padding=padding, name=name)(x))
     kernel = module.param(
         f"{name}_kernel", nn.initializers.lecun_normal(), (*window, x.shape[-1], features)
     )
     bias = module.param(f"{name}_bias", nn.initializers.zeros, (features,))
     f = conv2d if len(window) == 2 else conv1d
-    return f(x, kernel, bias, padding=padding)
+    return f(x, kernel, bias, padding=padding, activation="relu")
 
 
 JAX_MODELS = {"lenet": LeNet, "cnn10": CNN10, "mlp": MLP, "text": TextCNN}
