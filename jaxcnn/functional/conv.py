@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn import _checks, config
+from jaxcnn.functional._dtypes import common_dtype
 from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lanes import conv_lanes, conv_lanes_channels_first
 from jaxcnn.functional._lowering_lax import conv_lax
@@ -139,7 +140,7 @@ def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lower
     if not isinstance(flip, bool):
         raise TypeError(f"{fn}: flip must be a bool, got {type(flip).__name__} {flip!r}")
     activation, elementwise = resolve_activation(activation, fn)
-    x, kernel = _common_dtype(x, kernel)
+    x, kernel = common_dtype(x, kernel)
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
     name = resolve_lowering(lowering, x.shape, kernel.shape, strides, dilations, groups, fn)
@@ -226,9 +227,3 @@ def check_bias(bias, c_out: int, fn: str) -> None:
         )
     if tuple(shape) != (c_out,):
         raise ValueError(f"{fn}: bias must have shape ({c_out},), got shape {tuple(shape)}")
-
-
-def _common_dtype(x, kernel):
-    """``lax`` needs one dtype for both operands: promote by the usual JAX rules."""
-    dtype = jnp.result_type(x, kernel)
-    return jnp.asarray(x, dtype), jnp.asarray(kernel, dtype)

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxcnn import _checks, config
+from jaxcnn.functional._dtypes import common_dtype
 from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lax import _DIMS
 from jaxcnn.functional._subpixel import conv_transpose_phases
@@ -187,8 +188,7 @@ def _conv_transpose(
     c_b = ks[-2] * groups
     check_bias(bias, c_b, fn)
 
-    dtype = jnp.result_type(x, kernel)
-    x, kernel = jnp.asarray(x, dtype), jnp.asarray(kernel, dtype)
+    x, kernel = common_dtype(x, kernel)
     # The adjoint correlates the stride-dilated input with the mirrored kernel whose in/out
     # channels are swapped inside each group: (*win, C_b/g, g, C_a/g) -> (*win, C_a/g, g*C_b/g).
     cbg, cag = ks[-2], c_a // groups

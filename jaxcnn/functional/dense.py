@@ -6,7 +6,7 @@ import jax
 from jax import lax
 
 from jaxcnn import _checks
-from jaxcnn.functional.conv import _common_dtype
+from jaxcnn.functional._dtypes import common_dtype
 
 
 def dense(x, kernel, bias=None) -> jax.Array:
@@ -45,7 +45,7 @@ def dense(x, kernel, bias=None) -> jax.Array:
             f"{fn}: x must have last axis D_in = kernel.shape[0] = {kshape[0]}, "
             f"got x shape {tuple(shape)}"
         )
-    x, kernel = _common_dtype(x, kernel)  # dot_general alone would pick one operand's dtype
+    x, kernel = common_dtype(x, kernel)  # dot_general alone would pick one operand's dtype
     y = lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))  # (..., D_out)
     if bias is None:
         return y
