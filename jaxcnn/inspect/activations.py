@@ -21,7 +21,8 @@ def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> di
       model: a Flax module, called as ``model.apply(variables, x, train=False)``.
       variables: its variables.
       x: ``(N, H, W, C)`` NHWC input.
-      relu: apply ``max(0, .)`` to each map, as the network does right after its convolutions.
+      relu: apply ``max(0, .)`` to each map, as the network does right after its convolutions
+        (a layer built with ``activation=`` already returns its activated output).
 
     Returns:
       ``{module path: (N, H', W', C') array}`` in the order the layers ran.
