@@ -31,7 +31,7 @@ from jaxcnn.functional._lowering import resolve_lowering
 from jaxcnn.functional._lowering_lax import _DIMS
 from jaxcnn.functional._subpixel import conv_transpose_phases
 from jaxcnn.functional._xla_guards import pad_then_crop
-from jaxcnn.functional.activation import bias_and_activation
+from jaxcnn.functional.activation import bias_and_activation, resolve_activation
 from jaxcnn.functional.conv import _X_LAYOUT, LOWERING_FUNCTIONS, check_bias
 
 _K_LAYOUT = {1: "(K, C_b // groups, C_a)", 2: "(KH, KW, C_b // groups, C_a)"}
@@ -48,6 +48,7 @@ def conv_transpose1d(
     dilation=1,
     groups=1,
     lowering=None,
+    activation=None,
 ) -> jax.Array:
     """1D transposed convolution, the adjoint of :func:`jaxcnn.functional.conv1d`.
 
@@ -64,6 +65,9 @@ def conv_transpose1d(
       groups: positive int dividing ``C_a`` (and so ``C_b = kernel.shape[1] * groups``).
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
         ``"patches"`` or ``"lanes"`` (see the module docstring; ``"rows"`` is 2-D only).
+      activation: ``None``, a callable, or a name in
+        :data:`jaxcnn.functional.activation.ELEMENTWISE`: the result is
+        ``activation(conv_transpose + bias)``, as for :func:`jaxcnn.functional.conv2d`.
 
     Returns:
       Shape ``(N, W_out, C_b)``,
@@ -74,7 +78,8 @@ def conv_transpose1d(
       ValueError: an unknown lowering or a forced one that cannot take these arguments,
         wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
         stride / dilation, negative padding, ``output_padding >= max(stride, dilation)``,
-        a non-positive output size, or a bias of the wrong shape.
+        a non-positive output size, a bias of the wrong shape, or an unknown activation
+        name (TypeError: neither name nor callable).
     """
     return _conv_transpose(
         x,
@@ -88,6 +93,7 @@ def conv_transpose1d(
         dilation,
         groups,
         lowering,
+        activation,
     )
 
 
@@ -102,6 +108,7 @@ def conv_transpose2d(
     dilation=1,
     groups=1,
     lowering=None,
+    activation=None,
 ) -> jax.Array:
     """2D transposed convolution, the adjoint of :func:`jaxcnn.functional.conv2d`.
 
@@ -119,6 +126,9 @@ def conv_transpose2d(
       groups: positive int dividing ``C_a``.
       lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"``, ``"lax"``,
         ``"patches"``, ``"rows"`` or ``"lanes"`` (see the module docstring).
+      activation: ``None``, a callable, or a name in
+        :data:`jaxcnn.functional.activation.ELEMENTWISE`: the result is
+        ``activation(conv_transpose + bias)``, as for :func:`jaxcnn.functional.conv2d`.
 
     Returns:
       Shape ``(N, H_out, W_out, C_b)``, each
@@ -129,7 +139,8 @@ def conv_transpose2d(
       ValueError: an unknown lowering or a forced one that cannot take these arguments,
         wrong ranks, channel mismatch, groups not dividing ``C_a``, non-positive
         stride / dilation, negative padding, ``output_padding >= max(stride, dilation)``,
-        a non-positive output size, or a bias of the wrong shape.
+        a non-positive output size, a bias of the wrong shape, or an unknown activation
+        name (TypeError: neither name nor callable).
     """
     return _conv_transpose(
         x,
@@ -143,13 +154,15 @@ def conv_transpose2d(
         dilation,
         groups,
         lowering,
+        activation,
     )
 
 
 def _conv_transpose(
-    x, kernel, bias, n, fn, stride, padding, output_padding, dilation, groups, lowering
+    x, kernel, bias, n, fn, stride, padding, output_padding, dilation, groups, lowering, activation
 ):
     lowering = config.lowering_or_default(lowering, fn)
+    activation, _ = resolve_activation(activation, fn)
     xs = _checks.rank(x, n + 2, fn, "x", _X_LAYOUT[n])
     ks = _checks.rank(kernel, n + 2, fn, "kernel", _K_LAYOUT[n])
     _checks.floating(x, fn, "x")
@@ -212,7 +225,7 @@ def _conv_transpose(
         low_pads = tuple(d * (kk - 1) - p for kk, d, p in zip(window, dilations, pads, strict=True))
         correlate = functools.partial(_correlate_phase, lowering=lowering, fn=fn)
         y = conv_transpose_phases(x, k, strides, dilations, low_pads, out_sizes, groups, correlate)
-        return bias_and_activation(y, bias, None)
+        return bias_and_activation(y, bias, activation)
     if name == "lax":
         y = lax.conv_general_dilated(
             x,
@@ -232,7 +245,7 @@ def _conv_transpose(
         start = (0, *(lo for lo, _ in crops), 0)
         stop = tuple(size - hi for size, (_, hi) in zip(y.shape[1:-1], crops, strict=True))
         y = lax.slice(y, start, (y.shape[0], *stop, y.shape[-1]))
-    return bias_and_activation(y, bias, None)
+    return bias_and_activation(y, bias, activation)
 
 
 def _by_phases(lowering: str) -> bool:

@@ -132,6 +132,7 @@ class _ConvTranspose(nn.Module):
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
     lowering: str | None = None
+    activation: str | Callable[[jax.Array], jax.Array] | None = None
 
     ndim: ClassVar[int] = 0
 
@@ -152,6 +153,7 @@ class _ConvTranspose(nn.Module):
             dilation=self.dilation,
             groups=groups,
             lowering=self.lowering,
+            activation=self.activation,
         )
 
 
@@ -165,8 +167,9 @@ class ConvTranspose1D(_ConvTranspose):
       kernel_size: int or 1-tuple ``K``.
       stride, padding, output_padding, dilation, groups: as
         :func:`jaxcnn.functional.conv_transpose1d` (``padding`` is the conv's symmetric int).
-      use_bias, kernel_init, bias_init, param_dtype, lowering: as :class:`Conv1D` (a strided
-        transposed convolution runs phase by phase on every lowering but ``"lax"``). The default
+      use_bias, kernel_init, bias_init, param_dtype, lowering, activation: as :class:`Conv1D`
+        (a strided transposed convolution runs phase by phase on every lowering but ``"lax"``;
+        the activation is applied to the channels-last output). The default
         ``lecun_normal`` sees ``fan_in = K * features / groups`` (the kernel's ``I`` axis), the
         same number PyTorch's initialiser computes for ``ConvTranspose1d``.
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcnn.functional import conv1d, conv2d
+from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from jaxcnn.functional.activation import ELEMENTWISE, resolve_activation
 from tests import reference
 
@@ -126,3 +126,17 @@ def test_activation_errors_name_the_argument():
         conv2d(x, k, activation="rleu")
     with pytest.raises(TypeError, match=r"conv1d: activation must be .* got int 3"):
         conv1d(x[:, 0], k[0], activation=3)
+
+
+@pytest.mark.parametrize("lowering", ["lax", "auto", "lanes"])
+def test_transposed_convolutions_take_an_activation_too(lowering):
+    y, k, b = _rand(11, 2, 4, 5, 3), _rand(12, 3, 3, 2, 3), _rand(13, 2)
+    kwargs = dict(stride=2, padding=1, output_padding=1, lowering=lowering)
+    plain = conv_transpose2d(y, k, b, **kwargs)
+    got = conv_transpose2d(y, k, b, activation="tanh", **kwargs)
+    np.testing.assert_allclose(np.asarray(got), np.tanh(np.asarray(plain)), **TOL)
+    got1 = conv_transpose1d(y[:, 0], k[0], b, stride=2, lowering=lowering, activation=jax.nn.relu)
+    want1 = np.maximum(np.asarray(conv_transpose1d(y[:, 0], k[0], b, stride=2)), 0)
+    np.testing.assert_allclose(np.asarray(got1), want1, **TOL)
+    with pytest.raises(ValueError, match=r"conv_transpose2d: activation must be .*got 'rellu'"):
+        conv_transpose2d(y, k, activation="rellu")

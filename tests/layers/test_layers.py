@@ -70,6 +70,10 @@ def test_conv_activation_is_the_activation_of_the_layer_without_it(activation, l
     np.testing.assert_allclose(got, f(plain), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match=r"conv2d: activation must be .*got 'rellu'"):
         L.Conv2D(3, 3, activation="rellu").apply(v, x)
+    vt = random_variables(L.ConvTranspose2D(2, 3, stride=2), x)
+    plain_t = L.ConvTranspose2D(2, 3, stride=2, lowering=low).apply(vt, x)
+    got_t = L.ConvTranspose2D(2, 3, stride=2, lowering=low, activation=activation).apply(vt, x)
+    np.testing.assert_allclose(got_t, f(plain_t), rtol=1e-5, atol=1e-6)
 
 
 def test_dense_and_flatten_against_numpy():
