@@ -4,7 +4,10 @@ With 1 to 4 channels (the notes' 10-layer 3x3x3 CNN on 21x40 frames) a channels-
 convolution or matmul wastes the CPU's 16-wide vector lanes on a channel axis of length 3.
 Moving the channels in front, ``(C, N, *spatial)``, puts the long last spatial axis on the
 lanes, and the whole convolution becomes ``prod(window) * C_in * C_out`` scalar-times-slice
-multiply-adds that XLA fuses into one elementwise loop.
+multiply-adds that XLA fuses into one elementwise loop. The primitive takes and returns
+channels-first arrays; :func:`conv_lanes` moves the channels in and out, and ``conv2d`` applies
+its bias and activation before moving them out, so that between two lanes layers the moves
+cancel (:mod:`jaxcnn.functional.activation`).
 
 The convolution is a JAX primitive (``conv_lanes_p``) with its own transpose rules, because
 the gradient JAX derives from the slices is slow: the transpose of each shifted slice is a
