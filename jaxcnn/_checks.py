@@ -29,7 +29,7 @@ def ntuple(value, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
         bool), or an element is not an int (a float such as ``2.0`` included).
       ValueError: a sequence of the wrong length (an empty one when ``n`` is ``None``).
     """
-    wanted = "an int or a sequence of ints" if n is None else f"an int or {n} ints"
+    wanted = "an int or a sequence of ints" if n is None else f"an int or {n} int{'s' * (n != 1)}"
     if is_int(value):
         return (int(value),) * (1 if n is None else n)
     if isinstance(value, Sequence) and not isinstance(value, str):

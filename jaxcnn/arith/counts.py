@@ -25,7 +25,8 @@ def conv_params(
     The notes' ``|theta| = w_k * h_k * d_in * d_out + d_out`` for a 2D kernel and ``groups=1``.
 
     Args:
-      kernel_size: the window, e.g. ``(3, 3)`` or ``5``; c_in, c_out: channels;
+      kernel_size: the window, e.g. ``(3, 3)``, or an int for a 1-D window (``5``); c_in,
+        c_out: channels;
       groups: divides both; bias: count a ``(c_out,)`` bias.
 
     Returns:
@@ -91,7 +92,8 @@ def conv_macs(
     """Multiply-accumulates of a convolution: each output element costs ``prod(k) * c_in / g``.
 
     Args:
-      out_spatial: the output's spatial sizes, e.g. ``(H_out, W_out)``; kernel_size: window;
+      out_spatial: the output's spatial sizes, e.g. ``(H_out, W_out)``; kernel_size: the
+        window, an int (the same on every axis) or one int per axis of ``out_spatial``;
       c_in, c_out, groups: channels; batch: examples (>= 0; an empty batch costs 0).
 
     Returns:
@@ -99,14 +101,14 @@ def conv_macs(
 
     Raises:
       TypeError: a non-int argument (bool included).
-      ValueError: a negative batch, a non-positive output size; otherwise as
-        :func:`conv_params`.
+      ValueError: a negative batch, a non-positive output size, a kernel_size sequence whose
+        length differs from out_spatial's; otherwise as :func:`conv_params`.
     """
     fn = "conv_macs"
-    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn)
+    out_spatial = _window(out_spatial, fn, "out_spatial")
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn, out_spatial)
     (batch,) = non_negative_ints(fn, batch=batch)
-    out = math.prod(_window(out_spatial, fn, "out_spatial"))
-    return batch * out * c_out * math.prod(window) * (c_in // groups)
+    return batch * math.prod(out_spatial) * c_out * math.prod(window) * (c_in // groups)
 
 
 def conv_transpose_macs(
@@ -118,10 +120,10 @@ def conv_transpose_macs(
     int >= 0 (an empty batch costs 0). Raises as :func:`conv_macs`.
     """
     fn = "conv_transpose_macs"
-    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn)
+    in_spatial = _window(in_spatial, fn, "in_spatial")
+    window, c_in, c_out, groups = _conv_args(kernel_size, c_in, c_out, groups, fn, in_spatial)
     (batch,) = non_negative_ints(fn, batch=batch)
-    in_ = math.prod(_window(in_spatial, fn, "in_spatial"))
-    return batch * in_ * c_in * math.prod(window) * (c_out // groups)
+    return batch * math.prod(in_spatial) * c_in * math.prod(window) * (c_out // groups)
 
 
 def dense_macs(d_in: int, d_out: int, positions: int = 1) -> int:
@@ -140,9 +142,16 @@ def flops(macs: int) -> int:
     return 2 * macs
 
 
-def _conv_args(kernel_size, c_in, c_out, groups, fn: str):
-    """``(window, c_in, c_out, groups)`` checked, with errors naming the public ``fn``."""
-    window = _window(kernel_size, fn, "kernel_size")
+def _conv_args(kernel_size, c_in, c_out, groups, fn: str, spatial=None):
+    """``(window, c_in, c_out, groups)`` checked, with errors naming the public ``fn``.
+
+    With ``spatial`` (the sizes a MAC count multiplies by), an int ``kernel_size`` is that
+    many axes wide, as ``Conv2d(kernel_size=3)`` is 3x3, and a sequence must match its length.
+    """
+    if spatial is None:
+        window = _window(kernel_size, fn, "kernel_size")
+    else:
+        window = positive(ntuple(kernel_size, len(spatial), fn, "kernel_size"), fn, "kernel_size")
     c_in, c_out, groups = positive_ints(fn, c_in=c_in, c_out=c_out, groups=groups)
     if c_in % groups or c_out % groups:
         raise ValueError(f"{fn}: groups must divide c_in {c_in} and c_out {c_out}, got {groups}")

@@ -99,13 +99,15 @@ def layer_norm(x, scale=None, bias=None, *, epsilon=1e-5, axis=-1) -> jax.Array:
 
     Raises:
       TypeError: a non-array or non-floating ``x``, a non-int axis, or a non-real ``epsilon``.
-      ValueError: an axis out of range or repeated, ``scale`` / ``bias`` of the wrong shape,
-        or a negative ``epsilon``.
+      ValueError: a rank-0 ``x``, an axis out of range or repeated, ``scale`` / ``bias`` of
+        the wrong shape, or a negative ``epsilon``.
     """
     fn = "layer_norm"
     shape = getattr(x, "shape", None)
     if shape is None:
         raise TypeError(f"{fn}: x must be an array, got {type(x).__name__}")
+    if not shape:
+        raise ValueError(f"{fn}: x must have rank >= 1 (an axis to normalise over), got shape ()")
     _checks.floating(x, fn, "x")
     _epsilon(epsilon, fn)
     axes = _axes(axis, len(shape), fn)

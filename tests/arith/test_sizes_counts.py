@@ -91,6 +91,21 @@ def test_macs_against_a_counting_loop_and_dense():
     assert arith.conv_transpose_macs((3,), 5, 4, 6, groups=2) == 3 * 4 * 5 * 3
 
 
+def test_macs_take_an_int_kernel_as_square_and_reject_a_rank_mismatch():
+    # Conv2d(kernel_size=3) is 3x3: an int window spans every axis of the output it is
+    # counted over (it used to count a 1-D window of 3 for a 2-D output, a third of the MACs).
+    out = arith.conv_output_shape((7, 6), 3)
+    assert arith.conv_macs(out, 3, 4, 6) == _naive_conv_macs((1, 7, 6, 4), 3, 6, 1, 1)
+    assert arith.conv_macs(out, 3, 4, 6) == arith.conv_macs(out, (3, 3), 4, 6)
+    assert arith.conv_transpose_macs((5, 5), 3, 4, 6) == 5 * 5 * 4 * 9 * 6
+    with pytest.raises(ValueError, match=r"conv_macs: kernel_size must be an int or 3 ints, "):
+        arith.conv_macs((5, 5, 5), (3, 3), 4, 6)
+    with pytest.raises(
+        ValueError, match=r"conv_transpose_macs: kernel_size must be an int or 1 int, "
+    ):
+        arith.conv_transpose_macs((5,), (3, 3), 4, 6)
+
+
 def test_macs_of_an_empty_batch_are_zero():
     # as fvcore / PyTorch counts: no examples, no multiply-accumulates
     assert arith.conv_macs((5, 5), (3, 3), 4, 6, batch=0) == 0

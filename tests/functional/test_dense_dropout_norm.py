@@ -260,3 +260,5 @@ def test_norm_errors():
         layer_norm(x, None, c, axis=(1, 2))
     with pytest.raises(TypeError, match="layer_norm: x must be an array"):
         layer_norm([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"layer_norm: x must have rank >= 1 .*got shape \(\)"):
+        layer_norm(jnp.float32(1.0))
