@@ -10,6 +10,12 @@ The four rows of issue 7, one training step each (forward, backward, Adam) on a 
 * ``text``: conv1d width 5 SAME, 100 -> 100 channels over 1000 positions, global max pool, dense
   2; batch 64.
 
+Contenders: ``jaxcnn`` (the library's layers and lowerings, one jitted step per call, as the
+other two), ``jaxcnn_loop`` (the same step run ``--steps`` times inside one ``lax.scan`` per call,
+its convolutions canonicalised: how ``jaxcnn.train.fit`` runs a chunk of steps, with XLA's
+temporaries allocated once per call instead of once per step), ``flax`` (plain Flax layers,
+``lax.conv``) and ``torch`` (PyTorch, if importable).
+
 Implementations are timed interleaved (one block of steps each, round-robin, ``--repeats``
 times, the order rotated each round) so that load on a shared machine hits them alike; the table
 gives medians with min-max.
@@ -43,6 +49,7 @@ import optax
 
 from benchmarks._interleave import rotated
 from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool2d
+from jaxcnn.train.canonical import canonicalize_convolutions
 from jaxcnn.train.results import write_json
 
 try:  # PyTorch is only a point of comparison, never a dependency.
@@ -163,8 +170,12 @@ def _torch_model(row):
 # --- training steps -----------------------------------------------------------------------
 
 
-def jax_step(row, ours, seed=0):
-    """A zero-argument callable running one jitted training step, blocking; it returns the loss."""
+def jax_step(row, ours, seed=0, scan=0):
+    """A zero-argument callable running one jitted training step, blocking; it returns the loss.
+
+    With ``scan=S`` one call runs ``S`` steps on the same batch in one ``lax.scan``, the step's
+    convolutions canonicalised, as ``jaxcnn.train.fit`` runs a chunk of steps.
+    """
     batch, shape, classes = ROWS[row]
     rng = np.random.default_rng(seed)
     x = jnp.asarray(rng.standard_normal((batch, *shape)), jnp.float32)
@@ -179,11 +190,20 @@ def jax_step(row, ours, seed=0):
 
     # Donated like jaxcnn.train's step: the new parameters and Adam state reuse the old buffers,
     # as PyTorch updates its tensors in place.
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def step(p, s, x, y):
+    def one_step(p, s, x, y):
         loss, g = jax.value_and_grad(loss_fn)(p, x, y)
         updates, s = tx.update(g, s, p)
         return optax.apply_updates(p, updates), s, loss
+
+    def scanned(p, s, x, y):
+        def body(carry, _):
+            p, s, loss = one_step(*carry, x, y)
+            return (p, s), loss
+
+        (p, s), losses = jax.lax.scan(canonicalize_convolutions(body), (p, s), None, length=scan)
+        return p, s, losses[-1]
+
+    step = jax.jit(scanned if scan else one_step, donate_argnums=(0, 1))
 
     state = [params, tx.init(params)]
 
@@ -258,6 +278,7 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
     for row in rows:
         impls = {
             "jaxcnn": jax_step(row, True),
+            "jaxcnn_loop": jax_step(row, True, scan=steps),  # one call runs all the steps
             "flax": jax_step(row, False),
         }
         if torch is not None:
@@ -271,7 +292,7 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
             for name in rotated(names, r):
                 run = impls[name]
                 t = time.perf_counter()
-                for _ in range(steps):
+                for _ in range(1 if name == "jaxcnn_loop" else steps):
                     run()
                 per[name].append(ROWS[row][0] * steps / (time.perf_counter() - t))
         entry = {"row": row, "batch": ROWS[row][0], "train_flops_per_example": train_flops(row)}
@@ -289,7 +310,7 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
 
 def _row_line(e) -> str:
     parts = [f"{e['row']:6s}"]
-    for name in ("jaxcnn", "flax", "torch"):
+    for name in ("jaxcnn", "jaxcnn_loop", "flax", "torch"):
         if name in e:
             r = e[name]
             parts.append(
@@ -298,6 +319,7 @@ def _row_line(e) -> str:
             )
     if "torch" in e:
         parts.append(f"jaxcnn/torch {e['jaxcnn']['median'] / e['torch']['median']:.2f}x")
+        parts.append(f"loop/torch {e['jaxcnn_loop']['median'] / e['torch']['median']:.2f}x")
     return " | ".join(parts)
 
 

@@ -46,6 +46,16 @@ def test_conv_speed_jax_step_lowers_the_loss(monkeypatch):
     assert losses[2] < losses[0]  # Adam on one fixed batch
 
 
+def test_conv_speed_scanned_steps_are_the_single_steps(monkeypatch):
+    # jaxcnn_loop: three steps in one lax.scan (convolutions canonicalised) = three calls.
+    monkeypatch.setitem(conv_speed.ROWS, "lenet", (4, *conv_speed.ROWS["lenet"][1:]))
+    single = conv_speed.jax_step("lenet", ours=True)
+    losses = [float(single()) for _ in range(3)]
+    scanned = float(conv_speed.jax_step("lenet", ours=True, scan=3)())
+    np.testing.assert_allclose(scanned, losses[2], rtol=1e-5)
+    assert losses[2] < losses[0]
+
+
 def test_conv_speed_main_writes_its_json(tmp_path, monkeypatch):
     monkeypatch.setitem(conv_speed.ROWS, "mlp", (8, *conv_speed.ROWS["mlp"][1:]))
     monkeypatch.setattr(conv_speed, "matmul_peak", lambda: {"jax": 1.0})
