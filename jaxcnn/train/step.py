@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxcnn.train.canonical import canonicalize_convolutions, is_canonical_stablehlo
 from jaxcnn.train.metrics import batch_weight, cross_entropy, metric_sums
 from jaxcnn.train.parallel import shard_batch
 
@@ -74,14 +75,18 @@ def make_train_chunk(
     if per_step:
         return lambda state, arrays, idx: one_step(state, shard_batch(take(arrays, idx), mesh))
 
+    # In the scan's body XLA CPU runs only canonical convolutions fast (`canonical`), and the
+    # gradients' are not: canonicalised here, a chunk of steps is one loop, not S calls.
+    loop_step = canonicalize_convolutions(one_step)
+
     def chunk(state, arrays, indices, active):
         def body(state, xs):
             idx, on = xs
             batch = shard_batch(take(arrays, idx), mesh)
             if not padded:  # no inactive steps in this bucket: skip the cond's overhead
-                return one_step(state, batch)
+                return loop_step(state, batch)
             zeros = {k: jnp.zeros((), jnp.float32) for k in ("loss", "weight", "correct")}
-            return jax.lax.cond(on, one_step, lambda s, b: (s, zeros), state, batch)
+            return jax.lax.cond(on, loop_step, lambda s, b: (s, zeros), state, batch)
 
         return jax.lax.scan(body, state, (indices, active))
 
@@ -95,6 +100,7 @@ def make_eval_pass(model, take, mesh, *, num_classes=None, with_logits=False):
     With ``with_logits`` it returns the logits ``(S, B, ..., C)`` instead of the sums.
     """
 
+    @canonicalize_convolutions  # a scan body too (see make_train_chunk)
     def apply(variables, batch):
         return model.apply(variables, batch["x"], train=False)
 
@@ -136,8 +142,10 @@ def loop_hurts_convolutions(lowered, mesh) -> bool:
     only the *entry* computation. Inside the while body of ``lax.scan`` the backward
     convolutions (input and kernel gradients, e.g. ``dim_labels=f0b_i0o->0bf``) keep their
     order and fall to the naive loop emitter: measured 10-15x slower for the text KimCNN
-    (docs/training.md, "Speed"). GPUs (cuDNN) take any order, so only CPU meshes count.
+    (docs/training.md, "Speed"). :func:`make_train_chunk` canonicalises its step's
+    convolutions itself (:mod:`jaxcnn.train.canonical`), so this is ``True`` only if some other
+    convolution is left. GPUs (cuDNN) take any order, so only CPU meshes count.
     """
     if any(d.platform != "cpu" for d in mesh.devices.flat):
         return False
-    return "stablehlo.convolution" in lowered.as_text()
+    return not is_canonical_stablehlo(lowered.as_text())
