@@ -329,9 +329,10 @@ def _compile(make_fn, state, arrays, idx, active, mesh):
     """The bucket's compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
 
     Ahead-of-time: the compile time is measured on its own, never inside a training call.
-    Normally the whole chunk is one ``lax.scan``; where that loop would put convolutions on
-    XLA CPU's slow path (`loop_hurts_convolutions`), one step is compiled instead and the
-    call runs it ``S`` times from Python: same steps, same state, same outputs.
+    The whole chunk is one ``lax.scan`` (its step's convolutions canonicalised, so that XLA
+    CPU runs them fast in the loop: `jaxcnn.train.canonical`); should a convolution still be
+    left on XLA CPU's slow path (`loop_hurts_convolutions`), one step is compiled instead and
+    the call runs it ``S`` times from Python: same steps, same state, same outputs.
     """
     repl = replicated(mesh)
     jitted = jax.jit(make_fn(False), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
