@@ -304,6 +304,7 @@ def bucket_datasets(
       :class:`text.sequences.BucketStats`.
 
     Raises:
+      TypeError: ``labels`` not integers.
       ValueError: ``labels`` not one per sequence, or as ``bucket_sequences``.
     """
     labels = np.asarray(labels)
@@ -311,6 +312,8 @@ def bucket_datasets(
         raise ValueError(
             f"bucket_datasets: labels must have shape ({len(sequences)},), got {labels.shape}"
         )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"bucket_datasets: labels must have an integer dtype, got {labels.dtype}")
     buckets, stats = bucket_sequences(sequences, lengths, too_long=too_long, min_count=min_count)
     out = [token_dataset(b.ids, b.mask, labels[b.index].astype(np.int32)) for b in buckets]
     return out, stats
@@ -322,9 +325,15 @@ def token_dataset(ids, mask, y, weight=None):
     Args:
       ids: int32 ``(N, L)``; mask: bool ``(N, L)``; y: int32 ``(N,)`` or ``(N, L)``;
       weight: optional float32 shaped like ``y`` (0 = ignore).
+
+    Raises:
+      TypeError: ``ids`` or ``y`` not integers.
+      ValueError: ``ids`` not ``(N, L)`` with ``N >= 1``, or ``mask`` / ``y`` / ``weight`` of
+        another shape (a batch gather would otherwise clamp the short array's rows silently).
     """
     from jaxcnn.train.data import Dataset  # imported late: the data side works without it
 
+    _check_token_arrays(ids, mask, y, weight)
     arrays = {
         "ids": jnp.asarray(ids, jnp.int32),
         "mask": jnp.asarray(mask, bool),
@@ -340,3 +349,22 @@ def _take(arrays, idx):
     if "weight" in arrays:
         batch["weight"] = arrays["weight"][idx]
     return batch
+
+
+def _check_token_arrays(ids, mask, y, weight):
+    fn = "token_dataset"
+    shape = np.shape(ids)
+    if len(shape) != 2 or shape[0] == 0:
+        raise ValueError(f"{fn}: ids must have shape (N, L) with N >= 1, got {shape}")
+    if not np.issubdtype(np.asarray(ids).dtype, np.integer):
+        raise TypeError(f"{fn}: ids must have an integer dtype, got {np.asarray(ids).dtype}")
+    if np.shape(mask) != shape:
+        raise ValueError(f"{fn}: mask must have the shape of ids {shape}, got {np.shape(mask)}")
+    if np.shape(y) not in (shape[:1], shape):
+        raise ValueError(f"{fn}: y must have shape {shape[:1]} or {shape}, got {np.shape(y)}")
+    if not np.issubdtype(np.asarray(y).dtype, np.integer):
+        raise TypeError(f"{fn}: y must have an integer dtype, got {np.asarray(y).dtype}")
+    if weight is not None and np.shape(weight) != np.shape(y):
+        raise ValueError(
+            f"{fn}: weight must have the shape of y {np.shape(y)}, got {np.shape(weight)}"
+        )

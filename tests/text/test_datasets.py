@@ -6,10 +6,12 @@ import pytest
 from text.datasets import (
     LEXNAMES,
     Example,
+    bucket_datasets,
     encode_examples,
     read_labelled,
     read_wordnet,
     split_examples,
+    token_dataset,
 )
 from text.vocab import build_vocabulary
 
@@ -113,3 +115,35 @@ def test_encode_drops_and_counts_empty_and_all_unknown():
     assert [s.tolist() for s in seqs] == [[the, dog], [the, 1]]
     _, _, kept_all = encode_examples(items, vocab, drop_all_unknown=False)
     assert (kept_all.kept, kept_all.all_unknown) == (4, 0)
+
+
+def test_token_dataset_rejects_arrays_that_do_not_line_up():
+    ids, mask = np.ones((4, 3), np.int32), np.ones((4, 3), bool)
+    y = np.arange(4, dtype=np.int32)
+    assert token_dataset(ids, mask, y).size == 4
+    assert token_dataset(ids, mask, ids, np.ones((4, 3), np.float32)).size == 4
+    # a short y would be gathered with clamped indices: silently wrong labels
+    with pytest.raises(
+        ValueError, match=r"token_dataset: y must have shape \(4,\) or \(4, 3\), got \(3,\)"
+    ):
+        token_dataset(ids, mask, y[:3])
+    with pytest.raises(
+        ValueError, match=r"token_dataset: mask must have the shape of ids \(4, 3\), got \(4, 2\)"
+    ):
+        token_dataset(ids, mask[:, :2], y)
+    with pytest.raises(ValueError, match=r"token_dataset: ids must have shape \(N, L\)"):
+        token_dataset(ids[0], mask[0], y)
+    with pytest.raises(ValueError, match=r"token_dataset: weight must have the shape of y \(4,\)"):
+        token_dataset(ids, mask, y, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="token_dataset: y must have an integer dtype, got float64"):
+        token_dataset(ids, mask, y + 0.7)
+    with pytest.raises(TypeError, match="token_dataset: ids must have an integer dtype"):
+        token_dataset(ids.astype(np.float32), mask, y)
+
+
+def test_bucket_datasets_rejects_float_labels():
+    seqs = [np.array([2, 3], np.int32), np.array([4], np.int32)]
+    (ds,), _ = bucket_datasets(seqs, np.array([1, 0]), (4,))
+    np.testing.assert_array_equal(ds.arrays["y"], [1, 0])
+    with pytest.raises(TypeError, match="bucket_datasets: labels must have an integer dtype"):
+        bucket_datasets(seqs, np.array([1.7, 0.0]), (4,))  # was truncated to [1, 0]
