@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Raises:
       FileNotFoundError: no such file.
-      ValueError: bad magic, unknown type code, or a file shorter/longer than its header says.
+      ValueError: bad magic, unknown type code, a file shorter/longer than its header says, or a
+        truncated or damaged gzip file.
     """
     raw = _read_bytes(path)
     if len(raw) < 4:
@@ -194,6 +196,6 @@ def _read_bytes(path) -> bytes:
     if raw[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by file name
         try:
             raw = gzip.decompress(raw)
-        except (EOFError, gzip.BadGzipFile) as err:
+        except (EOFError, gzip.BadGzipFile, zlib.error) as err:  # zlib: a corrupt body
             raise ValueError(f"read_idx: {path} must be a complete gzip file, got {err}") from err
     return raw

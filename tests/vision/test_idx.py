@@ -80,3 +80,13 @@ def test_missing_dataset_says_how_to_install(tmp_path):
 def test_writer_rejects_unknown_dtype(tmp_path):
     with pytest.raises(TypeError, match="write_idx: array dtype must be one of .* got uint16"):
         idx.write_idx(tmp_path / "u", np.zeros(3, np.uint16))
+
+
+def test_corrupt_gzip_body_is_a_value_error(tmp_path):
+    # A damaged deflate stream raises zlib.error, not BadGzipFile: it must still name the file.
+    idx.write_idx(tmp_path / "a.gz", np.arange(100, dtype=np.uint8).reshape(10, 10))
+    raw = bytearray((tmp_path / "a.gz").read_bytes())
+    raw[12:30] = bytes(b ^ 0xFF for b in raw[12:30])
+    (tmp_path / "b.gz").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="must be a complete gzip file"):
+        idx.read_idx(tmp_path / "b.gz")
