@@ -80,12 +80,25 @@ def skipgram_pairs(
       ``(centers, contexts)``: int32 ``(P,)`` each, in corpus order.
 
     Raises:
-      ValueError: ``window < 1`` or ``subsample < 0``.
+      TypeError: a sequence of non-integer ids.
+      ValueError: ``window < 1``, ``subsample < 0``, a sequence that is not 1-D, or an id
+        outside ``[0, len(vocab))`` (the message names the sequence).
     """
     fn = "skipgram_pairs"
     _checks.positive(_checks.ntuple(window, 1, fn, "window"), fn, "window")
     if subsample < 0:
         raise ValueError(f"{fn}: subsample must be >= 0, got {subsample}")
+    for i, s in enumerate(sequences):
+        s = np.asarray(s)
+        if s.ndim != 1:
+            raise ValueError(f"{fn}: sequences[{i}] must have rank 1 (T,), got shape {s.shape}")
+        if s.size and not np.issubdtype(s.dtype, np.integer):
+            raise TypeError(f"{fn}: sequences[{i}] must have an integer dtype, got {s.dtype}")
+        if s.size and (s.min() < 0 or s.max() >= len(vocab)):
+            raise ValueError(
+                f"{fn}: ids of sequences[{i}] must be in [0, {len(vocab)}) (the vocabulary), "
+                f"got values in [{s.min()}, {s.max()}]"
+            )
     rng = np.random.default_rng(seed)
     counts = np.asarray(vocab.counts, np.float64)
     freq = counts / max(counts[2:].sum(), 1.0)
@@ -115,7 +128,12 @@ def noise_table(vocab: Vocabulary, size: int = 1_000_000, power: float = 0.75) -
 
     Returns:
       ``(size,)`` int32; PAD and UNK never appear.
+
+    Raises:
+      TypeError / ValueError: ``size`` not a positive int.
+      ValueError: no word with a positive count.
     """
+    _checks.positive_int(size, "noise_table", "size")
     weights = np.asarray(vocab.counts, np.float64) ** power
     weights[[PAD_ID, UNK_ID]] = 0.0
     if weights.sum() <= 0:
@@ -128,12 +146,37 @@ def skipgram_dataset(centers, contexts, noise, *, num_negatives: int = 5, seed: 
     """A training ``Dataset`` of pairs; each batch draws its noise words on the device.
 
     Batches: ``{"x": {"center": (B,), "candidates": (B, K + 1)}, "y": zeros (B,)}``.
+
+    Args:
+      centers, contexts: int ``(P,)`` word ids of the pairs (as :func:`skipgram_pairs` returns).
+      noise: int ``(S,)`` noise-word table, ``S >= 1`` (:func:`noise_table`).
+      num_negatives: ``K``, noise words per pair (>= 1).
+      seed: seeds the noise draws.
+
+    Raises:
+      ValueError: ``num_negatives < 1``; ``centers`` and ``contexts`` not 1-D of one length
+        ``P >= 1`` (the device gather would clamp the shorter one's indices silently);
+        ``noise`` not 1-D and non-empty.
+      TypeError: non-integer ``centers``, ``contexts`` or ``noise``.
     """
     from jaxcnn.train.data import Dataset  # late: the rest of the module works without it
 
+    fn = "skipgram_dataset"
     k = int(num_negatives)
     if k < 1:
-        raise ValueError(f"skipgram_dataset: num_negatives must be >= 1, got {num_negatives}")
+        raise ValueError(f"{fn}: num_negatives must be >= 1, got {num_negatives}")
+    n = np.shape(centers)
+    if len(n) != 1 or n[0] == 0:
+        raise ValueError(f"{fn}: centers must have shape (P,) with P >= 1, got {n}")
+    if np.shape(contexts) != n:
+        raise ValueError(
+            f"{fn}: contexts must have the shape of centers {n}, got {np.shape(contexts)}"
+        )
+    if len(np.shape(noise)) != 1 or np.shape(noise)[0] == 0:
+        raise ValueError(f"{fn}: noise must have shape (S,) with S >= 1, got {np.shape(noise)}")
+    for arg, a in (("centers", centers), ("contexts", contexts), ("noise", noise)):
+        if not np.issubdtype(np.asarray(a).dtype, np.integer):
+            raise TypeError(f"{fn}: {arg} must have an integer dtype, got {np.asarray(a).dtype}")
     arrays = {
         "center": jnp.asarray(centers, jnp.int32),
         "context": jnp.asarray(contexts, jnp.int32),
