@@ -70,6 +70,28 @@ def test_occlusion_of_a_one_pixel_model():
         occlusion_map(logits_fn, image, 0, patch=0)
 
 
+def test_occlusion_rejects_a_label_outside_the_classes():
+    # JAX clamps out-of-range indices: label 7 of 2 classes would silently track class 1.
+    def logits_fn(batch):
+        v = batch[:, 0, 0, 0]
+        return jnp.stack([v, -v], axis=-1)
+
+    image = jnp.ones((4, 4, 1))
+    np.testing.assert_allclose(
+        occlusion_map(logits_fn, image, jnp.int32(1)), occlusion_map(logits_fn, image, 1)
+    )
+    with pytest.raises(ValueError, match=r"occlusion_map: label must be in \[0, 2\), got 7"):
+        occlusion_map(logits_fn, image, 7)
+    with pytest.raises(ValueError, match=r"occlusion_map: label must be in \[0, 2\), got -1"):
+        occlusion_map(logits_fn, image, -1)
+    with pytest.raises(TypeError, match="occlusion_map: label must be an int, got float 1.0"):
+        occlusion_map(logits_fn, image, 1.0)
+    with pytest.raises(ValueError, match="occlusion_map: batch_size must be a positive int, got 0"):
+        occlusion_map(logits_fn, image, 0, batch_size=0)
+    with pytest.raises(ValueError, match=r"logits_fn must map .* got shape \(1, 2, 1\)"):
+        occlusion_map(lambda b: logits_fn(b)[..., None], image, 0)
+
+
 def _ones_net(x):
     """conv 3x3 -> avg pool 2/2 -> conv 3x3 stride 2 pad 1 dilation 2, all-ones kernels."""
     dn = ("NHWC", "HWIO", "NHWC")
