@@ -95,10 +95,14 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
         value = getattr(config, name)
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{fn}: config.{name} must be a positive int, got {value!r}")
-    if not (0 < config.test_fraction < 1 and 0 <= config.dev_fraction < 1):
+    if not (
+        0 < config.test_fraction < 1
+        and 0 <= config.dev_fraction < 1
+        and config.test_fraction + config.dev_fraction < 1
+    ):
         raise ValueError(
-            f"{fn}: config.test_fraction and dev_fraction must be in (0, 1), got "
-            f"{config.test_fraction}, {config.dev_fraction}"
+            f"{fn}: config.test_fraction must be in (0, 1) and dev_fraction in [0, 1), summing "
+            f"to < 1, got {config.test_fraction}, {config.dev_fraction}"
         )
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"{fn}: workers must be a positive int, got {workers!r}")
@@ -165,6 +169,10 @@ def make_plan(config: CorpusConfig) -> dict:
 
     Returns:
       {"speakers": {name: {...}}, "jobs": [(speaker dict, [(utt_id, text, lead_s, tail_s)])]}.
+
+    Raises:
+      ValueError: a split that has speakers but no sentences (too few WordNet sentences of
+        ``config.min_chars`` .. ``config.max_chars`` characters).
     """
     from audio.espeak import ENGLISH_VOICES
 
@@ -186,6 +194,13 @@ def make_plan(config: CorpusConfig) -> dict:
     pools = {"test": sentences[0::10], "dev": sentences[1::10]}
     pools["train"] = [s for i, s in enumerate(sentences) if i % 10 > 1]
     cursor = dict.fromkeys(pools, 0)
+    for split in sorted({split_of[t] for t in used}):
+        if not pools[split]:
+            raise ValueError(
+                f"make_plan: the {split} split must have sentences, got none of "
+                f"{len(sentences)} sentences of {config.min_chars}..{config.max_chars} "
+                "characters (too few sentences: widen min_chars / max_chars)"
+            )
 
     speakers, jobs = {}, []
     for k in range(config.num_speakers):

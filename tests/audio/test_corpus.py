@@ -71,3 +71,17 @@ def test_bad_config(tmp_path):
         corpus.build(tmp_path, workers=0)
     with pytest.raises(ValueError, match="WordNet data"):
         corpus.wordnet_sentences(directory=tmp_path)
+
+
+def test_too_few_sentences_is_a_value_error(monkeypatch):
+    # was a ZeroDivisionError from an empty sentence pool
+    with pytest.raises(ValueError, match=r"make_plan: the \w+ split must have sentences, got none"):
+        corpus.make_plan(corpus.CorpusConfig(num_speakers=6, min_chars=50, max_chars=10))
+    monkeypatch.setattr(corpus, "wordnet_sentences", lambda *a: ["a single sentence here"])
+    with pytest.raises(ValueError, match="make_plan: the dev split must have sentences"):
+        corpus.make_plan(corpus.CorpusConfig(num_speakers=40))
+
+
+def test_fractions_that_leave_no_training_speakers(tmp_path):
+    with pytest.raises(ValueError, match="summing to < 1, got 0.6, 0.5"):
+        corpus.build(tmp_path, corpus.CorpusConfig(test_fraction=0.6, dev_fraction=0.5))
