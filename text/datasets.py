@@ -131,21 +131,38 @@ def read_synonyms(
     adjective markers such as ``(a)`` are removed; multi-word entries (``laying_waste``) are
     left out. A check for word vectors that were trained on the glosses, not the synsets.
 
+    Args:
+      directory: a WordNet dict folder (see :func:`find_wordnet`); ``None`` = the default.
+      pos: which ``data.*`` files to read (as :func:`read_wordnet`).
+
+    Returns:
+      ``(word, word)`` pairs in file order, each pair once.
+
     Raises:
-      ValueError: no data files (see :func:`find_wordnet`).
+      ValueError: no data files (see :func:`find_wordnet`), an unknown ``pos``, or a
+        malformed data line (with file and line number).
     """
+    fn = "read_synonyms"
     root = find_wordnet(directory)
+    for p in pos:
+        _checks.one_of(p, [q.upper() for q in POS_FILES], fn, "pos")
     out, seen = [], set()
     for p in pos:
-        path = root / f"data.{p}"
+        path = root / f"data.{p.lower()}"
         if not path.is_file():
             continue
         with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("  "):
+            for lineno, line in enumerate(f, start=1):
+                if line.startswith("  ") or not line.strip():
                     continue
                 fields = line.split("|", 1)[0].split()
-                n = int(fields[3], 16)
+                try:
+                    n = int(fields[3], 16)
+                except (IndexError, ValueError):
+                    raise ValueError(
+                        f"{fn}: line {lineno} of {path} must be 'offset lex_filenum ss_type "
+                        f"w_cnt word ...', got {line[:60]!r}"
+                    ) from None
                 words = [w.split("(")[0].lower() for w in fields[4 : 4 + 2 * n : 2]]
                 words = list(dict.fromkeys(w for w in words if w.isalpha()))
                 for i, a in enumerate(words):

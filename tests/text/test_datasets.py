@@ -9,6 +9,7 @@ from text.datasets import (
     bucket_datasets,
     encode_examples,
     read_labelled,
+    read_synonyms,
     read_wordnet,
     split_examples,
     token_dataset,
@@ -147,3 +148,20 @@ def test_bucket_datasets_rejects_float_labels():
     np.testing.assert_array_equal(ds.arrays["y"], [1, 0])
     with pytest.raises(TypeError, match="bucket_datasets: labels must have an integer dtype"):
         bucket_datasets(seqs, np.array([1.7, 0.0]), (4,))  # was truncated to [1, 0]
+
+
+def test_read_synonyms_blank_lines_pos_and_broken_lines(tmp_path):
+    (tmp_path / "data.adj").write_text(
+        "  1 licence\n"
+        "00001740 00 a 03 able 0 capable(a) 0 able 0 000 | having the means\n"
+        "\n"  # a blank line: was an IndexError
+        "00002000 00 a 0b big 0 large 0 great_big 0 tall 0 huge 0 giant 0 vast 0 broad 0"
+        " wide 0 grand 0 major 0 000 | above average in size\n"
+    )
+    pairs = read_synonyms(tmp_path, pos=("ADJ",))  # upper case, as read_wordnet accepts
+    assert pairs[0] == ("able", "capable") and len(pairs) == 1 + 10 * 9 // 2
+    with pytest.raises(ValueError, match="read_synonyms: pos must be one of"):
+        read_synonyms(tmp_path, pos=("adjective",))  # was silently no pairs
+    (tmp_path / "data.adj").write_text("00001740 00 a\n")
+    with pytest.raises(ValueError, match="read_synonyms: line 1 of .* must be 'offset lex_filenum"):
+        read_synonyms(tmp_path, pos=("adj",))
