@@ -17,6 +17,8 @@ import scipy.fft
 import scipy.signal
 import soundfile
 
+from jaxcnn import _checks
+
 SAMPLE_RATE = 16000
 N_FFT = 400
 HOP = 160
@@ -83,24 +85,20 @@ def compute(y: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig = Featur
 
     Raises:
       ValueError: ``sr`` other than 16000, ``y`` not 1-D / empty / non-finite, bad config.
-      TypeError: ``y`` not floating.
+      TypeError: ``y`` not floating, ``config.num`` not an int.
     """
     fn = "compute"
     if sr != SAMPLE_RATE:
         raise ValueError(f"{fn}: sr must be {SAMPLE_RATE} (resample first), got {sr}")
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"{fn}: y must have rank 1 (num_samples,), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise TypeError(f"{fn}: y must have a floating dtype, got {y.dtype}")
-    if y.size == 0:
-        raise ValueError(f"{fn}: y must be non-empty, got 0 samples")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{fn}: y must be finite, got NaN or inf samples")
+    y = _check_samples(y, fn)
     if config.kind not in ("mfcc", "mfsc"):
         raise ValueError(f"{fn}: config.kind must be one of ['mfcc', 'mfsc'], got {config.kind!r}")
     if config.deltas not in (0, 1, 2):
         raise ValueError(f"{fn}: config.deltas must be 0, 1 or 2, got {config.deltas!r}")
+    if not _checks.is_int(config.num):
+        raise TypeError(
+            f"{fn}: config.num must be an int, got {type(config.num).__name__} {config.num!r}"
+        )
     if not (1 <= config.num <= N_MELS):
         raise ValueError(f"{fn}: config.num must be in [1, {N_MELS}], got {config.num!r}")
 
@@ -128,7 +126,15 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
     Args:
       y: float ``(num_samples,)`` at 16 kHz.
+
+    Returns:
+      float64 ``(T, 40)`` with ``T = 1 + num_samples // 160``; frame-major (time, band).
+
+    Raises:
+      ValueError: ``y`` not 1-D, empty or non-finite.
+      TypeError: ``y`` not floating.
     """
+    y = _check_samples(y, "log_mel").astype(np.float64)
     pad = N_FFT // 2
     padded = np.pad(y, (pad, pad))  # librosa >= 0.10 pads with zeros
     num_frames = 1 + (len(padded) - N_FFT) // HOP
@@ -138,6 +144,20 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     mel = spec @ _mel_basis().T  # (T, 40)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     return np.maximum(db, db.max() - 80.0)
+
+
+def _check_samples(y, fn: str) -> np.ndarray:
+    """``y`` as an array, after checking it is a non-empty, finite, floating ``(num_samples,)``."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{fn}: y must have rank 1 (num_samples,), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise TypeError(f"{fn}: y must have a floating dtype, got {y.dtype}")
+    if y.size == 0:
+        raise ValueError(f"{fn}: y must be non-empty, got 0 samples")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"{fn}: y must be finite, got NaN or inf samples")
+    return y
 
 
 def _mel_basis() -> np.ndarray:

@@ -83,6 +83,23 @@ def test_bad_arrays():
         features.compute(y, 16000, features.FeatureConfig(kind="plp"))
     with pytest.raises(ValueError, match="cmvn: features must be finite"):
         features.cmvn(np.array([[np.nan, 1.0]]))
+    with pytest.raises(TypeError, match="compute: config.num must be an int, got float 3.5"):
+        features.compute(y, 16000, features.FeatureConfig(num=3.5))  # was a slicing TypeError
+
+
+def test_log_mel_checks_its_input():
+    assert features.log_mel(np.zeros(1600)).shape == (11, 40)
+    # a (channels, samples) array was framed along the wrong axis: a broadcasting error
+    with pytest.raises(
+        ValueError, match=r"log_mel: y must have rank 1 \(num_samples,\), got shape \(2, 1600\)"
+    ):
+        features.log_mel(np.zeros((2, 1600)))
+    with pytest.raises(TypeError, match="log_mel: y must have a floating dtype, got int16"):
+        features.log_mel(np.zeros(1600, np.int16))  # raw PCM: was accepted, 32768x too loud
+    with pytest.raises(ValueError, match="log_mel: y must be non-empty"):
+        features.log_mel(np.zeros(0))
+    with pytest.raises(ValueError, match="log_mel: y must be finite"):
+        features.log_mel(np.full(1600, np.inf))
 
 
 def test_extract_caches_and_skips_bad_files(tmp_path, utterance, caplog):
