@@ -56,11 +56,26 @@ def gradient_receptive_field(
       ``(H, W)`` float array; zero outside the pixels the unit depends on (for this input).
 
     Raises:
-      ValueError: bad rank.
+      TypeError: ``unit`` not three ints.
+      ValueError: bad rank, ``fn`` not returning ``(1, H', W', C')``, or ``unit`` outside
+        ``[0, H') x [0, W') x [0, C')``.
     """
-    _checks.rank(image, 3, "gradient_receptive_field", "image", "(H, W, C)")
+    fn_name = "gradient_receptive_field"
+    _checks.rank(image, 3, fn_name, "image", "(H, W, C)")
+    unit = _checks.ntuple(unit, 3, fn_name, "unit")
+    image = jnp.asarray(image, jnp.float32)
+    out = jax.eval_shape(fn, image[None])
+    if len(out.shape) != 4 or out.shape[0] != 1:
+        raise ValueError(
+            f"{fn_name}: fn must map (1, H, W, C) to (1, H', W', C'), got shape {out.shape}"
+        )
+    # JAX clamps an out-of-range index: the gradient would silently be another unit's.
+    if not all(0 <= u < n for u, n in zip(unit, out.shape[1:], strict=True)):
+        raise ValueError(
+            f"{fn_name}: unit must index the output map {out.shape[1:]} (i, j, c), got {unit}"
+        )
     i, j, c = unit
-    grad = jax.grad(lambda x: fn(x[None])[0, i, j, c])(jnp.asarray(image, jnp.float32))
+    grad = jax.grad(lambda x: fn(x[None])[0, i, j, c])(image)
     return np.abs(np.asarray(grad)).sum(axis=-1)
 
 

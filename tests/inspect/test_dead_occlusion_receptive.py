@@ -131,3 +131,17 @@ def test_receptive_window_at_the_border_is_a_bounding_span():
     assert receptive_window(LAYERS, (0,)) == ((-2, 10),)  # unclipped: reaches into the padding
     with pytest.raises(ValueError, match="receptive_window: unit must be non-negative"):
         receptive_window(LAYERS, (-1, 0))
+
+
+def test_gradient_receptive_field_rejects_a_unit_outside_the_map():
+    # (1, 3, 3, 1) output: JAX would clamp (10, 0, 0) to (2, 0, 0) and (-1, 0, 0) would wrap.
+    image = jnp.ones((16, 16, 1))
+    for unit in [(3, 0, 0), (10, 0, 0), (-1, 0, 0), (0, 0, 1)]:
+        with pytest.raises(ValueError, match=r"unit must index the output map \(3, 3, 1\)"):
+            gradient_receptive_field(_ones_net, image, unit)
+    with pytest.raises(ValueError, match="unit must be an int or 3 ints, got \\(1, 2\\)"):
+        gradient_receptive_field(_ones_net, image, (1, 2))
+    with pytest.raises(TypeError, match="unit must contain ints"):
+        gradient_receptive_field(_ones_net, image, (1.0, 2, 0))
+    with pytest.raises(ValueError, match=r"fn must map .* got shape \(1, 3, 3\)"):
+        gradient_receptive_field(lambda x: _ones_net(x)[..., 0], image, (0, 0, 0))
