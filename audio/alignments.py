@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audio import phones
+from jaxcnn import _checks
 
 Segment = tuple[int, int, str]  # (start_sample, end_sample exclusive, symbol)
 
@@ -72,12 +73,32 @@ def check_segments(segments: list[Segment], num_samples: int | None, fn: str) ->
       fn: the calling function's name, for the message.
 
     Raises:
-      ValueError: an empty segment, a gap, an overlap, or an end past ``num_samples``.
+      TypeError: a start or end that is not an int, or a symbol that is not a str.
+      ValueError: a negative start, a symbol that is empty or holds whitespace (a ``.phn``
+        line could not hold it), an empty segment, a gap, an overlap, or an end past
+        ``num_samples``.
     """
     if not segments:
         raise ValueError(f"{fn}: segments must be non-empty, got none")
     previous_end = segments[0][0]
     for i, (start, end, symbol) in enumerate(segments):
+        if not (_checks.is_int(start) and _checks.is_int(end)):
+            raise TypeError(
+                f"{fn}: segment {i} ({symbol!r}) must have int start and end samples, got "
+                f"{start!r}..{end!r}"
+            )
+        if not isinstance(symbol, str):
+            raise TypeError(
+                f"{fn}: segment {i} symbol must be a str, got {type(symbol).__name__} {symbol!r}"
+            )
+        if not symbol or len(symbol.split()) != 1 or symbol.split()[0] != symbol:
+            raise ValueError(
+                f"{fn}: segment {i} symbol must be non-empty without whitespace, got {symbol!r}"
+            )
+        if start < 0:
+            raise ValueError(
+                f"{fn}: segment {i} ({symbol!r}) must start at sample >= 0, got {start}"
+            )
         if end <= start:
             raise ValueError(
                 f"{fn}: segment {i} ({symbol!r}) must have end > start, got {start}..{end}"

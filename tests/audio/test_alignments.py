@@ -76,3 +76,23 @@ def test_bad_phn_file(tmp_path):
     empty.write_text("\n")
     with pytest.raises(ValueError, match="at least one segment"):
         alignments.read_phn(empty)
+
+
+@pytest.mark.parametrize(
+    "segments, error, match",
+    [
+        ([(0.0, 100.0, "iy")], TypeError, r"must have int start and end samples, got 0.0..100.0"),
+        ([(-10, 100, "iy")], ValueError, "must start at sample >= 0, got -10"),
+        ([(0, 100, "i y")], ValueError, "symbol must be non-empty without whitespace, got 'i y'"),
+        ([(0, 100, "")], ValueError, "symbol must be non-empty without whitespace, got ''"),
+        ([(0, 100, None)], TypeError, "symbol must be a str, got NoneType"),
+    ],
+)
+def test_write_phn_refuses_what_read_phn_cannot_read(tmp_path, segments, error, match):
+    # each of these used to be written as a .phn file that read_phn then rejects
+    with pytest.raises(error, match=match):
+        alignments.write_phn(tmp_path / "u.phn", segments)
+    assert not (tmp_path / "u.phn").exists()
+    ok = [(np.int64(0), np.int32(100), "iy")]  # NumPy ints are fine
+    alignments.write_phn(tmp_path / "u.phn", ok)
+    assert alignments.read_phn(tmp_path / "u.phn") == [(0, 100, "iy")]
