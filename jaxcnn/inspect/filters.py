@@ -47,11 +47,15 @@ def filter_grid(kernel, *, columns: int | None = None, pad: int = 1) -> np.ndarr
       ``(rows * (KH + pad) - pad, columns * (KW + pad) - pad, C_in)`` float array in ``[0, 1]``.
 
     Raises:
-      ValueError: wrong rank, or ``C_in`` not 1 or 3.
+      TypeError: ``columns`` or ``pad`` not an int.
+      ValueError: wrong rank, ``C_in`` not 1 or 3, ``columns`` < 1 or ``pad`` < 0.
     """
     kh, kw, c_in, c_out = _checks.rank(kernel, 4, "filter_grid", "kernel", "(KH, KW, C_in, C_out)")
     if c_in not in (1, 3):
         raise ValueError(f"filter_grid: kernel must have C_in 1 or 3, got shape {np.shape(kernel)}")
+    (pad,) = _checks.non_negative_ints("filter_grid", pad=pad)
+    if columns is not None:
+        columns = _checks.positive_int(columns, "filter_grid", "columns")
     k = np.asarray(kernel, np.float64)
     lo = k.min(axis=(0, 1, 2), keepdims=True)
     span = k.max(axis=(0, 1, 2), keepdims=True) - lo

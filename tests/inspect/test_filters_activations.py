@@ -28,6 +28,20 @@ def test_filter_grid_places_and_rescales_each_filter():
         filter_grid(np.zeros((3, 3, 2, 4)))
 
 
+def test_filter_grid_rejects_bad_columns_and_pad():
+    # pad=-1 overlapped the filters silently; columns=0 fell back to the default silently.
+    k = np.zeros((3, 3, 1, 4))
+    with pytest.raises(ValueError, match="filter_grid: pad must be non-negative, got -1"):
+        filter_grid(k, pad=-1)
+    with pytest.raises(ValueError, match="filter_grid: columns must be a positive int, got 0"):
+        filter_grid(k, columns=0)
+    with pytest.raises(ValueError, match="filter_grid: columns must be a positive int, got -1"):
+        filter_grid(k, columns=-1)
+    with pytest.raises(TypeError, match="filter_grid: columns must be a positive int, got float"):
+        filter_grid(k, columns=2.0)
+    assert filter_grid(k, columns=4, pad=0).shape == (3, 12, 1)
+
+
 def test_first_conv_kernel_follows_creation_order(tmp_path):
     params = {"layers_2": {"kernel": np.ones((3, 3, 1, 2))}, "layers_10": {"kernel": np.zeros(3)}}
     params = {"layers_10": {"bias": np.zeros(2)}, **params}
