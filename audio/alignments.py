@@ -53,7 +53,8 @@ def write_phn(path: str | os.PathLike, segments: list[Segment]) -> None:
     """Write segments as a ``.phn`` file atomically (temp file + ``os.replace``).
 
     Raises:
-      ValueError: segments that fail :func:`check_segments` (with no audio length check).
+      TypeError / ValueError: segments that fail :func:`check_segments` (with no audio length
+        check).
     """
     check_segments(segments, None, "write_phn")
     path = Path(path)
@@ -144,11 +145,11 @@ def frame_labels(
 
     Raises:
       ValueError: bad segments (see :func:`check_segments`), an unknown symbol, or a bad
-        ``num_frames`` / ``hop``.
+        ``num_frames`` / ``hop`` (Python and NumPy ints are accepted).
     """
-    if not isinstance(num_frames, int) or num_frames < 0:
+    if not _checks.is_int(num_frames) or num_frames < 0:
         raise ValueError(f"frame_labels: num_frames must be a non-negative int, got {num_frames!r}")
-    if not isinstance(hop, int) or hop < 1:
+    if not _checks.is_int(hop) or hop < 1:
         raise ValueError(f"frame_labels: hop must be a positive int, got {hop!r}")
     check_segments(segments, num_samples, "frame_labels")
     starts = np.array([s for s, _, _ in segments], np.int64)
@@ -167,9 +168,19 @@ def frame_labels(
 def rescale(segments: list[Segment], rate_from: int, rate_to: int) -> list[Segment]:
     """Move sample positions to another sample rate (rounded), dropping segments that vanish.
 
+    Args:
+      segments: ``(start, end, symbol)`` in samples at ``rate_from``.
+      rate_from, rate_to: sample rates in Hz, positive ints.
+
     Returns:
       Contiguous segments whose boundaries are ``round(b * rate_to / rate_from)``.
+
+    Raises:
+      ValueError: a rate that is not a positive int.
     """
+    for name, rate in (("rate_from", rate_from), ("rate_to", rate_to)):
+        if not _checks.is_int(rate) or rate < 1:
+            raise ValueError(f"rescale: {name} must be a positive int (Hz), got {rate!r}")
     out = []
     for start, end, symbol in segments:
         s = round(start * rate_to / rate_from)

@@ -45,6 +45,18 @@ def test_rescale_keeps_contiguity():
     out = alignments.rescale(SEGS, 16000, 22050)
     alignments.check_segments(out, None, "t")
     assert out[-1][1] == round(4500 * 22050 / 16000)
+    with pytest.raises(ValueError, match="rescale: rate_from must be a positive int .*got 0"):
+        alignments.rescale(SEGS, 0, 16000)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match="rescale: rate_to must be a positive int .*got -16000"):
+        alignments.rescale(SEGS, 16000, -16000)  # was negative positions, all segments dropped
+
+
+def test_frame_labels_take_numpy_ints():
+    # e.g. a frame count read from an .npz: was "num_frames must be a non-negative int, got 30"
+    labels = alignments.frame_labels(SEGS, np.int64(30), hop=np.int32(160), source="timit")
+    np.testing.assert_array_equal(labels, naive_labels(SEGS, 30, 160, "timit"))
+    with pytest.raises(ValueError, match="num_frames must be a non-negative int, got 30.0"):
+        alignments.frame_labels(SEGS, 30.0, source="timit")
 
 
 @pytest.mark.parametrize(
