@@ -125,10 +125,17 @@ def detect_boxes(images: jax.Array, threshold: float = 0.92, contrast=None) -> j
       ``(N, H, W)`` bool.
 
     Raises:
-      ValueError: threshold outside ``(0, 1]``, or a bad image.
+      TypeError / ValueError: not a floating ``(N, H, W, 1)`` array.
+      ValueError: threshold outside ``(0, 1]``, or ``contrast`` neither a scalar nor ``(N,)``.
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"detect_boxes: threshold must be in (0, 1], got {threshold!r}")
+    _gray(images, "detect_boxes")
+    if contrast is not None and np.shape(contrast) not in ((), images.shape[:1]):
+        raise ValueError(
+            f"detect_boxes: contrast must be a scalar or have shape ({images.shape[0]},), "
+            f"got shape {np.shape(contrast)}"
+        )
     score = box_score(images)[..., 0]
     if contrast is None:
         contrast = jnp.max(images, axis=(1, 2, 3)) - jnp.min(images, axis=(1, 2, 3))

@@ -77,6 +77,22 @@ def test_bad_input():
         kernels.edge_magnitude(jnp.zeros((1, 5, 5, 2)), "l3")
     with pytest.raises(ValueError, match=r"detect_boxes: threshold must be in \(0, 1\]"):
         kernels.detect_boxes(jnp.zeros((1, 5, 5, 1)), 1.5)
+    with pytest.raises(ValueError, match=r"detect_boxes: images must have 1 channel"):
+        kernels.detect_boxes(jnp.zeros((1, 5, 5, 3)))
+
+
+def test_detect_boxes_contrast_shape():
+    # A contrast of the wrong length reached jnp.broadcast_to ("Incompatible types ...").
+    images = jnp.zeros((2, 9, 9, 1))
+    with pytest.raises(
+        ValueError,
+        match=r"detect_boxes: contrast must be a scalar or have shape \(2,\), got shape \(3,\)",
+    ):
+        kernels.detect_boxes(images, contrast=jnp.ones(3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 1\)"):
+        kernels.detect_boxes(images, contrast=np.ones((2, 1)))
+    assert kernels.detect_boxes(images, contrast=np.ones(2)).shape == (2, 9, 9)
+    assert kernels.detect_boxes(images, contrast=0.5).shape == (2, 9, 9)
 
 
 def test_edge_border_has_no_frame():
