@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 
 from jaxcnn._checks import is_int
 
@@ -34,7 +36,10 @@ class TrainConfig:
       progress: show a tqdm bar; None = only when stderr is a terminal.
 
     Raises:
-      ValueError / TypeError: from ``__post_init__`` for a bad field.
+      TypeError: an int field not an int, a float field not a number, or ``frozen`` not str
+        patterns (from ``__post_init__``).
+      ValueError: a field out of range, a NaN or infinite float, or an unknown optimizer or
+        schedule.
     """
 
     epochs: int = 10
@@ -70,6 +75,9 @@ class TrainConfig:
         for name in ("steps_per_call", "checkpoint_every", "num_classes"):
             if getattr(self, name) is not None:
                 _int_at_least(getattr(self, name), 1, fn, name)
+        for name in ("learning_rate", "momentum", "weight_decay", "grad_clip", "label_smoothing"):
+            if name != "grad_clip" or self.grad_clip is not None:
+                _finite_number(getattr(self, name), fn, name)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"{fn}: optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
@@ -106,3 +114,11 @@ def _int_at_least(value, low: int, fn: str, arg: str) -> None:
         raise TypeError(f"{fn}: {arg} must be an int, got {type(value).__name__} {value!r}")
     if value < low:
         raise ValueError(f"{fn}: {arg} must be >= {low}, got {value}")
+
+
+def _finite_number(value, fn: str, arg: str) -> None:
+    # NaN passed "weight_decay < 0" and inf passed "learning_rate > 0": both train to NaN.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{fn}: {arg} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{fn}: {arg} must be finite, got {value!r}")

@@ -24,6 +24,19 @@ from jaxcnn.train.results import markdown_table, write_json, write_jsonl
         ({"label_smoothing": 1.0}, ValueError, r"TrainConfig: label_smoothing must be in \[0, 1\)"),
         ({"steps_per_call": 0}, ValueError, "TrainConfig: steps_per_call must be >= 1"),
         ({"frozen": "Dense_0/*"}, TypeError, "TrainConfig: frozen must be a tuple of str"),
+        ({"weight_decay": float("nan")}, ValueError, "TrainConfig: weight_decay must be finite"),
+        ({"learning_rate": float("inf")}, ValueError, "TrainConfig: learning_rate must be finite"),
+        ({"momentum": float("nan")}, ValueError, "TrainConfig: momentum must be finite, got nan"),
+        (
+            {"learning_rate": "1e-3"},
+            TypeError,
+            "TrainConfig: learning_rate must be a number, got str",
+        ),
+        (
+            {"weight_decay": None},
+            TypeError,
+            "TrainConfig: weight_decay must be a number, got NoneType",
+        ),
     ],
 )
 def test_config_errors(kwargs, exc, match):
