@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_OTHER_COLOUR = ("CMYK", "YCbCr", "LAB", "HSV")  # colour modes converted to RGB on reading
 
 
 def load_image_folder(
@@ -18,7 +19,8 @@ def load_image_folder(
 
     Args:
       root: a folder whose sub-folders are the classes.
-      channels: 3 (RGB; an RGBA image loses its alpha) or 1 (grayscale).
+      channels: 3 (RGB; an RGBA image loses its alpha, a CMYK or YCbCr one is converted) or 1
+        (grayscale).
 
     Returns:
       ``(images (N, H, W, channels) float32 in [0, 1] NHWC, labels (N,) int32, class names)``.
@@ -64,6 +66,9 @@ def _read(path: Path, channels: int) -> np.ndarray:
             mode = im.mode
             if mode == "P":  # palette images: expand through the palette first
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                mode = im.mode
+            elif mode in _OTHER_COLOUR:  # not RGB channels: the first three would be wrong
+                im = im.convert("RGB")
                 mode = im.mode
             array = np.asarray(im)
     except OSError as err:

@@ -52,3 +52,14 @@ def test_other_errors(tmp_path):
     _save(tmp_path / "a" / "1.png", np.zeros((4, 6, 3), np.uint8))
     with pytest.raises(ValueError, match=r"must be grayscale \(channels=1\), got mode RGB"):
         load_image_folder(tmp_path, channels=1)
+
+
+def test_cmyk_jpeg_is_converted_to_rgb(tmp_path):
+    # Taking CMYK's first three channels as RGB read a white image as black.
+    (tmp_path / "a").mkdir()
+    Image.new("CMYK", (4, 6), (0, 0, 0, 0)).save(tmp_path / "a" / "white.jpg")
+    Image.new("CMYK", (4, 6), (0, 255, 255, 0)).save(tmp_path / "a" / "red.jpg")
+    x, _, _ = load_image_folder(tmp_path, channels=3)
+    assert x.shape == (2, 6, 4, 3)
+    np.testing.assert_allclose(x[1], 1.0, atol=0.02)  # sorted: white.jpg second
+    np.testing.assert_allclose(x[0].mean(axis=(0, 1)), [1.0, 0.0, 0.0], atol=0.02)
