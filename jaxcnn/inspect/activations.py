@@ -9,6 +9,7 @@ import flax.linen as nn
 import numpy as np
 
 from jaxcnn import _checks
+from jaxcnn.inspect._figure import save_figure
 
 
 def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> dict[str, np.ndarray]:
@@ -105,8 +106,10 @@ def save_activation_maps(
         for ax in axes[row]:
             ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=80)  # atomic: a killed save leaves no broken PNG
+    finally:
+        plt.close(fig)
 
 
 def _collect(tree, path, out):

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from jaxcnn import _checks
+from jaxcnn.inspect._figure import save_figure
 
 
 def first_conv_kernel(params) -> tuple[str, np.ndarray]:
@@ -83,8 +84,10 @@ def save_filter_grid(kernel, path: str | os.PathLike, *, title: str | None = Non
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=100)  # atomic: a killed save leaves no broken PNG
+    finally:
+        plt.close(fig)
 
 
 def _first_kernel(tree, path):

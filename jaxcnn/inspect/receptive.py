@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxcnn import _checks
 from jaxcnn.arith.receptive import Window, receptive_fields
+from jaxcnn.inspect._figure import save_figure
 
 
 def receptive_window(
@@ -118,5 +119,7 @@ def save_receptive_field(
         axes[1].imshow(np.asarray(gradient), cmap="hot", alpha=0.6)
         axes[1].set_title("|gradient| (effective)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=90)  # atomic: a killed save leaves no broken PNG
+    finally:
+        plt.close(fig)
