@@ -72,11 +72,16 @@ def bucket_sequences(
       increasing length order; empty sequences are skipped and counted in ``stats``.
 
     Raises:
-      TypeError: non-int lengths.
+      TypeError: ``lengths`` not a sequence of ints; a sequence of non-integer ids.
       ValueError: lengths not strictly increasing or not positive; an unknown ``too_long``;
-        with ``too_long="error"``, a sentence longer than the longest bucket.
+        with ``too_long="error"``, a sentence longer than the longest bucket; a sequence that
+        is not 1-D (the message gives its index).
     """
     fn = "bucket_sequences"
+    if not isinstance(lengths, Sequence | np.ndarray):
+        raise TypeError(
+            f"{fn}: lengths must be a sequence of ints, got {type(lengths).__name__} {lengths!r}"
+        )
     lengths = _checks.positive(
         _checks.ntuple(tuple(lengths), len(lengths), fn, "lengths"), fn, "lengths"
     )
@@ -87,7 +92,7 @@ def bucket_sequences(
     members: list[list[int]] = [[] for _ in lengths]
     truncated = empty = 0
     for i, seq in enumerate(sequences):
-        n = len(seq)
+        n = len(_check_sequence(seq, i, fn))
         if n == 0:
             empty += 1
             continue
@@ -120,10 +125,13 @@ def pad_to(sequences: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np
     """Pad (or cut) every sequence to one ``length``: ``(ids (N, L) int32, mask (N, L) bool)``.
 
     Raises:
-      ValueError: ``length < 1``.
+      ValueError: ``length < 1``; a sequence that is not 1-D.
+      TypeError: a sequence of non-integer ids.
     """
     if not _checks.is_int(length) or length < 1:
         raise ValueError(f"pad_to: length must be a positive int, got {length!r}")
+    for i, seq in enumerate(sequences):
+        _check_sequence(seq, i, "pad_to")
     ids = np.full((len(sequences), length), PAD_ID, np.int32)
     mask = np.zeros((len(sequences), length), bool)
     for row, seq in enumerate(sequences):
@@ -170,6 +178,16 @@ def masked_mean_pool(x, mask):
       ValueError: wrong ranks or mismatched ``(N, L)``.
     """
     return global_avg_pool(x, _check_pool_args(x, mask, "masked_mean_pool"))
+
+
+def _check_sequence(seq, i: int, fn: str) -> np.ndarray:
+    """``seq`` as an array, after checking it is 1-D integer ids (an empty one of any dtype)."""
+    seq = np.asarray(seq)
+    if seq.ndim != 1:
+        raise ValueError(f"{fn}: sequences[{i}] must have rank 1 (T,), got shape {seq.shape}")
+    if seq.size and not np.issubdtype(seq.dtype, np.integer):
+        raise TypeError(f"{fn}: sequences[{i}] must have an integer dtype, got {seq.dtype}")
+    return seq
 
 
 def _merge_small(members: list[list[int]], min_count: int) -> list[list[int]]:

@@ -56,6 +56,31 @@ def test_too_long_error_and_bad_arguments():
         pad_to(_seqs([3]), 0)
 
 
+def test_sequences_must_be_1d_integer_ids():
+    ok = [np.array([2, 3]), [], np.array([], np.int32)]
+    assert bucket_sequences(ok, (4,))[1].empty == 2 and pad_to(ok, 3)[1].sum() == 2
+    two_d = [np.array([2]), np.array([[2, 3, 4]])]
+    # a 2-D array counted as one token (its rows) in a bucket; pad_to failed to broadcast
+    with pytest.raises(
+        ValueError,
+        match=r"bucket_sequences: sequences\[1\] must have rank 1 \(T,\), got shape \(1, 3\)",
+    ):
+        bucket_sequences(two_d, (4,))
+    with pytest.raises(ValueError, match=r"pad_to: sequences\[1\] must have rank 1"):
+        pad_to(two_d, 4)
+    floats = [np.array([2.7, 3.2])]  # were truncated to ids 2, 3
+    with pytest.raises(
+        TypeError, match=r"bucket_sequences: sequences\[0\] must have an integer dtype, got float64"
+    ):
+        bucket_sequences(floats, (4,))
+    with pytest.raises(TypeError, match=r"pad_to: sequences\[0\] must have an integer dtype"):
+        pad_to(floats, 4)
+    with pytest.raises(
+        TypeError, match="bucket_sequences: lengths must be a sequence of ints, got int 16"
+    ):
+        bucket_sequences(ok, 16)  # was "'int' object is not iterable"
+
+
 def _naive_pools(x, mask):
     mx, mean = [], []
     for xi, mi in zip(x, mask, strict=True):
