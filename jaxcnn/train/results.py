@@ -58,7 +58,11 @@ def code_version() -> str:
 
 
 def plot_curves(history, path) -> None:
-    """Learning curves (loss and accuracy per epoch, train and eval) as a PNG at ``path``."""
+    """Learning curves (loss and accuracy per epoch, train and eval) as an image at ``path``.
+
+    Written atomically (temp file + ``os.replace``); the format follows ``path``'s extension
+    (``.png``, ``.svg``, ``.pdf``, ...), PNG when it has none.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,10 +80,19 @@ def plot_curves(history, path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = Path(path).with_name(Path(path).name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    path = Path(path)
+    # The temp name must not decide the format: "curves.svg.tmp.png" wrote PNG bytes to an .svg.
+    fmt = path.suffix[1:].lower() or "png"
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fig.savefig(tmp, dpi=100, format=fmt)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    finally:
+        plt.close(fig)
 
 
 def _atomic_write_text(path, text: str) -> None:

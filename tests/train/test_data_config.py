@@ -9,7 +9,7 @@ import pytest
 from jaxcnn.train import Dataset, TrainConfig
 from jaxcnn.train.cli import add_common_args, apply_overrides
 from jaxcnn.train.data import epoch_order, eval_index_matrix, train_index_matrix
-from jaxcnn.train.results import markdown_table, write_json, write_jsonl
+from jaxcnn.train.results import markdown_table, plot_curves, write_json, write_jsonl
 
 
 @pytest.mark.parametrize(
@@ -86,6 +86,18 @@ def test_eval_matrix_covers_every_example_once():
     counts = np.bincount(idx[valid > 0], minlength=103)
     np.testing.assert_array_equal(counts, np.ones(103))
     assert valid.sum() == 103
+
+
+def test_plot_curves_format_follows_the_extension(tmp_path):
+    # The temp file was "curves.svg.tmp.png", so an .svg or .pdf path received PNG bytes.
+    history = [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5}]
+    plot_curves(history, tmp_path / "c.svg")
+    assert b"<svg" in (tmp_path / "c.svg").read_bytes()[:1000]
+    plot_curves(history, tmp_path / "c.pdf")
+    assert (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
+    plot_curves(history, tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pdf", "c.png", "c.svg"]
 
 
 def test_results_files(tmp_path):
