@@ -19,6 +19,7 @@ import numpy as np
 
 from audio import phones
 from audio.features import check_features
+from jaxcnn import _checks
 
 CONTEXT = 10
 
@@ -62,13 +63,16 @@ def build_bank(items: Sequence, *, context: int = CONTEXT, num_classes: int = ph
       A FrameBank.
 
     Raises:
-      ValueError: no items, a bad context, NaN / inf features, a feature width that differs between
-        utterances, labels of the wrong length or out of range (messages name the item).
+      ValueError: no items, a bad context or num_classes, NaN / inf features, a feature width
+        that differs between utterances, labels of the wrong length or out of range, an
+        ``.npz`` without ``features`` / ``labels`` / ``dim`` (messages name the item).
       TypeError: integer features or float labels.
     """
     fn = "build_bank"
-    if not isinstance(context, int) or context < 0:
+    if not _checks.is_int(context) or context < 0:
         raise ValueError(f"{fn}: context must be a non-negative int, got {context!r}")
+    if not _checks.is_int(num_classes) or num_classes < 1:
+        raise ValueError(f"{fn}: num_classes must be a positive int, got {num_classes!r}")
     if len(items) == 0:
         raise ValueError(f"{fn}: items must be non-empty, got 0 utterances")
     lengths, dim = [], None
@@ -164,6 +168,7 @@ def naive_windows(frames: FrameBank, indices) -> np.ndarray:
 def _shape(item) -> tuple[int, ...]:
     if isinstance(item, (str, os.PathLike)):
         with np.load(item, allow_pickle=False) as z:
+            _check_keys(item, z, ("labels", "dim"))
             return tuple(z["labels"].shape) + (int(z["dim"]),)
     return tuple(np.shape(item[0]))
 
@@ -171,8 +176,17 @@ def _shape(item) -> tuple[int, ...]:
 def _load(item):
     if isinstance(item, (str, os.PathLike)):
         with np.load(item, allow_pickle=False) as z:
+            _check_keys(item, z, ("features", "labels"))
             return z["features"], z["labels"]
     return np.asarray(item[0]), item[1]
+
+
+def _check_keys(path, z, keys) -> None:
+    if any(k not in z.files for k in keys):
+        raise ValueError(
+            f"build_bank: {path} must hold arrays 'features', 'labels' and 'dim' "
+            f"(as audio.features.extract writes), got {sorted(z.files)}"
+        )
 
 
 def measure_memory(num_frames: int = 1_000_000, utterance_frames: int = 330, seed: int = 0):

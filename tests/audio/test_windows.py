@@ -81,3 +81,21 @@ def test_bad_inputs():
         windows.build_bank([good, (np.zeros((5, 13), np.float32), good[1])])
     with pytest.raises(ValueError, match="items must be non-empty"):
         windows.build_bank([])
+
+
+def test_bad_context_num_classes_and_npz_keys(tmp_path):
+    utterances = make_utterances([5])
+    with pytest.raises(ValueError, match="build_bank: num_classes must be a positive int, got 'x'"):
+        windows.build_bank(utterances, num_classes="x")  # was a NumPy UFuncTypeError
+    with pytest.raises(
+        ValueError, match="build_bank: context must be a non-negative int, got True"
+    ):
+        windows.build_bank(utterances, context=True)  # was a 1-frame context
+    assert windows.build_bank(utterances, context=np.int64(2)).context == 2
+    path = tmp_path / "u.npz"
+    np.savez(path, features=utterances[0][0], labels=utterances[0][1])  # no "dim"
+    with pytest.raises(
+        ValueError,
+        match=r"u.npz must hold arrays 'features', 'labels' and 'dim'.*got \['features', 'l",
+    ):
+        windows.build_bank([path])  # was a KeyError
