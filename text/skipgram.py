@@ -202,10 +202,24 @@ def nearest_neighbours(
 
     Args:
       table: ``(len(vocab), D)`` vectors.
+      vocab: names the rows of ``table``.
+      words: the query words (those not in ``vocab`` are left out).
+      k: neighbours per word (>= 1).
 
     Returns:
       ``{word: [(neighbour, cosine), ...]}`` for the words that are in the vocabulary.
+
+    Raises:
+      ValueError: ``table`` not ``(len(vocab), D)``; ``k`` not a positive int (TypeError if
+        not an int).
     """
+    fn = "nearest_neighbours"
+    _checks.positive_int(k, fn, "k")
+    if len(np.shape(table)) != 2 or np.shape(table)[0] != len(vocab):
+        raise ValueError(
+            f"{fn}: table must have shape ({len(vocab)}, D) (one row per word), "
+            f"got {np.shape(table)}"
+        )
     unit = _unit(table)
     out = {}
     for w in words:
@@ -230,9 +244,29 @@ def neighbour_ranks(table, pairs: np.ndarray) -> np.ndarray:
 
     Returns:
       ``(P,)`` int ranks (PAD, UNK and ``a`` itself are not counted).
+
+    Raises:
+      ValueError: ``table`` not 2-D, ``pairs`` not ``(P, 2)``, or an id outside ``[0, V)``
+        (a negative id would otherwise wrap around to another word).
+      TypeError: non-integer ``pairs``.
     """
+    fn = "neighbour_ranks"
+    _checks.rank(np.asarray(table), 2, fn, "table", "(V, D)")
+    pairs = np.asarray(pairs)
+    if pairs.size == 0:
+        pairs = pairs.reshape(0, 2)  # no pairs, e.g. np.asarray([])
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(f"{fn}: pairs must have shape (P, 2), got {pairs.shape}")
+    if pairs.size and not np.issubdtype(pairs.dtype, np.integer):
+        raise TypeError(f"{fn}: pairs must have an integer dtype, got {pairs.dtype}")
+    v = np.shape(table)[0]
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= v):
+        raise ValueError(
+            f"{fn}: pairs must hold ids in [0, {v}) (rows of table), got values in "
+            f"[{pairs.min()}, {pairs.max()}]"
+        )
     unit = _unit(table)
-    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    pairs = pairs.astype(np.int64)
     sims = unit[pairs[:, 0]] @ unit.T  # (P, V)
     sims[:, [PAD_ID, UNK_ID]] = -np.inf
     sims[np.arange(len(pairs)), pairs[:, 0]] = -np.inf

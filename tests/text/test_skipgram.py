@@ -5,7 +5,13 @@ import collections
 import numpy as np
 import pytest
 
-from text.skipgram import noise_table, skipgram_dataset, skipgram_pairs
+from text.skipgram import (
+    nearest_neighbours,
+    neighbour_ranks,
+    noise_table,
+    skipgram_dataset,
+    skipgram_pairs,
+)
 from text.vocab import UNK_ID, build_vocabulary
 
 VOCAB = build_vocabulary(["a b c d e a b a"])
@@ -77,3 +83,38 @@ def test_dataset_rejects_pairs_that_do_not_line_up():
         skipgram_dataset(centers[:0], contexts[:0], noise)
     with pytest.raises(TypeError, match="contexts must have an integer dtype, got float64"):
         skipgram_dataset(centers, contexts + 0.5, noise)
+
+
+def _naive_rank(table, a, b):
+    cos = [
+        np.dot(table[a], table[j]) / np.linalg.norm(table[a]) / np.linalg.norm(table[j])
+        for j in range(len(table))
+    ]
+    return sum(cos[j] > cos[b] for j in range(2, len(table)) if j != a)
+
+
+def test_neighbours_against_a_naive_loop_and_bad_input():
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(len(VOCAB), 4))
+    pairs = np.array([[2, 3], [4, 2], [5, 6]])
+    ranks = neighbour_ranks(table, pairs)
+    assert ranks.tolist() == [_naive_rank(table, a, b) for a, b in pairs]
+    assert neighbour_ranks(table, []).shape == (0,)
+    best = nearest_neighbours(table, VOCAB, ["a", "zebra"], k=2)
+    assert list(best) == ["a"] and len(best["a"]) == 2
+    # a negative id wrapped around to the last word: a rank for the wrong pair
+    with pytest.raises(
+        ValueError,
+        match=r"neighbour_ranks: pairs must hold ids in \[0, 7\).*got values in \[-1, 3\]",
+    ):
+        neighbour_ranks(table, [[2, -1], [3, 2]])
+    with pytest.raises(
+        ValueError, match=r"neighbour_ranks: pairs must have shape \(P, 2\), got \(3,\)"
+    ):
+        neighbour_ranks(table, [2, 3, 4])  # was reshaped into pairs by position
+    with pytest.raises(
+        ValueError, match=r"nearest_neighbours: table must have shape \(7, D\).*got \(3, 4\)"
+    ):
+        nearest_neighbours(table[:3], VOCAB, ["e"])  # was an IndexError
+    with pytest.raises(ValueError, match="nearest_neighbours: k must be a positive int, got 0"):
+        nearest_neighbours(table, VOCAB, ["a"], k=0)
