@@ -15,21 +15,41 @@ from jaxcnn.inspect.activations import conv_activations
 
 
 class ChannelStats:
-    """Running per-channel max and correlation statistics of ``(N, H, W, C)`` maps."""
+    """Running per-channel max and correlation statistics of ``(N, H, W, C)`` maps.
+
+    ``sum`` and ``outer`` accumulate ``x - shift``, where ``shift`` is each channel's first
+    observation: without the shift, ``E[x x] - E[x] E[x]`` of a constant channel is rounding
+    noise instead of 0 and two constant channels could show a "correlation" of 3.
+    """
 
     def __init__(self, channels: int):
         self.max = np.full(channels, -np.inf)
         self.count = 0
+        self.shift = np.zeros(channels)
         self.sum = np.zeros(channels)
         self.outer = np.zeros((channels, channels))
 
     def update(self, maps: np.ndarray) -> None:
-        """Add a batch ``(N, H, W, C)``; every pixel of every example is one observation."""
-        flat = np.asarray(maps, np.float64).reshape(-1, maps.shape[-1])
+        """Add a batch ``(N, H, W, C)``; every pixel of every example is one observation.
+
+        Raises:
+          TypeError / ValueError: ``maps`` not a rank-4 array with this object's ``C`` channels.
+        """
+        shape = _checks.rank(maps, 4, "ChannelStats.update", "maps", "(N, H, W, C)")
+        if shape[3] != len(self.max):
+            raise ValueError(
+                f"ChannelStats.update: maps must have {len(self.max)} channels, got shape {shape}"
+            )
+        flat = np.asarray(maps, np.float64).reshape(-1, shape[3])
+        if flat.shape[0] == 0:
+            return
+        if self.count == 0:
+            self.shift = flat[0].copy()
         self.max = np.maximum(self.max, flat.max(axis=0))
         self.count += flat.shape[0]
-        self.sum += flat.sum(axis=0)
-        self.outer += flat.T @ flat
+        centred = flat - self.shift
+        self.sum += centred.sum(axis=0)
+        self.outer += centred.T @ centred
 
     def correlation(self) -> np.ndarray:
         """``(C, C)`` Pearson correlation; NaN rows/columns for constant (e.g. dead) channels."""

@@ -13,6 +13,7 @@ from jaxcnn.inspect import (
     occlusion_map,
     receptive_window,
 )
+from jaxcnn.inspect.dead import ChannelStats, _summarise
 
 
 class OneConv(nn.Module):
@@ -45,6 +46,29 @@ def test_all_zero_filter_is_dead_and_duplicates_are_correlated():
     assert report["mean_abs_correlation"] == pytest.approx(want, rel=1e-6)
     with pytest.raises(ValueError, match="dead_filter_report: batch_size must be positive"):
         dead_filter_report(model, variables, x, batch_size=0)
+
+
+def test_constant_channels_are_not_correlated():
+    # Unshifted sums left rounding noise as the variance of these two constant channels, and
+    # their "correlation" came out as 3.0 (a reported pair, and r outside [-1, 1]).
+    stats = ChannelStats(4)
+    rng = np.random.default_rng(0)
+    batches = []
+    for _ in range(7):
+        live = rng.normal(size=(13, 7, 7, 2))
+        const = np.broadcast_to([5249.9462890625, 5426.2978515625], (13, 7, 7, 2))
+        batches.append(np.concatenate([const, live], axis=-1).astype(np.float32))
+        stats.update(batches[-1])
+    corr = stats.correlation()
+    assert np.isnan(corr[:2]).all() and np.isnan(corr[:, :2]).all()
+    flat = np.concatenate(batches).reshape(-1, 4).astype(np.float64)
+    np.testing.assert_allclose(corr[2:, 2:], np.corrcoef(flat[:, 2:].T), rtol=1e-12, atol=1e-12)
+    summary = _summarise(stats, 0.9)
+    assert summary["correlated_pairs"] == [] and summary["dead"] == []
+    with pytest.raises(ValueError, match=r"ChannelStats.update: maps must have 4 channels, got"):
+        stats.update(np.zeros((1, 2, 2, 3)))
+    with pytest.raises(ValueError, match=r"maps must have rank 4 \(N, H, W, C\)"):
+        stats.update(np.zeros((2, 2, 4)))
 
 
 def test_occlusion_of_a_one_pixel_model():
