@@ -20,6 +20,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
+from jaxcnn import _checks
 from jaxcnn.layers import (
     BatchNorm,
     Conv2D,
@@ -66,12 +67,13 @@ def make_model(name: str, num_classes: int = 10, *, augment: bool = False) -> nn
       A ``Sequential`` mapping ``(N, H, W, C)`` NHWC to ``(N, num_classes)`` logits.
 
     Raises:
+      TypeError: ``num_classes`` not an int (a bool or float included).
       ValueError: unknown name or a non-positive ``num_classes``.
     """
     if name not in MODELS:
         raise ValueError(f"make_model: name must be one of {list(MODELS)}, got {name!r}")
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"make_model: num_classes must be a positive int, got {num_classes!r}")
+    # NumPy ints (e.g. labels.max() + 1) are ints; bools and floats are not.
+    num_classes = _checks.positive_int(num_classes, "make_model", "num_classes")
     relu = nn.relu
     if name == "mlp":
         layers = [Flatten(), Dense(256), relu, Dense(128), relu, Dense(num_classes)]

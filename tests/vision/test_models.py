@@ -60,3 +60,16 @@ def test_bad_names():
         make_model("vgg")
     with pytest.raises(ValueError, match="make_model: num_classes must be a positive int"):
         make_model("cnn", 0)
+
+
+def test_num_classes_accepts_numpy_ints_and_rejects_bools():
+    # np.int64 (labels.max() + 1) was refused as "not a positive int"; True was a 1-class model.
+    model = make_model("mlp", np.int64(3))
+    variables = model.init(jax.random.key(0), jnp.zeros((2, 8, 8, 1)))
+    assert model.apply(variables, jnp.zeros((2, 8, 8, 1))).shape == (2, 3)
+    with pytest.raises(TypeError, match="make_model: num_classes must be a positive int, got bool"):
+        make_model("cnn", True)
+    with pytest.raises(
+        TypeError, match="make_model: num_classes must be a positive int, got float"
+    ):
+        make_model("cnn", 10.0)
