@@ -32,10 +32,18 @@ def receptive_window(
       ``((start, stop), ...)`` per axis, stop exclusive.
 
     Raises:
-      ValueError: a negative unit index (and ``receptive_fields``'s errors for bad windows).
+      TypeError: ``unit`` not a sequence of ints (a float index gave float bounds).
+      ValueError: a negative unit index, ``shape`` not one size per axis of ``unit`` (and
+        ``receptive_fields``'s errors for bad windows).
     """
+    unit = _checks.ntuple(unit, None, "receptive_window", "unit")
     if any(u < 0 for u in unit):
         raise ValueError(f"receptive_window: unit must be non-negative, got {tuple(unit)}")
+    if shape is not None and len(shape) != len(unit):
+        raise ValueError(
+            f"receptive_window: shape must have one size per axis of unit ({len(unit)}), "
+            f"got {tuple(shape)}"
+        )
     field = receptive_fields(windows, ndim=len(unit))[-1]
     spans = field.span(tuple(unit))
     if shape is not None:

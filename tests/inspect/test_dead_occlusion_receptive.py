@@ -157,6 +157,14 @@ def test_receptive_window_at_the_border_is_a_bounding_span():
         receptive_window(LAYERS, (-1, 0))
 
 
+def test_receptive_window_rejects_float_units_and_a_short_shape():
+    # A float unit returned float bounds (2.0, 6.0); a short shape hit zip(strict=True).
+    with pytest.raises(TypeError, match="receptive_window: unit must contain ints, got float"):
+        receptive_window(LAYERS, (1.0, 2))
+    with pytest.raises(ValueError, match=r"shape must have one size per axis of unit \(2\)"):
+        receptive_window(LAYERS, (1, 2), shape=(30,))
+
+
 def test_gradient_receptive_field_rejects_a_unit_outside_the_map():
     # (1, 3, 3, 1) output: JAX would clamp (10, 0, 0) to (2, 0, 0) and (-1, 0, 0) would wrap.
     image = jnp.ones((16, 16, 1))
