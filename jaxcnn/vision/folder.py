@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from jaxcnn import _checks
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _OTHER_COLOUR = ("CMYK", "YCbCr", "LAB", "HSV")  # colour modes converted to RGB on reading
 
@@ -26,10 +28,16 @@ def load_image_folder(
       ``(images (N, H, W, channels) float32 in [0, 1] NHWC, labels (N,) int32, class names)``.
 
     Raises:
+      TypeError: ``channels`` not an int.
       FileNotFoundError: ``root`` is missing or holds no class folder with images.
       ValueError: ``channels`` not 1 or 3, images of different sizes, a grayscale image where RGB is
         expected (or the reverse), or an unreadable file.
     """
+    if not _checks.is_int(channels):  # 3.0 passed "in (1, 3)" and failed later as a slice
+        raise TypeError(
+            f"load_image_folder: channels must be an int, got {type(channels).__name__} "
+            f"{channels!r}"
+        )
     if channels not in (1, 3):
         raise ValueError(f"load_image_folder: channels must be 1 or 3, got {channels!r}")
     root = Path(root)

@@ -49,6 +49,10 @@ def test_other_errors(tmp_path):
         load_image_folder(tmp_path)
     with pytest.raises(ValueError, match="channels must be 1 or 3, got 2"):
         load_image_folder(tmp_path, channels=2)
+    with pytest.raises(TypeError, match="channels must be an int, got float 3.0"):
+        load_image_folder(tmp_path, channels=3.0)
+    with pytest.raises(TypeError, match="channels must be an int, got bool True"):
+        load_image_folder(tmp_path, channels=True)
     _save(tmp_path / "a" / "1.png", np.zeros((4, 6, 3), np.uint8))
     with pytest.raises(ValueError, match=r"must be grayscale \(channels=1\), got mode RGB"):
         load_image_folder(tmp_path, channels=1)
