@@ -58,9 +58,10 @@ def read_cifar_batch(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"read_cifar_batch: path must exist, got {path}; {CIFAR_HINT}")
+    size = path.stat().st_size  # before reading: a huge file must not be loaded into memory
+    if size > _MAX_BYTES:
+        raise ValueError(f"read_cifar_batch: {path} must be under 1 GiB, got {size} bytes")
     raw = path.read_bytes()
-    if len(raw) > _MAX_BYTES:
-        raise ValueError(f"read_cifar_batch: {path} must be under 1 GiB, got {len(raw)} bytes")
     try:
         obj = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:

@@ -2,6 +2,7 @@
 
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,3 +66,16 @@ def test_bad_batches(tmp_path):
         cifar.read_cifar_batch(tmp_path / "t")
     with pytest.raises(FileNotFoundError, match="must hold CIFAR batches"):
         cifar.load_cifar(tmp_path / "nowhere")
+
+
+def test_too_large_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    # The size check ran after read_bytes(), so a huge file was loaded into memory first.
+    (tmp_path / "big").write_bytes(b"x" * 100)
+    monkeypatch.setattr(cifar, "_MAX_BYTES", 10)
+
+    def no_read(self):
+        raise AssertionError(f"{self} was read before its size was checked")
+
+    monkeypatch.setattr(Path, "read_bytes", no_read)
+    with pytest.raises(ValueError, match="must be under 1 GiB, got 100 bytes"):
+        cifar.read_cifar_batch(tmp_path / "big")
