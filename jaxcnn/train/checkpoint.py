@@ -22,6 +22,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
+from jaxcnn._checks import positive_int
 from jaxcnn.train.results import write_json
 
 MANIFEST = "jaxcnn_manifest.json"
@@ -37,10 +38,15 @@ class Checkpointer:
     Args:
       directory: folder of the step checkpoints (created if missing).
       keep_last: how many of the newest checkpoints to keep; the best (highest metric among
-        the checkpoints saved with one) is kept as well.
+        the checkpoints saved with one) is kept as well; an int >= 1.
+
+    Raises:
+      TypeError / ValueError: ``keep_last`` not an int >= 1 (orbax failed obscurely on -1 or
+        1.5, and 0 kept an arbitrary set).
     """
 
     def __init__(self, directory, keep_last: int = 2):
+        keep_last = positive_int(keep_last, "Checkpointer", "keep_last")
         self.directory = Path(directory).absolute()
         policy = policies.AnyPreservationPolicy(
             [

@@ -115,3 +115,17 @@ def test_corrupt_checkpoint_is_skipped_with_a_warning(tmp_path):
     # It fell back to step 4, trained epochs 2 and 3 again, and ended where the first run did.
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
     assert leaves_equal(resumed.variables, first)
+
+
+@pytest.mark.parametrize(
+    "keep_last, exc, match",
+    [
+        (0, ValueError, "Checkpointer: keep_last must be a positive int, got 0"),
+        (-1, ValueError, "Checkpointer: keep_last must be a positive int, got -1"),
+        (1.5, TypeError, "Checkpointer: keep_last must be a positive int, got float 1.5"),
+    ],
+)
+def test_keep_last_must_be_a_positive_int(tmp_path, keep_last, exc, match):
+    # -1 and 1.5 failed inside orbax at the first save; 0 kept an arbitrary set of steps.
+    with pytest.raises(exc, match=match):
+        Checkpointer(tmp_path / "ckpt", keep_last=keep_last)
