@@ -136,10 +136,21 @@ def load_idx_pair(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
       ``(images (N, H, W) uint8, labels (N,) int32)``.
 
     Raises:
-      ValueError: wrong ranks, or a different number of images and labels.
+      ValueError: wrong ranks or dtypes (images not uint8, labels not integer), or a different
+        number of images and labels.
     """
     images = read_idx(images_path)
     labels = read_idx(labels_path)
+    # Float labels would be truncated by astype(int32), and load_fashion_mnist divides images
+    # by 255: both assume the MNIST types.
+    if images.dtype != np.uint8:
+        raise ValueError(
+            f"load_idx_pair: images must be uint8, got {images.dtype} in {images_path}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"load_idx_pair: labels must have an integer dtype, got {labels.dtype} in {labels_path}"
+        )
     if images.ndim != 3:
         raise ValueError(
             f"load_idx_pair: images must have rank 3 (N, H, W), got shape {images.shape}"

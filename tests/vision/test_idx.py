@@ -90,3 +90,17 @@ def test_corrupt_gzip_body_is_a_value_error(tmp_path):
     (tmp_path / "b.gz").write_bytes(bytes(raw))
     with pytest.raises(ValueError, match="must be a complete gzip file"):
         idx.read_idx(tmp_path / "b.gz")
+
+
+def test_pair_dtypes(tmp_path):
+    # Float labels were silently truncated to int32; float images were later divided by 255.
+    idx.write_idx(tmp_path / "i", np.zeros((3, 2, 2), np.uint8))
+    idx.write_idx(tmp_path / "f", np.zeros((3, 2, 2), np.float32))
+    idx.write_idx(tmp_path / "l", np.array([0, 1, 2], np.uint8))
+    idx.write_idx(tmp_path / "lf", np.array([0.0, 1.7, 2.0], np.float32))
+    images, labels = idx.load_idx_pair(tmp_path / "i", tmp_path / "l")
+    assert images.dtype == np.uint8 and labels.dtype == np.int32
+    with pytest.raises(ValueError, match="load_idx_pair: labels must have an integer dtype, got f"):
+        idx.load_idx_pair(tmp_path / "i", tmp_path / "lf")
+    with pytest.raises(ValueError, match="load_idx_pair: images must be uint8, got float32"):
+        idx.load_idx_pair(tmp_path / "f", tmp_path / "l")
