@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -40,13 +41,20 @@ def normalize(images, mean, std):
       ``(N, H, W, C)`` array of the same dtype.
 
     Raises:
-      ValueError: wrong rank, or mean/std not of shape ``(C,)``.
+      TypeError: ``images`` not floating.
+      ValueError: wrong rank, mean/std not of shape ``(C,)``, or a (concrete) ``std`` that is
+        not positive and finite.
     """
     shape = _checks.rank(images, 4, "normalize", "images", "(N, H, W, C)")
     _checks.floating(images, "normalize", "images")
     for name, v in (("mean", mean), ("std", std)):
         if np.shape(v) != (shape[3],):
             raise ValueError(f"normalize: {name} must have shape ({shape[3]},), got {np.shape(v)}")
+    # A zero std made the channel inf/NaN silently. Traced values (under jit) cannot be checked.
+    if not isinstance(std, jax.core.Tracer):
+        s = np.asarray(std, np.float64)
+        if not np.all(np.isfinite(s) & (s > 0)):
+            raise ValueError(f"normalize: std must be positive and finite, got {s.tolist()}")
     mean = jnp.asarray(mean, images.dtype).reshape(1, 1, 1, -1)
     std = jnp.asarray(std, images.dtype).reshape(1, 1, 1, -1)
     return (images - mean) / std

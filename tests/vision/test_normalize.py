@@ -1,5 +1,6 @@
 """Per-channel normalisation against NumPy's mean/std."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -24,3 +25,16 @@ def test_constant_channel_and_errors():
         normalize(jnp.zeros((1, 2, 2, 3)), [0.0], [1.0, 1.0, 1.0])
     with pytest.raises(TypeError, match="channel_stats: images must have a floating dtype"):
         channel_stats(np.zeros((1, 2, 2, 3), np.uint8))
+
+
+def test_std_must_be_positive():
+    # std 0 (e.g. hand-made stats) divided the channel into inf/NaN without a word.
+    x = jnp.ones((1, 2, 2, 2))
+    with pytest.raises(
+        ValueError, match=r"normalize: std must be positive and finite, got \[1.0, 0.0\]"
+    ):
+        normalize(x, np.zeros(2), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="std must be positive and finite"):
+        normalize(x, np.zeros(2), [1.0, float("nan")])
+    jitted = jax.jit(normalize)  # traced std: not checked, still runs
+    np.testing.assert_allclose(jitted(x, jnp.zeros(2), jnp.full(2, 2.0)), 0.5)
