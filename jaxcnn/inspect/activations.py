@@ -81,8 +81,20 @@ def save_activation_maps(
       maps: from ``conv_activations``.
       path: the PNG to write.
       image: optional ``(H, W, C)`` input drawn at the start of the first row.
-      max_channels: channels per row.
+      max_channels: channels per row, an int >= 1.
+
+    Raises:
+      TypeError / ValueError: ``maps`` empty or not all rank 4 ``(N, H, W, C)``, ``image`` not
+        ``(H, W, C)``, or ``max_channels`` not a positive int (checked before matplotlib runs).
     """
+    fn = "save_activation_maps"
+    max_channels = _checks.positive_int(max_channels, fn, "max_channels")
+    if not maps:
+        raise ValueError(f"{fn}: maps must hold at least one layer, got none")
+    for name, m in maps.items():
+        _checks.rank(m, 4, fn, f"maps[{name!r}]", "(N, H, W, C)")
+    if image is not None:
+        _checks.rank(image, 3, fn, "image", "(H, W, C)")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -6,7 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcnn.inspect import conv_activations, filter_grid, first_conv_kernel, save_filter_grid
+from jaxcnn.inspect import (
+    conv_activations,
+    filter_grid,
+    first_conv_kernel,
+    save_activation_maps,
+    save_filter_grid,
+)
 
 
 class TwoConvs(nn.Module):
@@ -71,3 +77,20 @@ def test_conv_activations_match_lax():
     assert raw["c1"].min() < 0
     with pytest.raises(ValueError, match=r"conv_activations: x must have rank 4 \(N, H, W, C\)"):
         conv_activations(model, variables, x[0])
+
+
+def test_save_activation_maps_checks_its_arguments(tmp_path):
+    # These reached matplotlib ("Number of columns must be a positive integer", "Invalid shape").
+    path = tmp_path / "a.png"
+    maps = {"c": np.ones((1, 4, 4, 2))}
+    with pytest.raises(ValueError, match="save_activation_maps: max_channels must be a positive"):
+        save_activation_maps(maps, path, max_channels=0)
+    with pytest.raises(ValueError, match="save_activation_maps: maps must hold at least one layer"):
+        save_activation_maps({}, path)
+    with pytest.raises(ValueError, match=r"maps\['c'\] must have rank 4 \(N, H, W, C\), got"):
+        save_activation_maps({"c": np.ones((4, 4, 2))}, path)
+    with pytest.raises(ValueError, match=r"image must have rank 3 \(H, W, C\)"):
+        save_activation_maps(maps, path, image=np.ones((4, 4)))
+    assert not path.exists()
+    save_activation_maps(maps, path, image=np.ones((4, 4, 1)), max_channels=1)
+    assert path.read_bytes()[:4] == b"\x89PNG"
