@@ -8,6 +8,8 @@ sums in float64 so the result does not depend on the batch size.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from jaxcnn import _checks
@@ -77,8 +79,16 @@ def dead_filter_report(model, variables, images, *, batch_size: int = 256, thres
       "mean_abs_correlation" (over live pairs), "correlated_pairs" [(i, j, r), ...]}}``.
 
     Raises:
-      ValueError: bad ``images`` rank or ``batch_size``.
+      TypeError: ``threshold`` not a number.
+      ValueError: bad ``images`` rank or ``batch_size``, or ``threshold`` not in ``[0, 1]``.
     """
+    # NaN or a str compared False / failed only after the whole forward pass.
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+        raise TypeError(
+            f"dead_filter_report: threshold must be a number, got {type(threshold).__name__}"
+        )
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"dead_filter_report: threshold must be in [0, 1], got {threshold!r}")
     n = _checks.rank(images, 4, "dead_filter_report", "images", "(N, H, W, C)")[0]
     _checks.positive(
         _checks.ntuple(batch_size, 1, "dead_filter_report", "batch_size"),

@@ -48,6 +48,19 @@ def test_all_zero_filter_is_dead_and_duplicates_are_correlated():
         dead_filter_report(model, variables, x, batch_size=0)
 
 
+def test_dead_filter_report_threshold_is_checked():
+    # threshold=nan reported no pairs; "0.9" failed only after the whole forward pass.
+    model = OneConv()
+    x = jnp.zeros((2, 8, 8, 1))
+    variables = model.init(jax.random.key(1), x)
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\], got nan"):
+        dead_filter_report(model, variables, x, threshold=float("nan"))
+    with pytest.raises(ValueError, match=r"threshold must be in \[0, 1\], got 1.5"):
+        dead_filter_report(model, variables, x, threshold=1.5)
+    with pytest.raises(TypeError, match="threshold must be a number, got str"):
+        dead_filter_report(model, variables, x, threshold="0.9")
+
+
 def test_constant_channels_are_not_correlated():
     # Unshifted sums left rounding noise as the variance of these two constant channels, and
     # their "correlation" came out as 3.0 (a reported pair, and r outside [-1, 1]).
