@@ -123,9 +123,12 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(body)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename, or a power cut can leave it empty
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
 
 

@@ -104,3 +104,16 @@ def test_pair_dtypes(tmp_path):
         idx.load_idx_pair(tmp_path / "i", tmp_path / "lf")
     with pytest.raises(ValueError, match="load_idx_pair: images must be uint8, got float32"):
         idx.load_idx_pair(tmp_path / "f", tmp_path / "l")
+
+
+def test_write_is_synced_before_the_rename(tmp_path, monkeypatch):
+    # Without fsync the rename can reach the disk before the data: an empty file after a crash.
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(idx.os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd)))
+    monkeypatch.setattr(
+        idx.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))
+    )
+    idx.write_idx(tmp_path / "x", np.zeros((2, 2), np.uint8))
+    assert events == ["fsync", "replace"]
+    np.testing.assert_array_equal(idx.read_idx(tmp_path / "x"), np.zeros((2, 2), np.uint8))
