@@ -78,7 +78,7 @@ class Checkpointer:
         if step in self.manager.all_steps():
             self.manager.delete(step)  # a corrupt leftover of an earlier, interrupted run
         leaves = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
-        meta = {**meta, "paths": _paths(state)}
+        meta = {**meta, "paths": _paths(state), "shapes": _shapes(state)}
         self.manager.save(
             step,
             args=ocp.args.Composite(
@@ -101,10 +101,18 @@ class Checkpointer:
 
         Warns:
           CorruptCheckpointWarning: for each newer checkpoint that is partial or corrupt.
+
+        Raises:
+          ValueError: the newest intact checkpoint holds a state of another structure (leaf
+            paths or shapes differ from ``like_state``'s: another model was trained in this
+            folder). Resuming would otherwise start afresh, and its saves would delete the
+            old run's checkpoints; or, with renamed leaves of the same shapes, load each array
+            into another parameter.
         """
         treedef = jax.tree.structure(like_state)
         like = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(like_state))}
-        found = self._newest_intact(like, lambda out: out)
+        expect = (_paths(like_state), _shapes(like_state))
+        found = self._newest_intact(like, lambda out: out, expect)
         if found is None:
             return None
         path, out = found
@@ -130,17 +138,20 @@ class Checkpointer:
         found = self._newest_intact(None, flat)
         return None if found is None else found[1]
 
-    def _newest_intact(self, template, read):
+    def _newest_intact(self, template, read, expect=None):
         """``(path, read(restored))`` of the newest checkpoint that is intact, or None.
 
         A checkpoint is intact when its manifest matches its files and it restores (with
         ``template``, or without one when None) and ``read`` accepts it; each newer one that is
-        not is skipped with a ``CorruptCheckpointWarning``.
+        not is skipped with a ``CorruptCheckpointWarning``. With ``expect = (paths, shapes)``
+        an intact checkpoint whose saved leaf paths or shapes differ raises ``ValueError``.
         """
         self.manager.reload()
         for step in sorted(self.manager.all_steps(), reverse=True):
             path = self._step_dir(step)
             problem = _check_manifest(path)
+            if problem is None and expect is not None:
+                _check_structure(path, self._read_meta(step), *expect)
             if problem is None:
                 try:
                     out = self.manager.restore(
@@ -160,6 +171,14 @@ class Checkpointer:
             )
         return None
 
+    def _read_meta(self, step: int) -> dict | None:
+        """The step's JSON metadata alone, or None if it cannot be read."""
+        try:
+            args = ocp.args.Composite(meta=ocp.args.JsonRestore())
+            return self.manager.restore(step, args=args)["meta"]
+        except Exception:  # noqa: BLE001 - unreadable: the full restore will say why
+            return None
+
     def steps(self) -> list[int]:
         """The saved steps, oldest first."""
         self.manager.reload()
@@ -167,6 +186,34 @@ class Checkpointer:
 
     def _step_dir(self, step: int) -> Path:
         return self.directory / str(step)
+
+
+def _check_structure(path: Path, meta: dict | None, paths: list[str], shapes: list) -> None:
+    """Raise ValueError if the checkpoint at ``path`` was saved from a state of another shape."""
+    if meta is None or "paths" not in meta:
+        return  # unreadable metadata: the restore fails and the step is skipped as corrupt
+    saved_paths, saved_shapes = meta["paths"], meta.get("shapes")
+    hint = "; resume with the model it was made with, or use another workdir"
+    if saved_paths != paths:
+        missing = [p for p in paths if p not in saved_paths][:3]
+        extra = [p for p in saved_paths if p not in paths][:3]
+        raise ValueError(
+            f"checkpoint {path} holds a state of another structure: {len(saved_paths)} leaves, "
+            f"the current state has {len(paths)}; only in the current state: {missing}, "
+            f"only in the checkpoint: {extra}{hint}"
+        )
+    if saved_shapes is None:
+        return  # saved before shapes were recorded
+    for p, saved, wanted in zip(paths, saved_shapes, shapes, strict=True):
+        if list(saved) != list(wanted):
+            raise ValueError(
+                f"checkpoint {path} holds a state of other shapes: {p} has shape "
+                f"{tuple(saved)} there, the current state wants {tuple(wanted)}{hint}"
+            )
+
+
+def _shapes(state) -> list[list[int]]:
+    return [list(np.shape(leaf)) for leaf in jax.tree.leaves(state)]
 
 
 def _paths(state) -> list[str]:

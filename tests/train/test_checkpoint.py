@@ -129,3 +129,29 @@ def test_keep_last_must_be_a_positive_int(tmp_path, keep_last, exc, match):
     # -1 and 1.5 failed inside orbax at the first save; 0 kept an arbitrary set of steps.
     with pytest.raises(exc, match=match):
         Checkpointer(tmp_path / "ckpt", keep_last=keep_last)
+
+
+def test_resuming_another_model_raises_and_keeps_its_checkpoints(tmp_path):
+    # Before: the restore failed, every checkpoint was skipped as "corrupt", the run began
+    # afresh and its saves deleted the first model's checkpoints (keep_last).
+    train, _ = digit_sets(n_train=128)
+    cfg = TrainConfig(epochs=2, batch_size=64, keep_last=2)
+    fit(MLP(hidden=8), train, None, cfg, workdir=tmp_path)
+    before = Checkpointer(tmp_path / "checkpoints").steps()
+    with pytest.raises(
+        ValueError, match=r"other shapes: .*Dense_0/bias has shape \(8,\) there, .* wants \(16,\)"
+    ):
+        fit(MLP(hidden=16), train, None, cfg, workdir=tmp_path)
+    assert Checkpointer(tmp_path / "checkpoints").steps() == before
+
+
+def test_renamed_leaves_of_the_same_shapes_are_not_loaded_into_each_other(tmp_path):
+    # Before: the leaves were restored by position, so "b"'s values became "c".
+    ckpt = Checkpointer(tmp_path)
+    ckpt.save(1, {"a": np.ones((3, 4), np.float32), "b": np.zeros(2, np.float32)}, {})
+    like = {"a": np.ones((3, 4), np.float32), "c": np.zeros(2, np.float32)}
+    with pytest.raises(ValueError, match=r"another structure: .*\['c'\].*\['b'\]"):
+        Checkpointer(tmp_path).restore_latest(like)
+    same = {"a": np.zeros((3, 4), np.float32), "b": np.ones(2, np.float32)}
+    state, _ = Checkpointer(tmp_path).restore_latest(same)
+    np.testing.assert_array_equal(state["a"], np.ones((3, 4)))
