@@ -21,7 +21,7 @@ import numpy as np
 
 from jaxcnn.train import results as results_io
 from jaxcnn.train.config import TrainConfig
-from jaxcnn.train.data import Dataset, eval_index_matrix, train_index_matrix
+from jaxcnn.train.data import Dataset, eval_index_matrix, take_rows, train_index_matrix
 from jaxcnn.train.metrics import summarize
 from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
@@ -73,7 +73,9 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
 
     Raises:
       TypeError: config is not a TrainConfig, or train/eval are not Datasets.
-      ValueError: batch size not divisible by the device count, or larger than a bucket.
+      ValueError: batch size not divisible by the device count, or larger than a bucket; a
+        `Dataset.from_arrays` / `Dataset.streaming` label outside ``[0, C)`` for the model's C
+        outputs (its loss would be NaN, or with label smoothing silently wrong).
       NonFiniteLossError: the loss became NaN/inf (the run stops at the end of that call).
     """
     fn = "fit"
@@ -98,6 +100,10 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
 
     if variables is None:
         variables = init_variables(model, buckets[0], config.seed)
+    for i, b in enumerate(buckets):
+        _check_labels(model, variables, b, fn, f"train bucket {i}" if len(buckets) > 1 else "train")
+    if eval is not None:
+        _check_labels(model, variables, eval, fn, "eval")
     params = variables["params"]
     tx = make_optimizer(config, total_steps, params)
     state = {
@@ -250,9 +256,11 @@ def evaluate(model, variables, dataset, *, batch_size=1024, num_classes=None) ->
       dict: loss, accuracy, top5 (floats), count, per_class (list), confusion (list of lists).
 
     Raises:
-      TypeError: dataset is not a Dataset. ValueError: batch_size < 1.
+      TypeError: dataset is not a Dataset. ValueError: batch_size < 1, or a `Dataset.from_arrays`
+        / `Dataset.streaming` label outside ``[0, C)``.
     """
     _check_eval_args(dataset, batch_size, "evaluate")
+    _check_labels(model, variables, dataset, "evaluate", "dataset")
     return _Evaluator(model, data_mesh(), num_classes)(variables, dataset, batch_size)
 
 
@@ -389,6 +397,28 @@ class _Evaluator:
             part = jax.device_get(run(variables, a, i, v))
             sums = part if sums is None else jax.tree.map(np.add, sums, part)
         return summarize(sums)
+
+
+def _check_labels(model, variables, dataset, fn, name) -> None:
+    """Raise ValueError if a row-wise data set's labels fall outside ``[0, C)``.
+
+    Only data sets whose ``take`` is `take_rows` hold their labels as one array ``y``; a custom
+    ``take`` (a frame bank) builds them in the step and is not checked. The check matters
+    because nothing in the compiled step can raise: an out-of-range label gives a NaN loss
+    (or, with label smoothing, a zero target), as PyTorch would refuse with an error.
+    """
+    if dataset.take is not take_rows or not isinstance(dataset.arrays, dict):
+        return
+    y = dataset.arrays.get("y")
+    if y is None or np.size(y) == 0:
+        return
+    classes = _num_classes(model, variables, dataset)
+    lo, hi = int(np.min(y)), int(np.max(y))
+    if lo < 0 or hi >= classes:
+        raise ValueError(
+            f"{fn}: {name} labels must be in [0, {classes}) for the model's {classes} outputs, "
+            f"got min {lo}, max {hi}"
+        )
 
 
 def _num_classes(model, variables, dataset) -> int:

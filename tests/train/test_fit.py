@@ -207,3 +207,26 @@ def test_argument_errors():
         evaluate(MLP(), {}, test, batch_size=0)
     with pytest.raises(TypeError, match="predict: dataset must be a Dataset, got tuple"):
         predict(MLP(), {}, (1, 2))
+
+
+def test_labels_outside_the_models_classes_raise_before_training():
+    # Before: label 10 for a 10-way model trained with a NaN loss (NonFiniteLossError after the
+    # first call), and label -1 likewise; with label smoothing its target was silently all zero.
+    xt, yt, xe, ye = digits(256)
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    for bad in (10, -1):
+        y = yt.copy()
+        y[5] = bad
+        lo, hi = min(bad, int(yt.min())), max(bad, int(yt.max()))
+        match = rf"fit: train labels must be in \[0, 10\) .* got min {lo}, max {hi}"
+        with pytest.raises(ValueError, match=match):
+            fit(MLP(), Dataset.from_arrays(xt, y), None, cfg)
+        with pytest.raises(ValueError, match=match):
+            fit(MLP(), Dataset.streaming(xt, y), None, cfg)
+    y = ye.copy()
+    y[0] = 12
+    with pytest.raises(ValueError, match=r"fit: eval labels must be in \[0, 10\)"):
+        fit(MLP(), Dataset.from_arrays(xt, yt), Dataset.from_arrays(xe, y), cfg)
+    variables = MLP().init(jax.random.key(0), xe[:1])
+    with pytest.raises(ValueError, match=r"evaluate: dataset labels must be in \[0, 10\)"):
+        evaluate(MLP(), variables, Dataset.from_arrays(xe, y))
