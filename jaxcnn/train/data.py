@@ -34,7 +34,8 @@ class Dataset:
     streamed: bool = False  # arrays stay on the host; see `Dataset.streaming`
 
     def __post_init__(self):
-        if not isinstance(self.size, int | np.integer) or self.size < 1:
+        bad_type = not isinstance(self.size, int | np.integer) or isinstance(self.size, bool)
+        if bad_type or self.size < 1:
             raise ValueError(f"Dataset: size must be a positive int, got {self.size!r}")
         if not callable(self.take):
             raise TypeError(f"Dataset: take must be callable, got {type(self.take).__name__}")

@@ -54,6 +54,8 @@ def test_from_arrays_errors():
         Dataset.from_arrays(x, np.zeros(4, np.int32), np.ones((4, 2)))
     with pytest.raises(ValueError, match="Dataset: size must be a positive int, got 0"):
         Dataset(arrays={}, take=lambda a, i: a, size=0)
+    with pytest.raises(ValueError, match="Dataset: size must be a positive int, got True"):
+        Dataset(arrays={}, take=lambda a, i: a, size=True)  # was accepted as a size of 1
 
 
 def test_from_arrays_take_gathers_rows():
