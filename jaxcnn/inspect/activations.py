@@ -80,7 +80,8 @@ def save_activation_maps(
     Args:
       maps: from ``conv_activations``.
       path: the PNG to write.
-      image: optional ``(H, W, C)`` input drawn at the start of the first row.
+      image: optional ``(H, W, C)`` input drawn at the start of each row: in colour when C is 3
+        (or 4, alpha dropped), min-max scaled to [0, 1]; otherwise channel 0 in grayscale.
       max_channels: channels per row, an int >= 1.
 
     Raises:
@@ -106,7 +107,7 @@ def save_activation_maps(
     for row, (name, m) in enumerate(maps.items()):
         offset = 0
         if image is not None:
-            axes[row, 0].imshow(np.asarray(image)[..., 0], cmap="gray")
+            _show_input(axes[row, 0], image)
             axes[row, 0].set_title("input" if row == 0 else "", fontsize=7)
             offset = 1
         for c in range(max_channels):
@@ -122,6 +123,17 @@ def save_activation_maps(
         save_figure(fig, path, dpi=80)  # atomic: a killed save leaves no broken PNG
     finally:
         plt.close(fig)
+
+
+def _show_input(ax, image) -> None:
+    image = np.asarray(image, np.float32)
+    if image.shape[-1] not in (3, 4):
+        ax.imshow(image[..., 0], cmap="gray")  # imshow scales a single channel itself
+        return
+    rgb = image[..., :3]
+    lo, hi = float(rgb.min()), float(rgb.max())
+    # imshow clips RGB floats to [0, 1] instead of scaling them, so scale here
+    ax.imshow((rgb - lo) / (hi - lo) if hi > lo else np.zeros_like(rgb))
 
 
 def _collect(tree, path, out):

@@ -94,3 +94,24 @@ def test_save_activation_maps_checks_its_arguments(tmp_path):
     assert not path.exists()
     save_activation_maps(maps, path, image=np.ones((4, 4, 1)), max_channels=1)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_save_activation_maps_draws_the_input_in_its_colours(monkeypatch, tmp_path, channels):
+    # An RGB input was drawn from its red channel only, as grayscale.
+    import jaxcnn.inspect.activations as activations
+
+    drawn = []
+    monkeypatch.setattr(
+        activations,
+        "save_figure",
+        lambda fig, path, **kw: drawn.append(np.asarray(fig.axes[0].images[0].get_array())),
+    )
+    image = np.arange(4 * 5 * channels, dtype=np.float32).reshape(4, 5, channels) * 3.0 - 7.0
+    save_activation_maps({"c": np.ones((1, 4, 5, 2))}, tmp_path / "a.png", image=image)
+    (got,) = drawn
+    if channels == 1:
+        np.testing.assert_array_equal(got, image[..., 0])  # imshow's gray colormap scales it
+    else:
+        want = (image - image.min()) / (image.max() - image.min())
+        np.testing.assert_allclose(got, want, rtol=1e-6)
