@@ -97,5 +97,6 @@ def _read(path: Path, channels: int) -> np.ndarray:
     if array.ndim == 2:
         array = array[..., None]
     array = array[..., :channels]  # drop alpha
-    scale = 65535.0 if array.dtype == np.uint16 else (255.0 if array.dtype == np.uint8 else 1.0)
+    # by kind, not dtype equality: I;16B reads as big-endian ">u2", which != np.uint16
+    scale = float(np.iinfo(array.dtype).max) if array.dtype.kind == "u" else 1.0
     return array.astype(np.float32) / scale

@@ -67,3 +67,20 @@ def test_cmyk_jpeg_is_converted_to_rgb(tmp_path):
     assert x.shape == (2, 6, 4, 3)
     np.testing.assert_allclose(x[1], 1.0, atol=0.02)  # sorted: white.jpg second
     np.testing.assert_allclose(x[0].mean(axis=(0, 1)), [1.0, 0.0, 0.0], atol=0.02)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16L", "I;16B"])
+def test_16_bit_images_are_scaled_to_0_1(tmp_path, monkeypatch, mode):
+    # I;16B reads as a big-endian ">u2" array, which != np.uint16: it was divided by 1.
+    values = (np.arange(4 * 6, dtype=np.uint16) * 2849).reshape(4, 6)  # up to 65527
+    path = tmp_path / "a" / "1.png"
+    _save(path, values)  # a real 16-bit PNG
+    with Image.open(path) as im:
+        assert im.mode == "I;16"
+    if mode != "I;16":  # PNG reads back as I;16: give the reader the other byte orders directly
+        dtype = ">u2" if mode == "I;16B" else "<u2"
+        image = Image.frombytes(mode, (6, 4), values.astype(dtype).tobytes())
+        monkeypatch.setattr(Image, "open", lambda _path: image)
+    x, _, _ = load_image_folder(tmp_path, channels=1)
+    np.testing.assert_allclose(x[0, ..., 0], values / 65535.0, rtol=1e-6)
+    assert 0.0 <= x.min() and x.max() <= 1.0
