@@ -61,7 +61,10 @@ def restore_subset(params, source, patterns, fn: str = "restore_subset"):
       patterns: fnmatch patterns over "/"-joined paths, e.g. ``("Conv_0/*", "Conv_1/*")``.
 
     Returns:
-      a pytree like ``params`` with the matching leaves taken from ``source``.
+      a pytree like ``params`` with the matching leaves taken from ``source``, each cast to the
+      dtype of the ``params`` leaf it replaces (as PyTorch's ``load_state_dict`` copies into the
+      existing tensor): float16 weights loaded into a float32 model become float32, so the
+      model's dtypes never change.
 
     Raises:
       ValueError: a pattern matches nothing in ``params``, a matching path is missing from
@@ -81,7 +84,7 @@ def restore_subset(params, source, patterns, fn: str = "restore_subset"):
             raise ValueError(f"{fn}: source must have parameter {s!r}, got {sorted(src)}")
         if src[s].shape != leaf.shape:
             raise ValueError(f"{fn}: source {s!r} must have shape {leaf.shape}, got {src[s].shape}")
-        return src[s]
+        return src[s] if src[s].dtype == leaf.dtype else src[s].astype(leaf.dtype)
 
     return jax.tree_util.tree_map_with_path(pick, params)
 

@@ -59,3 +59,15 @@ def test_extract_features_equals_the_layer_computed_by_hand():
         ValueError, match=r"extract_features: layer must be one of \['Conv_0', 'Dense_0'"
     ):
         extract_features(SmallCNN(), variables, x, "Conv_9")
+
+
+def test_restore_subset_casts_to_the_target_dtype():
+    # float16 source leaves replaced float32 ones as float16, changing the model's dtypes.
+    target = {"Dense_0": {"kernel": np.zeros((3, 2), np.float32), "bias": np.zeros(2, np.float32)}}
+    kernel = np.arange(6, dtype=np.float16).reshape(3, 2) / 4
+    source = {"Dense_0": {"kernel": kernel, "bias": np.ones(2, np.float64)}}
+    got = restore_subset(target, source, ("Dense_0/*",))
+    assert got["Dense_0"]["kernel"].dtype == np.float32
+    assert got["Dense_0"]["bias"].dtype == np.float32
+    np.testing.assert_array_equal(got["Dense_0"]["kernel"], kernel.astype(np.float32))
+    np.testing.assert_array_equal(got["Dense_0"]["bias"], np.ones(2, np.float32))
