@@ -126,12 +126,17 @@ class Vocabulary:
         """Read a vocabulary written by :meth:`save`.
 
         Raises:
-          ValueError: the file is not a vocabulary of this format.
+          ValueError: the file is not a vocabulary of this format, or lacks its ``tokens`` or
+            ``counts`` list.
         """
         obj = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
             raise ValueError(f"Vocabulary.load: file must have format {FORMAT!r}, got {got!r}")
+        for key in ("tokens", "counts"):
+            if not isinstance(obj.get(key), list):
+                got = "no such key" if key not in obj else type(obj[key]).__name__
+                raise ValueError(f"Vocabulary.load: {path} must have a list {key!r}, got {got}")
         return cls(tuple(obj["tokens"]), tuple(int(c) for c in obj["counts"]))
 
 

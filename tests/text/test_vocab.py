@@ -65,3 +65,14 @@ def test_errors(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"tokens": []}))
     with pytest.raises(ValueError, match="Vocabulary.load: file must have format"):
         Vocabulary.load(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("missing", ["tokens", "counts"])
+def test_load_names_the_file_and_a_missing_key(tmp_path, missing):
+    obj = {"format": "jaxcnn.vocab/1", "tokens": ["<pad>", "<unk>"], "counts": [0, 0]}
+    del obj[missing]
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(obj))
+    want = rf"Vocabulary.load: .*v.json must have a list '{missing}', got no such key"
+    with pytest.raises(ValueError, match=want):
+        Vocabulary.load(path)
