@@ -55,12 +55,24 @@ class Vocabulary:
     ``counts[i]`` is the word's count in the text the vocabulary was built from (0 for PAD;
     for UNK, the total count of the words that were cut), used for skip-gram's noise
     distribution and frequent-word subsampling.
+
+    Raises:
+      TypeError: ``tokens`` or ``counts`` is not a tuple.
+      ValueError: ``tokens`` does not start with PAD, UNK, has duplicates, or ``counts`` has
+        another length.
     """
 
     tokens: tuple[str, ...]
     counts: tuple[int, ...]
 
     def __post_init__(self):
+        for name in ("tokens", "counts"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                raise TypeError(
+                    f"Vocabulary: {name} must be a tuple, got {type(value).__name__} "
+                    f"(pass tuple({name}))"
+                )
         if self.tokens[:2] != (PAD, UNK):
             raise ValueError(
                 f"Vocabulary: tokens must start with {(PAD, UNK)}, got {self.tokens[:2]}"

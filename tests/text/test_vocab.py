@@ -76,3 +76,10 @@ def test_load_names_the_file_and_a_missing_key(tmp_path, missing):
     want = rf"Vocabulary.load: .*v.json must have a list '{missing}', got no such key"
     with pytest.raises(ValueError, match=want):
         Vocabulary.load(path)
+
+
+def test_tokens_and_counts_must_be_tuples():
+    with pytest.raises(TypeError, match=r"Vocabulary: tokens must be a tuple, got list"):
+        Vocabulary(["<pad>", "<unk>", "a"], (0, 0, 1))
+    with pytest.raises(TypeError, match=r"Vocabulary: counts must be a tuple, got list"):
+        Vocabulary(("<pad>", "<unk>", "a"), [0, 0, 1])
