@@ -61,7 +61,11 @@ def metric_sums(logits, labels, weight, *, label_smoothing=0.0, num_classes=None
 
 
 def summarize(sums: dict) -> dict:
-    """Turn summed metrics into JSON-able means: loss, accuracy, top5, per_class, confusion."""
+    """Turn summed metrics into JSON-able means: loss, accuracy, top5, per_class, confusion.
+
+    The confusion matrix holds summed weights: ints when every entry is a whole number (unit
+    weights), floats otherwise (fractional weights).
+    """
     w = float(sums["weight"])
     safe = max(w, 1e-12)
     out = {
@@ -76,5 +80,8 @@ def summarize(sums: dict) -> dict:
         out["per_class"] = [
             float(conf[i, i] / rows[i]) if rows[i] > 0 else None for i in range(conf.shape[0])
         ]
-        out["confusion"] = [[int(round(v)) for v in row] for row in conf.tolist()]
+        conf = conf.tolist()
+        # summed weights: whole counts stay ints (as before); fractional weights are not rounded
+        whole = all(float(v).is_integer() for row in conf for v in row)
+        out["confusion"] = [[int(v) if whole else float(v) for v in row] for row in conf]
     return out

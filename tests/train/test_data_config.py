@@ -125,3 +125,20 @@ def test_cli_flags_override_config():
     )
     cfg = apply_overrides(TrainConfig(batch_size=64), args)
     assert (cfg.seed, cfg.epochs, cfg.batch_size) == (5, 3, 64)
+
+
+def test_summarize_keeps_fractional_confusion_weights():
+    # Fractional weights were rounded to ints: 0.5 -> 0, 2.5 -> 2.
+    import jax.numpy as jnp
+
+    from jaxcnn.train.metrics import metric_sums, summarize
+
+    logits = jnp.array([[2.0, 0.0], [0.0, 2.0], [0.0, 2.0]])
+    labels = jnp.array([0, 0, 1])
+    ones = summarize(metric_sums(logits, labels, jnp.ones(3), num_classes=2))
+    assert ones["confusion"] == [[1, 1], [0, 1]]
+    assert all(type(v) is int for row in ones["confusion"] for v in row)
+    half = summarize(metric_sums(logits, labels, jnp.array([0.5, 2.5, 1.0]), num_classes=2))
+    assert half["confusion"] == [[0.5, 2.5], [0.0, 1.0]]
+    assert all(type(v) is float for row in half["confusion"] for v in row)
+    assert json.loads(json.dumps(half))["confusion"] == [[0.5, 2.5], [0.0, 1.0]]
