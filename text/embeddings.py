@@ -81,8 +81,9 @@ def load_vectors(
       ``(table, stats)``: ``table`` float32 ``(len(vocab), D)``, ``stats`` a :class:`VectorStats`.
 
     Raises:
-      ValueError: an empty file, a dimension other than ``dim``, or a broken line (wrong
-        number of fields or a non-number), with its 1-based line number.
+      ValueError: an empty file (or one with only a word2vec header), a word2vec header whose
+        count is not the number of vectors, a dimension other than ``dim``, or a broken line
+        (wrong number of fields or a non-number), with its 1-based line number.
     """
     fn = "load_vectors"
     if dim is not None:
@@ -92,12 +93,13 @@ def load_vectors(
             raise ValueError(f"{fn}: dim must be >= 1, got {dim}")
     rows: dict[int, np.ndarray] = {}
     ignored = 0
-    file_dim = None
+    file_dim = declared = None
+    read = 0  # vector lines, kept or not
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.rstrip("\r\n").rstrip(" ").split(" ")
             if lineno == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
-                file_dim = int(parts[1])  # word2vec header "count dim"
+                declared, file_dim = int(parts[0]), int(parts[1])  # word2vec "count dim"
                 _check_dim(fn, file_dim, dim, path, lineno)
                 continue
             if parts == [""]:
@@ -123,13 +125,20 @@ def load_vectors(
                 raise ValueError(
                     f"{fn}: line {lineno} of {path} must have finite numbers, got inf or nan"
                 )
+            read += 1
             i = vocab.id(parts[0].lower())
             if i in (PAD_ID, UNK_ID) or i in rows:
                 ignored += 1
                 continue
             rows[i] = vec
-    if file_dim is None:
-        raise ValueError(f"{fn}: {path} must hold at least one vector, got an empty file")
+    if read == 0:
+        got = "only a header" if declared is not None else "an empty file"
+        raise ValueError(f"{fn}: {path} must hold at least one vector, got {got}")
+    if declared is not None and read != declared:
+        raise ValueError(
+            f"{fn}: {path} must hold the {declared} vectors its header declares, got {read} "
+            "(a truncated file?)"
+        )
     table, missing = _fill_table(rows, len(vocab), file_dim, seed)
     return table, VectorStats(dim=file_dim, found=len(rows), missing=missing, ignored=ignored)
 

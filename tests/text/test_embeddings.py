@@ -93,3 +93,13 @@ def test_replace_table_checks():
         replace_table(variables, "embed", np.ones((3, 2)))
     with pytest.raises(ValueError, match="replace_table: name must be an embedding"):
         replace_table(variables, "nope", np.ones((4, 2)))
+
+
+def test_word2vec_header_must_match_the_vectors(tmp_path):
+    p = tmp_path / "v.txt"
+    p.write_text("2 3\n")
+    with pytest.raises(ValueError, match="load_vectors: .* at least one vector, got only a header"):
+        load_vectors(p, VOCAB)
+    p.write_text("3 3\nthe 1 2 3\nzebra 4 5 6\n")  # truncated: a vector short
+    with pytest.raises(ValueError, match="must hold the 3 vectors its header declares, got 2"):
+        load_vectors(p, VOCAB)
