@@ -154,7 +154,9 @@ def save_vectors(path: str | os.PathLike, vocab: Vocabulary, table, *, header: b
       table: ``(len(vocab), D)`` floats.
 
     Raises:
-      ValueError: ``table`` does not have one row per vocabulary word.
+      ValueError: ``table`` does not have one row per vocabulary word; a written word that is
+        empty or holds whitespace, or whose row holds NaN or inf (:func:`load_vectors` could
+        not read it back). Nothing is written then.
     """
     table = np.asarray(table, dtype=np.float32)
     _checks.rank(table, 2, "save_vectors", "table", "(V, D)")
@@ -162,8 +164,19 @@ def save_vectors(path: str | os.PathLike, vocab: Vocabulary, table, *, header: b
         raise ValueError(
             f"save_vectors: table must have {len(vocab)} rows (one per word), got {table.shape}"
         )
+    words = vocab.tokens[2:]
+    for word in words:
+        if not word or any(c.isspace() for c in word):
+            raise ValueError(
+                f"save_vectors: words must be non-empty and hold no whitespace, got {word!r}"
+            )
+    bad = np.flatnonzero(~np.isfinite(table[2:]).all(axis=1))
+    if bad.size:
+        raise ValueError(
+            f"save_vectors: table must be finite, got inf or nan in the row of {words[bad[0]]!r}"
+        )
     lines = [f"{len(vocab) - 2} {table.shape[1]}"] if header else []
-    for word, row in zip(vocab.tokens[2:], table[2:], strict=True):
+    for word, row in zip(words, table[2:], strict=True):
         # 9 significant digits identify a float32 exactly: a round trip is bit-exact.
         lines.append(word + " " + " ".join(format(float(v), ".9g") for v in row))
     path = Path(path)

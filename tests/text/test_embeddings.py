@@ -1,5 +1,7 @@
 """Vectors files (GloVe / word2vec text) in and out, and the embedding table."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -103,3 +105,24 @@ def test_word2vec_header_must_match_the_vectors(tmp_path):
     p.write_text("3 3\nthe 1 2 3\nzebra 4 5 6\n")  # truncated: a vector short
     with pytest.raises(ValueError, match="must hold the 3 vectors its header declares, got 2"):
         load_vectors(p, VOCAB)
+
+
+def test_save_refuses_what_load_cannot_read_back(tmp_path):
+    p = tmp_path / "v.txt"
+    table = np.ones((len(VOCAB), 3), np.float32)
+    table[VOCAB.id("dog"), 1] = np.nan
+    with pytest.raises(ValueError, match="save_vectors: table must be finite, .* of 'dog'"):
+        save_vectors(p, VOCAB, table)
+    table[VOCAB.id("dog"), 1] = np.inf
+    with pytest.raises(ValueError, match="save_vectors: table must be finite, .* of 'dog'"):
+        save_vectors(p, VOCAB, table)
+    table[PAD_ID] = np.nan  # PAD and UNK are not written: their rows do not matter
+    table[VOCAB.id("dog"), 1] = 0.0
+    save_vectors(p, VOCAB, table)
+    p.unlink()
+    for word in ("new york", "tab\tword", "line\nbreak", ""):
+        vocab = build_vocabulary([["the", word]])
+        want = "save_vectors: words must .* got " + re.escape(repr(word))
+        with pytest.raises(ValueError, match=want):
+            save_vectors(p, vocab, np.ones((len(vocab), 2)))
+    assert not list(tmp_path.iterdir())  # nothing written, no temp file left
