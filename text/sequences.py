@@ -159,6 +159,7 @@ def masked_max_pool(x, mask):
       ``(N, C)``.
 
     Raises:
+      TypeError: a mask that is not bool (a 0/1 or float mask is not cast).
       ValueError: wrong ranks or mismatched ``(N, L)``.
     """
     return global_max_pool(x, _check_pool_args(x, mask, "masked_max_pool"))
@@ -175,6 +176,7 @@ def masked_mean_pool(x, mask):
       ``(N, C)``; zeros for a row with no real position.
 
     Raises:
+      TypeError: a mask that is not bool (a 0/1 or float mask is not cast).
       ValueError: wrong ranks or mismatched ``(N, L)``.
     """
     return global_avg_pool(x, _check_pool_args(x, mask, "masked_mean_pool"))
@@ -210,4 +212,9 @@ def _check_pool_args(x, mask, fn):
     mshape = _checks.rank(mask, 2, fn, "mask", "(N, L)")
     if mshape != shape[:2]:
         raise ValueError(f"{fn}: mask must have shape {shape[:2]} (N, L of x), got {mshape}")
-    return jnp.asarray(mask, bool)
+    # Casting would turn any nonzero weight (0.5, -1) into a real position without a word.
+    if np.dtype(mask.dtype) != np.bool_:
+        raise TypeError(
+            f"{fn}: mask must be a bool array (True on real positions), got {mask.dtype}"
+        )
+    return jnp.asarray(mask)

@@ -117,3 +117,14 @@ def test_pool_errors():
         masked_max_pool(jnp.zeros((2, 3)), jnp.ones((2, 3), bool))
     with pytest.raises(ValueError, match=r"masked_mean_pool: mask must have shape \(2, 3\)"):
         masked_mean_pool(jnp.zeros((2, 3, 1)), jnp.ones((2, 4), bool))
+
+
+@pytest.mark.parametrize("pool", [masked_max_pool, masked_mean_pool])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pool_mask_must_be_bool(pool, dtype):
+    x = jnp.ones((2, 3, 1))
+    mask = np.asarray([[1, 0.5, 0], [1, 1, 0]], dtype)
+    with pytest.raises(TypeError, match=rf"{pool.__name__}: mask must be a bool array .* got "):
+        pool(x, mask)
+    with pytest.raises(TypeError, match=rf"{pool.__name__}: mask must be a bool array"):
+        jax.jit(pool)(x, jnp.asarray(mask))
