@@ -9,7 +9,7 @@ import flax.linen as nn
 import numpy as np
 
 from jaxcnn import _checks
-from jaxcnn.inspect._figure import save_figure
+from jaxcnn._figure import save_figure
 
 
 def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> dict[str, np.ndarray]:

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from jaxcnn import _checks
-from jaxcnn.inspect._figure import save_figure
+from jaxcnn._figure import save_figure
 
 
 def first_conv_kernel(params) -> tuple[str, np.ndarray]:

@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxcnn import _checks
+from jaxcnn._figure import save_figure
 from jaxcnn.arith.receptive import Window, receptive_fields
-from jaxcnn.inspect._figure import save_figure
 
 
 def receptive_window(

@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from jaxcnn._figure import save_figure
+
 
 def write_json(path, obj) -> None:
     """Write ``obj`` as indented JSON atomically (temp file in the same folder + os.replace)."""
@@ -61,7 +63,8 @@ def plot_curves(history, path) -> None:
     """Learning curves (loss and accuracy per epoch, train and eval) as an image at ``path``.
 
     Written atomically (temp file + ``os.replace``); the format follows ``path``'s extension
-    (``.png``, ``.svg``, ``.pdf``, ...), PNG when it has none.
+    (``.png``, ``.svg``, ``.pdf``, ...); a name without one gets ``.png`` appended, as
+    ``savefig`` does.
     """
     import matplotlib
 
@@ -80,17 +83,8 @@ def plot_curves(history, path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    # The temp name must not decide the format: "curves.svg.tmp.png" wrote PNG bytes to an .svg.
-    fmt = path.suffix[1:].lower() or "png"
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        fig.savefig(tmp, dpi=100, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+        save_figure(fig, path, dpi=100)
     finally:
         plt.close(fig)
 

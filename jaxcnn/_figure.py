@@ -1,4 +1,7 @@
-"""Atomic figure writes: a killed or failed save never leaves a truncated image at ``path``."""
+"""Atomic figure writes: a killed or failed save never leaves a truncated image at ``path``.
+
+Shared by the inspect figures and the training curves (`jaxcnn.train.results.plot_curves`).
+"""
 
 from __future__ import annotations
 
