@@ -19,6 +19,11 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def is_real(value) -> bool:
+    """True for Python and NumPy ints and floats (NaN and inf included); False for bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def ntuple(value, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
     """Canonicalise ``int | Sequence[int]`` to an ``n``-tuple of ints.
 

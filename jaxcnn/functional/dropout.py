@@ -6,8 +6,6 @@ argument: there is no global RNG, so a call is a pure function of ``(key, x, rat
 
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,7 +37,7 @@ def dropout(key, x, rate, deterministic=False) -> jax.Array:
       ValueError: ``rate`` outside ``[0, 1)``.
     """
     fn = "dropout"
-    if not isinstance(rate, numbers.Real) or isinstance(rate, bool):
+    if not _checks.is_real(rate):
         raise TypeError(f"{fn}: rate must be a real number in [0, 1), got {type(rate).__name__}")
     if not 0.0 <= rate < 1.0:  # also rejects nan
         raise ValueError(f"{fn}: rate must be in [0, 1), got {rate!r}")

@@ -10,8 +10,6 @@ are biased (divide by the count), as both Flax and PyTorch use for normalising; 
 
 from __future__ import annotations
 
-import numbers
-
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -151,7 +149,7 @@ def _vector(v, c: int, fn: str, name: str) -> None:
 
 
 def _epsilon(epsilon, fn: str) -> None:
-    if not isinstance(epsilon, numbers.Real) or isinstance(epsilon, bool):
+    if not _checks.is_real(epsilon):
         raise TypeError(f"{fn}: epsilon must be a real number, got {type(epsilon).__name__}")
     if not epsilon >= 0:
         raise ValueError(f"{fn}: epsilon must be non-negative, got {epsilon!r}")

@@ -8,8 +8,6 @@ sums in float64 so the result does not depend on the batch size.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from jaxcnn import _checks
@@ -83,7 +81,7 @@ def dead_filter_report(model, variables, images, *, batch_size: int = 256, thres
       ValueError: bad ``images`` rank or ``batch_size``, or ``threshold`` not in ``[0, 1]``.
     """
     # NaN or a str compared False / failed only after the whole forward pass.
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+    if not _checks.is_real(threshold):
         raise TypeError(
             f"dead_filter_report: threshold must be a number, got {type(threshold).__name__}"
         )

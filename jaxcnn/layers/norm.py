@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
+from jaxcnn import _checks
 from jaxcnn.functional.norm import batch_norm, batch_norm_train, layer_norm
 
 
@@ -53,7 +53,7 @@ class BatchNorm(nn.Module):
     def __call__(self, x, train: bool = False) -> jax.Array:
         fn = "BatchNorm"
         m = self.momentum
-        if not isinstance(m, numbers.Real) or isinstance(m, bool) or not 0.0 <= m <= 1.0:
+        if not _checks.is_real(m) or not 0.0 <= m <= 1.0:
             raise ValueError(f"{fn}: momentum must be a real number in [0, 1], got {m!r}")
         shape = getattr(x, "shape", None)
         if shape is None:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 
-from jaxcnn._checks import is_int
+from jaxcnn._checks import is_int, is_real
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
@@ -118,7 +117,7 @@ def _int_at_least(value, low: int, fn: str, arg: str) -> None:
 
 def _finite_number(value, fn: str, arg: str) -> None:
     # NaN passed "weight_decay < 0" and inf passed "learning_rate > 0": both train to NaN.
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"{fn}: {arg} must be a number, got {type(value).__name__} {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{fn}: {arg} must be finite, got {value!r}")
