@@ -100,10 +100,11 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
 
     if variables is None:
         variables = init_variables(model, buckets[0], config.seed)
-    for i, b in enumerate(buckets):
-        _check_labels(model, variables, b, fn, f"train bucket {i}" if len(buckets) > 1 else "train")
+    names = ["train"] if len(buckets) == 1 else [f"train bucket {i}" for i in range(len(buckets))]
+    labelled = dict(zip(names, buckets, strict=True))
     if eval is not None:
-        _check_labels(model, variables, eval, fn, "eval")
+        labelled["eval"] = eval
+    _check_labels(model, variables, labelled, fn)
     params = variables["params"]
     tx = make_optimizer(config, total_steps, params)
     state = {
@@ -260,7 +261,7 @@ def evaluate(model, variables, dataset, *, batch_size=1024, num_classes=None) ->
         / `Dataset.streaming` label outside ``[0, C)``.
     """
     _check_eval_args(dataset, batch_size, "evaluate")
-    _check_labels(model, variables, dataset, "evaluate", "dataset")
+    _check_labels(model, variables, {"dataset": dataset}, "evaluate")
     return _Evaluator(model, data_mesh(), num_classes)(variables, dataset, batch_size)
 
 
@@ -399,26 +400,30 @@ class _Evaluator:
         return summarize(sums)
 
 
-def _check_labels(model, variables, dataset, fn, name) -> None:
+def _check_labels(model, variables, datasets: dict, fn) -> None:
     """Raise ValueError if a row-wise data set's labels fall outside ``[0, C)``.
 
-    Only data sets whose ``take`` is `take_rows` hold their labels as one array ``y``; a custom
-    ``take`` (a frame bank) builds them in the step and is not checked. The check matters
-    because nothing in the compiled step can raise: an out-of-range label gives a NaN loss
-    (or, with label smoothing, a zero target), as PyTorch would refuse with an error.
+    ``datasets`` maps the name an error uses to a `Dataset`. Only data sets whose ``take`` is
+    `take_rows` hold their labels as one array ``y``; a custom ``take`` (a frame bank) builds
+    them in the step and is not checked. The check matters because nothing in the compiled
+    step can raise: an out-of-range label gives a NaN loss (or, with label smoothing, a zero
+    target), as PyTorch would refuse with an error. The model is traced once, for ``C``.
     """
-    if dataset.take is not take_rows or not isinstance(dataset.arrays, dict):
-        return
-    y = dataset.arrays.get("y")
-    if y is None or np.size(y) == 0:
-        return
-    classes = _num_classes(model, variables, dataset)
-    lo, hi = int(np.min(y)), int(np.max(y))
-    if lo < 0 or hi >= classes:
-        raise ValueError(
-            f"{fn}: {name} labels must be in [0, {classes}) for the model's {classes} outputs, "
-            f"got min {lo}, max {hi}"
-        )
+    classes = None
+    for name, dataset in datasets.items():
+        if dataset.take is not take_rows or not isinstance(dataset.arrays, dict):
+            continue
+        y = dataset.arrays.get("y")
+        if y is None or np.size(y) == 0:
+            continue
+        if classes is None:
+            classes = _num_classes(model, variables, dataset)
+        lo, hi = int(np.min(y)), int(np.max(y))
+        if lo < 0 or hi >= classes:
+            raise ValueError(
+                f"{fn}: {name} labels must be in [0, {classes}) for the model's {classes} "
+                f"outputs, got min {lo}, max {hi}"
+            )
 
 
 def _num_classes(model, variables, dataset) -> int:
