@@ -26,6 +26,7 @@ import numpy as np
 
 from jaxcnn import _checks
 from text.embeddings import Embedding
+from text.sequences import _check_sequence
 from text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 
@@ -89,11 +90,7 @@ def skipgram_pairs(
     if subsample < 0:
         raise ValueError(f"{fn}: subsample must be >= 0, got {subsample}")
     for i, s in enumerate(sequences):
-        s = np.asarray(s)
-        if s.ndim != 1:
-            raise ValueError(f"{fn}: sequences[{i}] must have rank 1 (T,), got shape {s.shape}")
-        if s.size and not np.issubdtype(s.dtype, np.integer):
-            raise TypeError(f"{fn}: sequences[{i}] must have an integer dtype, got {s.dtype}")
+        s = _check_sequence(s, i, fn)  # 1-D integer ids, as for padding and bucketing
         if s.size and (s.min() < 0 or s.max() >= len(vocab)):
             raise ValueError(
                 f"{fn}: ids of sequences[{i}] must be in [0, {len(vocab)}) (the vocabulary), "
