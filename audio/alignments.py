@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from jaxcnn.audio import phones
 
-from audio import phones
 from jaxcnn import _checks
 
 Segment = tuple[int, int, str]  # (start_sample, end_sample exclusive, symbol)

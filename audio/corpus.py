@@ -158,7 +158,7 @@ def phone_mapping_fingerprint() -> str:
     The manifest records it, so a corpus built before the mapping changed is rebuilt rather than
     reused with its old labels and skips.
     """
-    from audio import phones
+    from jaxcnn.audio import phones
 
     text = json.dumps(sorted(phones.ESPEAK_TO_PHONE.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -174,7 +174,7 @@ def make_plan(config: CorpusConfig) -> dict:
       ValueError: a split that has speakers but no sentences (too few WordNet sentences of
         ``config.min_chars`` .. ``config.max_chars`` characters).
     """
-    from audio.espeak import ENGLISH_VOICES
+    from jaxcnn.audio.espeak import ENGLISH_VOICES
 
     rng = np.random.default_rng(config.seed)
     timbres = [(v, var) for v in ENGLISH_VOICES for var in VARIANTS]
@@ -255,8 +255,7 @@ def wordnet_sentences(min_chars: int = 25, max_chars: int = 110, directory=WORDN
 def _synth_shard(root: str, shard) -> list[dict]:
     """Synthesise a shard of speakers in order (runs in a fresh worker process)."""
     import scipy.signal
-
-    from audio import alignments, espeak, phones
+    from jaxcnn.audio import alignments, espeak, phones
 
     results = []
     for spk, utts in shard:

@@ -18,8 +18,7 @@ import functools
 import os
 
 import numpy as np
-
-from audio.alignments import Segment
+from jaxcnn.audio.alignments import Segment
 
 ENGLISH_VOICES = (
     "en-us",

@@ -286,7 +286,7 @@ def _extract_chunk(chunk, config: FeatureConfig, source: str) -> list[tuple[str,
     import os
     import tempfile
 
-    from audio import alignments
+    from jaxcnn.audio import alignments
 
     failures = []
     for out, audio_path, phn_path in chunk:

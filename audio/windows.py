@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 import jax
 import numpy as np
+from jaxcnn.audio import phones
+from jaxcnn.audio.features import check_features
 
-from audio import phones
-from audio.features import check_features
 from jaxcnn import _checks
 
 CONTEXT = 10

@@ -1,6 +1,6 @@
 """Hand-made kernels from the notes: Sobel edges and the solid-5x5-box detector.
 
-    python -m experiments.edges [--workdir runs/edges] [--quick]
+    python -m jaxcnn.experiments.edges [--workdir runs/edges] [--quick]
 
 1. A generated image with bright and dark solid boxes of sides 3..7 on a textured background:
    which sizes fire the box detector (only 5).

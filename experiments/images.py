@@ -1,6 +1,6 @@
 """Fashion-MNIST: MLP vs LeNet-style CNN vs all-convolutional vs GAP head vs small ResNet.
 
-    python -m experiments.images [--workdir runs/images] [--quick | --full] [--epochs N]
+    python -m jaxcnn.experiments.images [--workdir runs/images] [--quick | --full] [--epochs N]
 
 Default (the main job's budget, about 4 minutes on 2 idle CPU cores): 10,000 training images,
 3 epochs, evaluated on the full 10,000-image test set. ``--full``: all 60,000 training images,

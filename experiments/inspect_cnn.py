@@ -1,7 +1,7 @@
 """Understanding the trained Fashion-MNIST CNN: filters, activations, dead filters, occlusion,
 receptive field.
 
-    python -m experiments.inspect_cnn [--workdir runs/inspect] [--images-workdir runs/images]
+    python -m jaxcnn.experiments.inspect_cnn [--workdir runs/inspect] [--images-workdir runs/images]
 
 Uses the CNN trained by ``experiments.images`` (``<images-workdir>/cnn/variables.npz``); when
 there is none it trains one with the images experiment's default config first. Writes
@@ -19,8 +19,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxcnn.experiments import images
 
-from experiments import images
 from jaxcnn.arith.receptive import Window
 from jaxcnn.inspect import (
     conv_activations,

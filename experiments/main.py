@@ -1,6 +1,6 @@
 """The main job: every pipeline's MLP-vs-CNN experiment on real data, one table each.
 
-    python -m experiments.main [--workdir runs/main] [--quick] [--only audio,text]
+    python -m jaxcnn.experiments.main [--workdir runs/main] [--quick] [--only audio,text]
 
 Runs, in order, the notes' parameter arithmetic (`experiments.param_counts`) and the three
 pipelines (`experiments.mfcc_frames` on synthesised speech, `experiments.text_conv` on WordNet
@@ -20,10 +20,10 @@ from pathlib import Path
 
 # (name, module, what the table compares). Order: cheapest first, so a failure shows early.
 PIPELINES = (
-    ("params", "experiments.param_counts", "the notes' parameter and shape arithmetic"),
-    ("audio", "experiments.mfcc_frames", "MFCC frames (21x40 windows, 138 states)"),
-    ("text", "experiments.text_conv", "WordNet glosses (45 lexicographer classes)"),
-    ("images", "experiments.images", "Fashion-MNIST (10 classes)"),
+    ("params", "jaxcnn.experiments.param_counts", "the notes' parameter and shape arithmetic"),
+    ("audio", "jaxcnn.experiments.mfcc_frames", "MFCC frames (21x40 windows, 138 states)"),
+    ("text", "jaxcnn.experiments.text_conv", "WordNet glosses (45 lexicographer classes)"),
+    ("images", "jaxcnn.experiments.images", "Fashion-MNIST (10 classes)"),
 )
 
 # Columns of the per-pipeline table, in order, with how to print them.

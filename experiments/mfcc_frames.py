@@ -1,6 +1,6 @@
 """Speech frames: the notes' MLP vs CNNs on 21x40 MFCC windows, 138 phone-state classes.
 
-    python -m experiments.mfcc_frames [--workdir runs/mfcc_frames] [--quick | --hours 10]
+    python -m jaxcnn.experiments.mfcc_frames [--workdir runs/mfcc_frames] [--quick | --hours 10]
 
 Builds (or reuses) a synthesised corpus (``audio.corpus``: WordNet glosses read by espeak-ng
 speakers, WAV + .phn), extracts 40 MFCCs (25 ms / 10 ms, CMVN) in worker processes, puts every
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from jaxcnn.audio import corpus, phones
 
-from audio import corpus, phones
+from jaxcnn.paths import data_home
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
 
 
@@ -32,7 +32,8 @@ class SpeechConfig:
     """Everything the experiment depends on.
 
     Attributes:
-      data_dir: corpus and feature cache; None: ``<workdir>/data``.
+      data_dir: corpus and feature cache; default ``jaxcnn.paths.data_home("speech")``
+        (``$JAXCNN_DATA/speech``, else the user cache folder); None: ``<workdir>/data``.
       corpus: corpus size and seed (``audio.corpus.CorpusConfig``).
       feature_kind: "mfcc" or "mfsc"; deltas: 0, 1 or 2.
       models: model names (``audio.models.MODELS``).
@@ -43,7 +44,7 @@ class SpeechConfig:
       checkpoints: let ``fit`` checkpoint into ``<workdir>/<model>`` (resumable runs).
     """
 
-    data_dir: str | None = str(REPO / "data" / "speech")
+    data_dir: str | None = dataclasses.field(default_factory=lambda: str(data_home("speech")))
     corpus: corpus.CorpusConfig = corpus.CorpusConfig(num_speakers=24, utterances_per_speaker=10)
     feature_kind: str = "mfcc"
     deltas: int = 0
@@ -173,7 +174,7 @@ def run(config: SpeechConfig, workdir: str) -> dict:
 
 def prepare_data(config: SpeechConfig, out: Path):
     """Corpus -> features -> one frame bank and Dataset per split. Returns (figures, banks)."""
-    from audio import features, windows
+    from jaxcnn.audio import features, windows
 
     data_dir = Path(config.data_dir) if config.data_dir else out / "data"
     c = config.corpus
@@ -285,7 +286,7 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
 
 
 def _make(name: str):
-    from audio import models
+    from jaxcnn.audio import models
 
     if name not in models.MODELS:
         raise ValueError(f"run: model must be one of {list(models.MODELS)}, got {name!r}")

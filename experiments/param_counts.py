@@ -1,6 +1,6 @@
 """Every parameter and shape number in the lecture notes, recomputed with real jaxcnn modules.
 
-    python -m experiments.param_counts --workdir runs/params [--quick]
+    python -m jaxcnn.experiments.param_counts --workdir runs/params [--quick]
 
 Each model is built from ``jaxcnn.layers`` and initialised abstractly with ``jax.eval_shape``
 (nothing is allocated, so the 10^10-parameter dense layer costs nothing); the count is

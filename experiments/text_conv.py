@@ -1,6 +1,6 @@
 """WordNet glosses: 1D convolutions over word vectors vs bag-of-embeddings and window MLPs.
 
-    python -m experiments.text_conv [--workdir runs/text] [--quick | --full] [--epochs N]
+    python -m jaxcnn.experiments.text_conv [--workdir runs/text] [--quick | --full] [--epochs N]
 
 Two tasks on the same real corpus (WordNet 3.0 glosses, see ``text.datasets``):
 
@@ -34,8 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from text.datasets import (
+from jaxcnn.text.datasets import (
     LEXNAMES,
     bucket_datasets,
     encode_examples,
@@ -44,8 +43,8 @@ from text.datasets import (
     split_examples,
     token_dataset,
 )
-from text.sequences import bucket_sequences, pad_to
-from text.vocab import Vocabulary, build_vocabulary
+from jaxcnn.text.sequences import bucket_sequences, pad_to
+from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
 LANGUAGE_MODELS = ("causal_conv_lm", "window_mlp_lm")
@@ -134,7 +133,7 @@ def run(config: TextConfig, workdir: str) -> dict:
     rows, histories = [], {}
     vectors, skipgram, loaded = None, None, None
     if config.vectors_path is not None:
-        from text.embeddings import load_vectors
+        from jaxcnn.text.embeddings import load_vectors
 
         vectors, stats = load_vectors(config.vectors_path, data["vocab"], dim=config.embed_dim)
         loaded = dataclasses.asdict(stats)
@@ -233,9 +232,8 @@ def load_lm_data(config: TextConfig, data: dict) -> dict:
 
 def train_skipgram(config: TextConfig, data: dict, workdir: Path):
     """Skip-gram vectors on the training glosses; the nearest-neighbour and synonym checks."""
-    from jaxcnn.train import TrainConfig, fit
-    from text.compiles import count_compiles
-    from text.skipgram import (
+    from jaxcnn.text.compiles import count_compiles
+    from jaxcnn.text.skipgram import (
         SkipGram,
         nearest_neighbours,
         neighbour_ranks,
@@ -243,6 +241,8 @@ def train_skipgram(config: TextConfig, data: dict, workdir: Path):
         skipgram_dataset,
         skipgram_pairs,
     )
+
+    from jaxcnn.train import TrainConfig, fit
 
     vocab = data["vocab"]
     centers, contexts = skipgram_pairs(data["seqs"]["train"], vocab, window=config.sg_window,
@@ -288,7 +288,7 @@ def train_skipgram(config: TextConfig, data: dict, workdir: Path):
 
 def make_classifier(name: str, config: TextConfig, vocab_size: int):
     """The classifier called ``name`` (one of :data:`CLASSIFIERS`)."""
-    from text.models import BagOfEmbeddings, KimCNN
+    from jaxcnn.text.models import BagOfEmbeddings, KimCNN
 
     if name == "bag_of_embeddings":
         return BagOfEmbeddings(vocab_size, len(LEXNAMES), config.embed_dim, config.hidden,
@@ -303,9 +303,10 @@ def make_classifier(name: str, config: TextConfig, vocab_size: int):
 
 def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path):
     """Train one classifier on the buckets; test accuracy over every test bucket."""
+    from jaxcnn.text.compiles import count_compiles
+    from jaxcnn.text.embeddings import replace_table
+
     from jaxcnn.train import TrainConfig, fit, init_variables
-    from text.compiles import count_compiles
-    from text.embeddings import replace_table
 
     model = make_classifier(name, config, len(data["vocab"]))
     variables = init_variables(model, data["train"][0], config.seed)
@@ -328,9 +329,10 @@ def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path)
 
 def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path):
     """Train one next-word model; test perplexity = exp(mean cross-entropy per token)."""
+    from jaxcnn.text.compiles import count_compiles
+    from jaxcnn.text.models import CausalConvLM, WindowMLPLM
+
     from jaxcnn.train import TrainConfig, fit
-    from text.compiles import count_compiles
-    from text.models import CausalConvLM, WindowMLPLM
 
     v = len(lm["vocab"])
     if name == "causal_conv_lm":

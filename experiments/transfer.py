@@ -1,6 +1,6 @@
 """Transfer learning on Fashion-MNIST: pretrain on five classes, learn the other five from a few.
 
-    python -m experiments.transfer [--workdir runs/transfer] [--quick] [--per-class 100]
+    python -m jaxcnn.experiments.transfer [--workdir runs/transfer] [--quick] [--per-class 100]
 
 Source task: T-shirt, Trouser, Pullover, Dress, Coat (classes 0-4). Target task: Sandal, Shirt,
 Sneaker, Bag, Ankle boot (5-9), learned from ``per_class`` labelled images per class, tested on all

@@ -15,7 +15,17 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("arith", "config", "functional", "inspect", "layers", "train", "vision")
+_SUBPACKAGES = (
+    "arith",
+    "audio",
+    "config",
+    "functional",
+    "inspect",
+    "layers",
+    "text",
+    "train",
+    "vision",
+)
 __all__ = [*_SUBPACKAGES, "__version__"]
 
 

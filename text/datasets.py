@@ -18,10 +18,10 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
+from jaxcnn.text.sequences import bucket_sequences
+from jaxcnn.text.vocab import UNK_ID, Vocabulary
 
 from jaxcnn import _checks
-from text.sequences import bucket_sequences
-from text.vocab import UNK_ID, Vocabulary
 
 # WordNet's standard lexicographer files (lexnames(5WN)); the file itself is not shipped by
 # Debian's wordnet-base, and the numbering is fixed by the format.

@@ -18,9 +18,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 from jaxcnn import _checks
-from text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 
 class Embedding(nn.Module):

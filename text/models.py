@@ -21,11 +21,11 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+from jaxcnn.text.embeddings import Embedding
+from jaxcnn.text.sequences import masked_max_pool, masked_mean_pool
 
 from jaxcnn import _checks
 from jaxcnn.layers import Conv1D, Dense, Dropout
-from text.embeddings import Embedding
-from text.sequences import masked_max_pool, masked_mean_pool
 
 EMBEDDINGS = ("TRAINABLE", "STATIC", "TWO_CHANNEL")
 

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import jax.numpy as jnp
 import numpy as np
+from jaxcnn.text.vocab import PAD_ID
 
 from jaxcnn import _checks
 from jaxcnn.functional import global_avg_pool, global_max_pool
-from text.vocab import PAD_ID
 
 TOO_LONG = ("TRUNCATE", "ERROR")
 

@@ -23,11 +23,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxcnn.text.embeddings import Embedding
+from jaxcnn.text.sequences import _check_sequence
+from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 from jaxcnn import _checks
-from text.embeddings import Embedding
-from text.sequences import _check_sequence
-from text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 
 class SkipGram(nn.Module):

@@ -9,7 +9,7 @@ import scipy.signal
 def utterance():
     """A 16 kHz utterance with its espeak-ng alignment: (y float64, segments at 16 kHz)."""
     pytest.importorskip("espeakng_loader")
-    from audio import alignments, espeak
+    from jaxcnn.audio import alignments, espeak
 
     text = "She sells sea shells; the fish swim past a sunny shore."
     pcm, sr, segments = espeak.synthesize(text, espeak.Speaker("en-us", "m3", 150, 50))

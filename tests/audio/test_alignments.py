@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from audio import alignments, phones
+from jaxcnn.audio import alignments, phones
 
 SEGS = [(0, 800, "h#"), (800, 2400, "sh"), (2400, 4000, "iy"), (4000, 4500, "pau")]
 

@@ -5,8 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from audio import corpus
+from jaxcnn.audio import corpus
 
 SMALL = "corpus.CorpusConfig(num_speakers=4, utterances_per_speaker=2, seed=7)"
 
@@ -45,7 +44,7 @@ def test_corpus_reproducible_in_fresh_processes(tmp_path):
     pytest.importorskip("espeakng_loader")
     for name, workers in (("a", 2), ("b", 1)):  # the worker count must not matter
         code = (
-            "from audio import corpus; "
+            "from jaxcnn.audio import corpus; "
             f"corpus.build({str(tmp_path / name)!r}, {SMALL}, workers={workers})"
         )
         subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-
-from audio import alignments, phones
+from jaxcnn.audio import alignments, phones
 
 pytest.importorskip("espeakng_loader")
 
-from audio import espeak  # noqa: E402
+from jaxcnn.audio import espeak  # noqa: E402
 
 VOWELS = {"iy", "ih", "ix", "eh", "ae", "ah", "ax", "uw", "uh", "aa", "ao", "ey", "ay", "ow"}
 

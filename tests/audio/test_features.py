@@ -4,8 +4,7 @@ import librosa
 import numpy as np
 import pytest
 import soundfile
-
-from audio import features
+from jaxcnn.audio import features
 
 
 def test_mfcc_agrees_with_librosa(utterance):
@@ -103,7 +102,7 @@ def test_log_mel_checks_its_input():
 
 
 def test_extract_caches_and_skips_bad_files(tmp_path, utterance, caplog):
-    from audio import alignments
+    from jaxcnn.audio import alignments
 
     y, segments = utterance
     wav, phn = tmp_path / "a.wav", tmp_path / "a.phn"

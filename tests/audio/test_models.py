@@ -1,8 +1,7 @@
 import jax
 import jax.numpy as jnp
 import pytest
-
-from audio import models
+from jaxcnn.audio import models
 
 
 def test_parameter_counts_match_the_notes():

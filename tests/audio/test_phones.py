@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
-
-from audio import phones
+from jaxcnn.audio import phones
 
 
 def test_sizes_and_state_layout():

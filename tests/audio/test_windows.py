@@ -2,8 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from audio import windows
+from jaxcnn.audio import windows
 
 
 def make_utterances(lengths, seed=0, dim=40):

@@ -2,7 +2,7 @@
 
 import json
 
-from experiments import edges
+from jaxcnn.experiments import edges
 
 
 def test_edges_quick(tmp_path):

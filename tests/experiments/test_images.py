@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-
-from experiments import images, inspect_cnn
+from jaxcnn.experiments import images, inspect_cnn
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from experiments import main as main_job
+from jaxcnn.experiments import main as main_job
 
 
 def test_format_table_prints_every_row_and_marks_missing_values():

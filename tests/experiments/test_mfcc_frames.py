@@ -3,8 +3,7 @@ import json
 
 import numpy as np
 import pytest
-
-from experiments import mfcc_frames
+from jaxcnn.experiments import mfcc_frames
 
 
 def test_frame_scores_against_a_loop():

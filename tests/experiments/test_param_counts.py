@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from experiments import param_counts
+from jaxcnn.experiments import param_counts
 
 
 def test_param_counts_reproduces_the_notes(tmp_path):

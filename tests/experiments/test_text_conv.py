@@ -5,8 +5,7 @@ import json
 import math
 
 import pytest
-
-from experiments import text_conv
+from jaxcnn.experiments import text_conv
 
 
 def _tiny():

@@ -5,8 +5,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
-
-from experiments import transfer
+from jaxcnn.experiments import transfer
 
 
 @pytest.fixture(scope="module")

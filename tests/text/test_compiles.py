@@ -1,12 +1,12 @@
 """Bucketing keeps its promise: at most one compilation per bucket per function, all epochs."""
 
 import numpy as np
+from jaxcnn.text.compiles import count_compiles
+from jaxcnn.text.datasets import bucket_datasets, token_dataset
+from jaxcnn.text.models import KimCNN
+from jaxcnn.text.sequences import pad_to
 
 from jaxcnn.train import TrainConfig, fit
-from text.compiles import count_compiles
-from text.datasets import bucket_datasets, token_dataset
-from text.models import KimCNN
-from text.sequences import pad_to
 
 
 def test_three_epochs_compile_once_per_bucket():

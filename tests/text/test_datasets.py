@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-
-from text.datasets import (
+from jaxcnn.text.datasets import (
     LEXNAMES,
     Example,
     bucket_datasets,
@@ -14,7 +13,7 @@ from text.datasets import (
     split_examples,
     token_dataset,
 )
-from text.vocab import build_vocabulary
+from jaxcnn.text.vocab import build_vocabulary
 
 WORDNET = "/usr/share/wordnet"
 

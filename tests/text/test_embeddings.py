@@ -6,9 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from text.embeddings import Embedding, load_vectors, replace_table, save_vectors
-from text.vocab import PAD_ID, UNK_ID, build_vocabulary
+from jaxcnn.text.embeddings import Embedding, load_vectors, replace_table, save_vectors
+from jaxcnn.text.vocab import PAD_ID, UNK_ID, build_vocabulary
 
 VOCAB = build_vocabulary(["the dog saw the cat", "a bird"])  # the, a, bird, cat, dog, saw
 

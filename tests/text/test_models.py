@@ -4,9 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from text.models import BagOfEmbeddings, CausalConvLM, KimCNN, WindowMLPLM
-from text.sequences import pad_to
+from jaxcnn.text.models import BagOfEmbeddings, CausalConvLM, KimCNN, WindowMLPLM
+from jaxcnn.text.sequences import pad_to
 
 V = 60
 CLASSIFIERS = [

@@ -4,9 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from text.sequences import bucket_sequences, masked_max_pool, masked_mean_pool, pad_to
-from text.vocab import PAD_ID
+from jaxcnn.text.sequences import bucket_sequences, masked_max_pool, masked_mean_pool, pad_to
+from jaxcnn.text.vocab import PAD_ID
 
 
 def _seqs(lengths, seed=0):

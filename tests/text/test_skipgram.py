@@ -4,15 +4,14 @@ import collections
 
 import numpy as np
 import pytest
-
-from text.skipgram import (
+from jaxcnn.text.skipgram import (
     nearest_neighbours,
     neighbour_ranks,
     noise_table,
     skipgram_dataset,
     skipgram_pairs,
 )
-from text.vocab import UNK_ID, build_vocabulary
+from jaxcnn.text.vocab import UNK_ID, build_vocabulary
 
 VOCAB = build_vocabulary(["a b c d e a b a"])
 

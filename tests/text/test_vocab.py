@@ -5,8 +5,7 @@ import json
 
 import numpy as np
 import pytest
-
-from text.vocab import PAD_ID, UNK_ID, Vocabulary, build_vocabulary, tokenize
+from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary, build_vocabulary, tokenize
 
 TEXTS = ["The dog barked.", "the cat, the dog!", "A dog's bark; loud"]
 
