@@ -128,7 +128,7 @@ def frame_labels(
     *,
     hop: int = 160,
     num_samples: int | None = None,
-    source: str = "phone",
+    source: phones.Source = "phone",
 ) -> np.ndarray:
     """State labels (138 classes) at the feature frame rate.
 
@@ -137,7 +137,8 @@ def frame_labels(
       num_frames: number of feature frames T; frame ``t`` is centred on sample ``t * hop``.
       hop: hop length in samples (160 = 10 ms at 16 kHz).
       num_samples: the audio length, to reject alignments running past it (None: no check).
-      source: symbol set of ``segments``: "phone", "timit" or "espeak".
+      source: symbol set of ``segments``: "phone", "timit", "arpabet", "espeak" or a
+        ``{symbol: phone}`` map (see :func:`audio.phones.to_phone`).
 
     Returns:
       int32 ``(T,)``: ``3 * phone + third`` in ``[0, 138)``, or ``-1`` for a frame whose centre no
