@@ -16,17 +16,16 @@ in a fresh "spawn" worker process; the leading and trailing silences come from a
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from jaxcnn.audio import _pool
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,8 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
     manifest_path = root / "manifest.json"
     wanted = dataclasses.asdict(config)
     mapping = phone_mapping_fingerprint()
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
+    if manifest is not None:
         if (
             manifest.get("config") == wanted
             and manifest.get("phone_mapping") == mapping
@@ -125,14 +124,11 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
         plan["jobs"][i : i + SHARD_SPEAKERS] for i in range(0, len(plan["jobs"]), SHARD_SPEAKERS)
     ]
     results = []
-    context = multiprocessing.get_context("spawn")
     # max_tasks_per_child=1: every shard starts in a fresh process (espeak-ng determinism).
-    with concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=context, max_tasks_per_child=1
-    ) as pool:
-        futures = [pool.submit(_synth_shard, str(root), shard) for shard in shards]
-        for future in _progress(futures, len(shards), progress, "synthesising"):
-            results.extend(future.result())
+    jobs = [(str(root), shard) for shard in shards]
+    done = _pool.run(_synth_shard, jobs, workers, what="build", max_tasks_per_child=1)
+    for shard_results in _progress(done, len(shards), progress, "synthesising"):
+        results.extend(shard_results)
     utterances = [r for r in results if "error" not in r]
     skipped = [r for r in results if "error" in r]
     for r in skipped:
@@ -150,6 +146,25 @@ def build(root: str | os.PathLike, config: CorpusConfig = CorpusConfig(), *, wor
     }
     _write_text(manifest_path, json.dumps(manifest, indent=1))
     return manifest
+
+
+def read_manifest(path: str | os.PathLike) -> dict | None:
+    """The manifest at ``path``, or None when it is missing or damaged (then the corpus is rebuilt).
+
+    A truncated or garbled ``manifest.json`` (an interrupted copy, a full disk) is logged as a
+    warning naming the file, and treated as absent: :func:`build` writes a new one.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("utterances"), list):
+            raise ValueError("not a manifest object with an 'utterances' list")
+        return manifest
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError
+        log.warning("corpus: %s is damaged (%s); the corpus is built again", path, e)
+        return None
 
 
 def phone_mapping_fingerprint() -> str:
@@ -317,14 +332,14 @@ def _write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _progress(futures, total, progress, desc):
-    """Yield futures in submission order (deterministic results) with an optional bar."""
+def _progress(results, total, progress, desc):
+    """Yield results in submission order (deterministic) with an optional bar."""
     import sys
 
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=total, desc=desc, disable=not show) as bar:
-        for future in futures:
-            yield future
+        for result in results:
+            yield result
             bar.update(1)

@@ -10,12 +10,15 @@ NumPy; the tests check them against ``librosa.feature.mfcc``.
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping, Sequence
 
 import librosa
 import numpy as np
 import scipy.fft
 import scipy.signal
 import soundfile
+from jaxcnn.audio import phones
 
 from jaxcnn import _checks
 
@@ -46,11 +49,50 @@ class FeatureConfig:
         return self.num * (1 + self.deltas)
 
 
-def load_audio(path, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Read a WAV / FLAC (anything libsndfile reads), mix to mono and resample to ``sr``.
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read an audio file as stored: WAV (RIFF), FLAC, anything libsndfile reads, or NIST SPHERE.
+
+    SPHERE (TIMIT's ``.WAV``; told by its ``NIST_1A`` magic, not by the name) is read by
+    :mod:`audio.sphere` (uncompressed PCM only; shorten-compressed files raise, saying how to
+    decompress them).
 
     Args:
-      path: the audio file.
+      path: the file.
+
+    Returns:
+      ``(samples, sample_rate)``: float32 ``(num_samples, channels)`` in [-1, 1] and Hz.
+
+    Raises:
+      ValueError: a missing, empty, truncated, compressed-SPHERE or non-audio file, or one with
+        no samples (the message names the file).
+    """
+    from jaxcnn.audio import sphere
+
+    if sphere.is_sphere(path):
+        try:
+            data, file_sr = sphere.read_sphere(path)
+        except OSError as e:
+            msg = f"load_audio: {path} must be a readable audio file, got error: {e}"
+            raise ValueError(msg) from e
+    else:
+        try:
+            data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
+            raise ValueError(
+                f"load_audio: {path} must be a readable audio file, got error: {e}"
+            ) from e
+    if data.shape[0] == 0:
+        raise ValueError(f"load_audio: {path} must contain audio samples, got 0 samples")
+    return data, int(file_sr)
+
+
+def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Read an audio file (see :func:`read_audio`), mix down to mono and resample to ``sr``.
+
+    Stereo (any number of channels) is mixed down by averaging the channels, not refused.
+
+    Args:
+      path: the audio file (WAV, FLAC, NIST SPHERE, ... at any sample rate).
       sr: target sample rate in Hz.
 
     Returns:
@@ -60,12 +102,7 @@ def load_audio(path, sr: int = SAMPLE_RATE) -> np.ndarray:
       ValueError: a missing, empty, truncated or non-audio file, or one with no samples
         (the message names the file).
     """
-    try:
-        data, file_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as e:
-        raise ValueError(f"load_audio: {path} must be a readable audio file, got error: {e}") from e
-    if data.shape[0] == 0:
-        raise ValueError(f"load_audio: {path} must contain audio samples, got 0 samples")
+    data, file_sr = read_audio(path)
     y = data.mean(axis=1)
     if file_sr != sr:
         y = librosa.resample(y, orig_sr=file_sr, target_sr=sr)
@@ -198,124 +235,186 @@ def check_features(x: np.ndarray, fn: str, dim: int | None = None) -> None:
         raise ValueError(f"{fn}: features must be finite, got NaN or inf")
 
 
-def extract(items, cache_dir, config: FeatureConfig = FeatureConfig(), *, workers: int = 2,
-            progress: bool | None = None, source: str = "espeak") -> dict:  # fmt: skip
+def extract(
+    items: Sequence[tuple[str, str | os.PathLike, str | os.PathLike | None]],
+    cache_dir: str | os.PathLike,
+    config: FeatureConfig = FeatureConfig(),
+    *,
+    workers: int = 2,
+    progress: bool | None = None,
+    source: phones.Source | None = None,
+) -> dict:
     """Features (and frame labels) of many files in parallel worker processes, cached as .npz.
 
-    Each item's output is ``cache_dir/{key}.npz`` (``allow_pickle=False``) with ``features``
-    float32 (T, D), ``labels`` int32 (T,) (all -1 without an alignment), ``dim`` and ``config``
-    (JSON). Files already there with the same config are not recomputed. Writes are atomic
-    (temp + ``os.replace``). A file that cannot be read or labelled is skipped and logged.
+    Each item's entry is ``cache_dir/<entry_name(key)>`` (see :mod:`audio.cache`: any key, with
+    ``/``, ``..`` or unicode, becomes a file name inside ``cache_dir``). An entry is reused only
+    if its fingerprint (audio bytes, ``.phn`` bytes, config, phone mapping) matches and it
+    validates; a damaged entry (truncated, garbled, zeroed, empty) is recomputed with a warning.
+    Writes are atomic. A file that cannot be read or labelled is skipped and logged. Utterances
+    without an alignment get all labels -1; they are reported (count and first keys, a warning)
+    and left out of ``paths`` (the list to build training banks from).
+
+    ``.phn`` positions count samples of the audio file as stored, at its own rate; they are
+    rescaled with the audio to 16 kHz.
 
     Args:
-      items: sequence of ``(key, audio_path, phn_path_or_None)``; ``key`` names the output.
+      items: sequence of ``(key, audio_path, phn_path_or_None)``; keys are unique strs.
       cache_dir: output folder (created).
       config: feature settings.
-      workers: processes ("spawn" context; 1 runs in this process).
+      workers: processes ("spawn" context; 1 runs in this process). Called from a script, the
+        call must sit under ``if __name__ == "__main__":`` (else a RuntimeError says so).
       progress: tqdm bar (None: only on a TTY).
-      source: symbol set of the ``.phn`` files ("espeak", "timit" or "phone").
+      source: symbol set of the ``.phn`` files: "phone", "timit", "arpabet", "espeak", a
+        ``{symbol: phone}`` map (:func:`audio.phones.read_phone_map`), or None to pick the named
+        set that knows every symbol in the files (:func:`audio.phones.detect_source`).
 
     Returns:
-      {"paths": [npz path per successful item, in item order], "skipped": [[key, reason]],
-       "computed": int, "cached": int}.
+      {"paths": [entry path per successful item with an alignment, in item order],
+       "path_of": {key: entry path} for every successful item, "unaligned": [keys without
+       .phn], "skipped": [[key, reason]], "computed": int, "cached": int,
+       "recomputed_bad": int (damaged entries replaced), "source": the symbol set used,
+       "fingerprints": {key: SHA-256 of the entry's inputs} for every successful item}.
 
     Raises:
-      ValueError: bad workers or duplicate keys.
+      ValueError: bad workers, empty or duplicate keys, a bad source, or ``.phn`` symbols the
+        source does not know (one error listing every unknown symbol and its files).
+      TypeError: a key that is not a str.
+      RuntimeError: a worker process died (see ``workers``).
     """
-    import concurrent.futures
-    import json
     import logging
-    import multiprocessing
     import sys
     from pathlib import Path
 
+    from jaxcnn.audio import _pool, cache
     from tqdm import tqdm
 
-    if not isinstance(workers, int) or workers < 1:
+    log = logging.getLogger(__name__)
+    if not _checks.is_int(workers) or workers < 1:
         raise ValueError(f"extract: workers must be a positive int, got {workers!r}")
+    items = [tuple(item) for item in items]
+    if not items:
+        raise ValueError("extract: items must be non-empty, got 0 items")
+    names = [cache.entry_name(key) for key, _, _ in items]  # TypeError for a non-str key
     keys = [k for k, _, _ in items]
     if len(set(keys)) != len(keys):
         raise ValueError("extract: item keys must be unique, got duplicates")
+    source, phn_skips = _pick_source(items, source)
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    wanted = json.dumps(dataclasses.asdict(config), sort_keys=True)
-    todo, cached = [], 0
-    for key, audio_path, phn_path in items:
-        out = cache_dir / f"{key}.npz"
-        if out.exists() and _cached_config(out) == wanted:
+    settings = cache.settings_text(config, phones.source_fingerprint(source))
+    todo, cached, damaged, skipped, fingerprints = [], 0, 0, list(phn_skips), {}
+    for (key, audio_path, phn_path), name in zip(items, names, strict=True):
+        if key in {k for k, _ in phn_skips}:
+            continue
+        out = cache_dir / name
+        try:
+            fp = cache.fingerprint(audio_path, phn_path, settings)
+        except OSError as e:
+            skipped.append([key, f"cannot read {e.filename}: {e.strerror}"])
+            continue
+        fingerprints[key] = fp
+        why = cache.read_entry(out, fp, config.dim, phones.NUM_STATES)
+        if why is None:
             cached += 1
-        else:
-            todo.append((str(out), str(audio_path), phn_path and str(phn_path)))
+            continue
+        if why not in ("missing", "stale"):
+            damaged += 1
+            log.warning("features: recomputing damaged cache entry %s (%s): %s", out, key, why)
+        todo.append((key, str(out), str(audio_path), phn_path and str(phn_path), fp))
     chunks = [todo[i : i + 16] for i in range(0, len(todo), 16)]
     show = sys.stderr.isatty() if progress is None else progress
-    skipped = []
     with tqdm(total=len(todo), desc="features", disable=not show) as bar:
         if workers == 1 or len(chunks) <= 1:
-            for c in chunks:
-                skipped += _extract_chunk(c, config, source)
-                bar.update(len(c))
+            results = (_extract_chunk(c, config, source) for c in chunks)
         else:
-            ctx = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                futures = {pool.submit(_extract_chunk, c, config, source): c for c in chunks}
-                for f in concurrent.futures.as_completed(futures):
-                    skipped += f.result()
-                    bar.update(len(futures[f]))
-    log = logging.getLogger(__name__)
-    bad = {s[0] for s in skipped}
-    for path, reason in skipped:
-        log.warning("features: skipped %s: %s", path, reason)
+            jobs = [(c, config, source) for c in chunks]
+            results = _pool.run(_extract_chunk, jobs, workers, what="extract")
+        for chunk, failures in zip(chunks, results, strict=True):
+            skipped += failures
+            bar.update(len(chunk))
+    for key, reason in skipped:
+        log.warning("features: skipped %s: %s", key, reason)
     if skipped:
         log.warning("features: skipped %d of %d files", len(skipped), len(items))
-    paths = [str(cache_dir / f"{k}.npz") for k in keys if str(cache_dir / f"{k}.npz") not in bad]
-    skipped = [[Path(p).stem, r] for p, r in skipped]
-    return {"paths": paths, "skipped": skipped, "computed": len(todo) - len(bad), "cached": cached}
+    bad = {k for k, _ in skipped}
+    path_of = {k: str(cache_dir / n) for k, n in zip(keys, names, strict=True) if k not in bad}
+    unaligned = [k for k, _, phn in items if not phn and k in path_of]
+    if unaligned:
+        log.warning(
+            "features: %d of %d utterances have no alignment (.phn) and are left out of "
+            "training banks, e.g. %s",
+            len(unaligned), len(items), ", ".join(unaligned[:5]),
+        )  # fmt: skip
+    return {
+        "paths": [path_of[k] for k, _, phn in items if phn and k in path_of],
+        "path_of": path_of,
+        "unaligned": unaligned,
+        "skipped": skipped,
+        "computed": len(todo) - len([k for k, _ in skipped if k in {t[0] for t in todo}]),
+        "cached": cached,
+        "recomputed_bad": damaged,
+        "source": source if isinstance(source, str) else "phone map",
+        "fingerprints": {k: fingerprints[k] for k in path_of},
+    }
 
 
-def _cached_config(path) -> str | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return str(z["config"])
-    except (OSError, ValueError, KeyError):
-        return None
+def _pick_source(items, source) -> tuple[phones.Source, list[list[str]]]:
+    """Read every ``.phn``: the source to use (given or detected) and [key, reason] of bad files.
 
-
-def _extract_chunk(chunk, config: FeatureConfig, source: str) -> list[tuple[str, str]]:
-    """Compute and save a chunk of files; return (output path, reason) for each failure."""
-    import json
-    import os
-    import tempfile
-
+    Raises:
+      ValueError: a bad ``source``, or symbols it does not know (one error for all of them).
+    """
     from jaxcnn.audio import alignments
 
-    failures = []
-    for out, audio_path, phn_path in chunk:
+    if source is not None and not isinstance(source, Mapping) and source not in phones.SOURCES:
+        raise ValueError(
+            f"extract: source must be one of {list(phones.SOURCES)}, a phone map or None "
+            f"(detect), got {source!r}"
+        )
+    where: dict[str, list[str]] = {}
+    bad = []
+    for key, _, phn_path in items:
+        if not phn_path:
+            continue
         try:
-            y = load_audio(audio_path)  # raises ValueError for a bad file
-            info = soundfile.info(audio_path)
+            segments = alignments.read_phn(phn_path)
+        except (ValueError, OSError, UnicodeDecodeError) as e:
+            bad.append([key, str(e)])
+            continue
+        for symbol in {p for _, _, p in segments}:
+            where.setdefault(symbol, []).append(str(phn_path))
+    if source is None:
+        source = phones.detect_source(where) if where else "phone"
+    phones.check_symbols(where, source)
+    return source, bad
+
+
+def _extract_chunk(chunk, config: FeatureConfig, source: phones.Source) -> list[list[str]]:
+    """Compute and save a chunk of files; return [key, reason] for each failure."""
+    from jaxcnn.audio import alignments, cache
+
+    failures = []
+    for key, out, audio_path, phn_path, fp in chunk:
+        try:
+            data, file_sr = read_audio(audio_path)  # raises ValueError for a bad file
+            y = data.mean(axis=1)  # mix down
+            if file_sr != SAMPLE_RATE:
+                y = librosa.resample(y, orig_sr=file_sr, target_sr=SAMPLE_RATE)
+            y = np.ascontiguousarray(y, np.float32)
             feats = compute(y, SAMPLE_RATE, config)
             if phn_path:
                 segments = alignments.read_phn(phn_path)
                 # .phn positions count samples of the file as stored, at its own rate.
-                alignments.check_segments(segments, info.frames, "extract")
-                if info.samplerate != SAMPLE_RATE:
-                    segments = alignments.rescale(segments, info.samplerate, SAMPLE_RATE)
+                alignments.check_segments(segments, data.shape[0], "extract")
+                if file_sr != SAMPLE_RATE:
+                    segments = alignments.rescale(segments, file_sr, SAMPLE_RATE)
                 labels = alignments.frame_labels(
                     segments, feats.shape[0], hop=HOP, num_samples=len(y), source=source
                 )
             else:
                 labels = np.full(feats.shape[0], -1, np.int32)
         except (ValueError, TypeError, OSError, RuntimeError) as e:
-            failures.append((out, str(e)))
+            failures.append([key, str(e)])
             continue
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(out), suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                features=feats,
-                labels=labels,
-                dim=np.int64(feats.shape[1]),
-                config=np.str_(json.dumps(dataclasses.asdict(config), sort_keys=True)),
-            )
-        os.replace(tmp, out)
+        cache.write_entry(out, key, fp, feats, labels)
     return failures

@@ -334,3 +334,21 @@ def check_labels(labels: np.ndarray, num_classes: int, fn: str, arg: str) -> Non
             f"{fn}: {arg} must be in [0, {num_classes}), got values in "
             f"[{int(labels.min())}, {int(labels.max())}]"
         )
+
+
+def source_fingerprint(source: Source) -> str:
+    """A short hash of a source's mapping, so cached labels follow any change to the tables."""
+    import hashlib
+    import json
+
+    if isinstance(source, Mapping):
+        table = {"map": sorted(source.items())}
+    else:
+        table = {
+            "name": source,
+            "phones": PHONES,
+            "timit": sorted(TIMIT_TO_PHONE.items()),
+            "arpabet": sorted(ARPABET_SPECIAL.items()),
+            "espeak": sorted(ESPEAK_TO_PHONE.items()),
+        }
+    return hashlib.sha256(json.dumps(table).encode()).hexdigest()[:16]

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
+import zlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import jax
 import numpy as np
@@ -20,6 +23,9 @@ from jaxcnn.audio import phones
 from jaxcnn.audio.features import check_features
 
 from jaxcnn import _checks
+
+if TYPE_CHECKING:
+    from jaxcnn.train.data import Dataset
 
 CONTEXT = 10
 
@@ -49,12 +55,15 @@ class FrameBank:
         return int(self.centres.shape[0])
 
 
-def build_bank(items: Sequence, *, context: int = CONTEXT, num_classes: int = phones.NUM_STATES):
+def build_bank(
+    items: Sequence, *, context: int = CONTEXT, num_classes: int = phones.NUM_STATES
+) -> FrameBank:
     """Build a :class:`FrameBank` from utterances, one at a time into a preallocated bank.
 
     Args:
       items: a sequence of ``(features (T, D) float, labels (T,) int)`` pairs or of ``.npz``
         paths with arrays ``features`` and ``labels`` (as :func:`audio.features.extract` writes).
+        Utterances whose frames are all unlabelled (-1) add nothing to the index.
         It is read twice: once for the lengths, once to fill the bank.
       context: frames each side (10 gives 21-frame windows).
       num_classes: labels must lie in ``[0, num_classes)``; ``-1`` marks an unlabelled frame.
@@ -65,7 +74,8 @@ def build_bank(items: Sequence, *, context: int = CONTEXT, num_classes: int = ph
     Raises:
       ValueError: no items, a bad context or num_classes, NaN / inf features, a feature width
         that differs between utterances, labels of the wrong length or out of range, an
-        ``.npz`` without ``features`` / ``labels`` / ``dim`` (messages name the item).
+        ``.npz`` without ``features`` / ``labels`` / ``dim``, a damaged (truncated, garbled,
+        empty) ``.npz``, or no labelled frame at all (messages name the item).
       TypeError: integer features or float labels.
     """
     fn = "build_bank"
@@ -115,6 +125,12 @@ def build_bank(items: Sequence, *, context: int = CONTEXT, num_classes: int = ph
         n += len(keep)
         row += t + 2 * context
     dropped = len(centres) - n
+    if n == 0:
+        raise ValueError(
+            f"{fn}: items must have at least one labelled frame, got 0 of {len(centres)} frames "
+            f"labelled in {len(lengths)} utterances (no alignments? audio.features.extract "
+            "reports the utterances without a .phn)"
+        )
     # Slices of the preallocated arrays: the unused tail (dropped frames) costs 12 bytes a frame.
     return FrameBank(bank, centres[:n], labels[:n], utterance[:n], context, dropped)
 
@@ -135,7 +151,7 @@ def take(arrays: dict, indices: jax.Array) -> dict:
     return {"x": arrays["bank"][rows], "y": arrays["labels"][indices]}
 
 
-def to_dataset(frames: FrameBank, *, device=None):
+def to_dataset(frames: FrameBank, *, device: jax.Device | None = None) -> Dataset:
     """The bank as a ``jaxcnn.train.data.Dataset`` whose ``take`` is :func:`take`.
 
     Args:
@@ -167,7 +183,7 @@ def naive_windows(frames: FrameBank, indices) -> np.ndarray:
 
 def _shape(item) -> tuple[int, ...]:
     if isinstance(item, (str, os.PathLike)):
-        with np.load(item, allow_pickle=False) as z:
+        with _open_npz(item) as z:
             _check_keys(item, z, ("labels", "dim"))
             return tuple(z["labels"].shape) + (int(z["dim"]),)
     return tuple(np.shape(item[0]))
@@ -175,10 +191,29 @@ def _shape(item) -> tuple[int, ...]:
 
 def _load(item):
     if isinstance(item, (str, os.PathLike)):
-        with np.load(item, allow_pickle=False) as z:
-            _check_keys(item, z, ("features", "labels"))
-            return z["features"], z["labels"]
+        try:
+            with _open_npz(item) as z:
+                _check_keys(item, z, ("features", "labels"))
+                return z["features"], z["labels"]
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # damaged inside
+            raise _damaged(item, e) from e
     return np.asarray(item[0]), item[1]
+
+
+def _open_npz(path):
+    """``np.load`` of a cache entry; a damaged file raises ValueError naming it and the fix."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        raise _damaged(path, e) from e
+
+
+def _damaged(path, error: BaseException) -> ValueError:
+    return ValueError(
+        f"build_bank: {path} must be a readable .npz feature file, got "
+        f"{type(error).__name__}: {error} (a damaged cache entry: run audio.features.extract "
+        "again, which validates every entry and recomputes damaged ones)"
+    )
 
 
 def _check_keys(path, z, keys) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -102,7 +103,7 @@ def run(config: SpeechConfig, workdir: str) -> dict:
     for name in config.models:
         model_dir = out / name
         model_dir.mkdir(exist_ok=True)
-        cached = _cached(model_dir / "row.json", config)
+        cached = _cached(model_dir / "row.json", config, data["fingerprint"])
         if cached is not None:
             rows.append(cached["row"])
             histories[name] = cached["history"]
@@ -142,6 +143,7 @@ def run(config: SpeechConfig, workdir: str) -> dict:
             model_dir / "row.json",
             {
                 "config": _asdict(config),
+                "data_fingerprint": data["fingerprint"],
                 "row": row,
                 "history": result.history,
                 "confusion": scores["phone_confusion"].tolist(),
@@ -186,9 +188,9 @@ def prepare_data(config: SpeechConfig, out: Path):
     ]
     extracted = features.extract(
         items, corpus_dir / f"features_{config.feature_kind}_d{config.deltas}", feat_config,
-        workers=config.workers,
+        workers=config.workers, source="espeak",
     )  # fmt: skip
-    path_of = {Path(p).stem: p for p in extracted["paths"]}
+    path_of = extracted["path_of"]
     banks, frames, speakers = {}, {}, {}
     for split in ("train", "dev", "test"):
         utts = [u for u in manifest["utterances"] if u["split"] == split and u["id"] in path_of]
@@ -200,7 +202,9 @@ def prepare_data(config: SpeechConfig, out: Path):
         banks[split] = (bank, windows.to_dataset(bank))
         frames[split] = bank.size
         speakers[split] = len({u["speaker"] for u in utts})
+    used = sorted((k, extracted["fingerprints"][k]) for k in path_of)
     figures = {
+        "fingerprint": hashlib.sha256(json.dumps(used).encode()).hexdigest()[:16],
         "corpus_dir": str(corpus_dir),
         "hours": manifest["hours"],
         "utterances": len(manifest["utterances"]),
@@ -297,11 +301,25 @@ def _asdict(config: SpeechConfig) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def _cached(path: Path, config: SpeechConfig):
+def _cached(path: Path, config: SpeechConfig, data_fingerprint: str | None = None):
+    """A finished model's row.json if it was made with ``config`` and the same data, else None.
+
+    A truncated or garbled file is reported (a warning naming it) and the model trained again.
+    """
     if not path.exists():
         return None
-    cached = json.loads(path.read_text())
-    return cached if cached.get("config") == _asdict(config) else None
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(cached, dict) or not {"row", "history", "confusion"} <= set(cached):
+            raise ValueError("not a row.json object with row, history and confusion")
+    except (ValueError, UnicodeDecodeError) as e:
+        logging.getLogger(__name__).warning(
+            "run: ignoring damaged cache %s (%s); the model is trained again", path, e
+        )
+        return None
+    if cached.get("config") != _asdict(config):
+        return None
+    return cached if cached.get("data_fingerprint") == data_fingerprint else None
 
 
 def main(argv: list[str] | None = None) -> dict:

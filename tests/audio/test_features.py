@@ -115,7 +115,7 @@ def test_extract_caches_and_skips_bad_files(tmp_path, utterance, caplog):
     items = [("a", wav, phn), ("b", wav, bad_phn), ("c", junk, None)]
     with caplog.at_level(logging.WARNING):
         out = features.extract(items, tmp_path / "cache", workers=1)
-    assert [p.split("/")[-1] for p in out["paths"]] == ["a.npz"]
+    assert out["paths"] == [out["path_of"]["a"]] and list(out["path_of"]) == ["a"]
     assert sorted(k for k, _ in out["skipped"]) == ["b", "c"]
     assert "skipped 2 of 3 files" in caplog.text
     with np.load(out["paths"][0], allow_pickle=False) as z:

@@ -63,3 +63,19 @@ def check_run(config, tmp_path):
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert [r["params"] for r in on_disk["rows"]] == [r["params"] for r in summary["rows"]]
     return summary
+
+
+def test_a_truncated_row_cache_is_ignored_with_a_warning(tmp_path, caplog):
+    import logging
+
+    config = mfcc_frames.get_config(quick=True)
+    path = tmp_path / "row.json"
+    path.write_text('{"config": {"data_dir": null, "corp')  # an interrupted write
+    with caplog.at_level(logging.WARNING):
+        assert mfcc_frames._cached(path, config, "abc") is None  # was a JSONDecodeError
+    assert f"ignoring damaged cache {path}" in caplog.text
+    good = {"config": mfcc_frames._asdict(config), "data_fingerprint": "abc", "row": {},
+            "history": [], "confusion": []}  # fmt: skip
+    path.write_text(json.dumps(good))
+    assert mfcc_frames._cached(path, config, "abc") == good
+    assert mfcc_frames._cached(path, config, "other data") is None  # the corpus changed
