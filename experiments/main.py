@@ -31,6 +31,7 @@ COLUMNS = (
     ("model", "model", "{}"),
     ("params", "parameters", "{:,}"),
     ("test_accuracy", "test acc.", "{:.4f}"),
+    ("test_per_39", "PER (39 phones)", "{:.3f}"),  # speech only; "-" elsewhere
     ("train_examples_per_s", "train ex/s", "{:,.0f}"),
 )
 

@@ -1,13 +1,19 @@
 """Speech frames: the notes' MLP vs CNNs on 21x40 MFCC windows, 138 phone-state classes.
 
     python -m jaxcnn.experiments.mfcc_frames [--workdir runs/mfcc_frames] [--quick | --hours 10]
+    python -m jaxcnn.experiments.mfcc_frames --corpus DIR [--split speakers|sentences]
+        [--phone-map FILE]
 
 Builds (or reuses) a synthesised corpus (``audio.corpus``: WordNet glosses read by espeak-ng
-speakers, WAV + .phn), extracts 40 MFCCs (25 ms / 10 ms, CMVN) in worker processes, puts every
-split in a frame bank (``audio.windows``), trains each model with ``jaxcnn.train.fit`` on the
-train speakers (dev speakers for the per-epoch curve) and reports frame accuracy on the unseen
-test speakers at state (138) and phone (46) level. Writes ``results.json``, ``results.md``,
-per-model ``metrics.jsonl`` and curves, ``learning_curves.png`` and ``confusion.png``.
+speakers, WAV + .phn), or reads the user's own corpus folder with ``--corpus``
+(``audio.corpus_folder``: TIMIT layout or any tree of audio beside ``.phn``), extracts 40 MFCCs
+(25 ms / 10 ms, CMVN) in worker processes, puts every split in a frame bank
+(``audio.windows``), trains each model with ``jaxcnn.train.fit`` on the train speakers (dev
+for the per-epoch curve) and scores the unseen test speakers (``audio.scoring``): frame
+accuracy at state (138), phone (46) and Lee & Hon 39-phone level, and the 39-phone error rate
+after Viterbi decoding (``test_per_39``) and after frame-wise arg-max (``test_per_39_argmax``).
+Writes ``results.json``, ``results.md``, per-model ``metrics.jsonl`` and curves,
+``learning_curves.png`` and ``confusion.png``.
 """
 
 from __future__ import annotations
@@ -35,7 +41,11 @@ class SpeechConfig:
     Attributes:
       data_dir: corpus and feature cache; default ``jaxcnn.paths.data_home("speech")``
         (``$JAXCNN_DATA/speech``, else the user cache folder); None: ``<workdir>/data``.
-      corpus: corpus size and seed (``audio.corpus.CorpusConfig``).
+      corpus: corpus size and seed (``audio.corpus.CorpusConfig``) of the synthesised corpus.
+      corpus_dir: a corpus folder of the user's (``audio.corpus_folder``) instead of the
+        synthesised one; its feature cache goes under ``data_dir/corpora``, never into it.
+      split: how ``corpus_dir`` is split: "speakers" or "sentences".
+      phone_map: a phone map file for ``corpus_dir``'s ``.phn`` symbols (None: detected).
       feature_kind: "mfcc" or "mfsc"; deltas: 0, 1 or 2.
       models: model names (``audio.models.MODELS``).
       epochs: per model, as (name, epochs) pairs: the CNNs get fewer passes in the CPU budget.
@@ -47,6 +57,9 @@ class SpeechConfig:
 
     data_dir: str | None = dataclasses.field(default_factory=lambda: str(data_home("speech")))
     corpus: corpus.CorpusConfig = corpus.CorpusConfig(num_speakers=24, utterances_per_speaker=10)
+    corpus_dir: str | None = None
+    split: str = "speakers"
+    phone_map: str | None = None
     feature_kind: str = "mfcc"
     deltas: int = 0
     models: tuple[str, ...] = MODEL_NAMES
@@ -89,6 +102,8 @@ def run(config: SpeechConfig, workdir: str) -> dict:
       {"config", "code_version", "data" (corpus / frame figures), "rows": [{"model", "params",
        "test_accuracy" (state, 138), "test_phone_accuracy" (46), "train_examples_per_s", ...}]}.
     """
+    from jaxcnn.audio import scoring
+
     from jaxcnn.train import TrainConfig, fit, predict, results
 
     out = Path(workdir)
@@ -97,7 +112,8 @@ def run(config: SpeechConfig, workdir: str) -> dict:
     data, banks = prepare_data(config, out)
     data["prepare_seconds"] = time.perf_counter() - start
     datasets = {split: banks[split][1] for split in banks}
-    test_labels = banks["test"][0].labels
+    test_bank, train_bank = banks["test"][0], banks["train"][0]
+    hmm = scoring.estimate_hmm(train_bank.labels, train_bank.utterance)
     epochs = dict(config.epochs)
     rows, histories, confusions = [], {}, {}
     for name in config.models:
@@ -121,12 +137,16 @@ def run(config: SpeechConfig, workdir: str) -> dict:
         fit_dir = str(model_dir) if config.checkpoints else None
         result = fit(model, datasets["train"], datasets["dev"], train_config, workdir=fit_dir)
         logits = predict(model, result.variables, datasets["test"])
-        scores = frame_scores(logits, test_labels)
+        scores = scoring.frame_scores(logits, test_bank.labels)
+        per = scoring.per_scores(logits, test_bank.labels, test_bank.utterance, hmm)
         row = {
             "model": name,
             "params": int(result.num_params),
             "test_accuracy": scores["state_accuracy"],
             "test_phone_accuracy": scores["phone_accuracy"],
+            "test_phone39_accuracy": scores["phone39_accuracy"],
+            "test_per_39": per["per_39"],
+            "test_per_39_argmax": per["per_39_argmax"],
             "dev_accuracy": float(result.history[-1].get("eval_accuracy", float("nan"))),
             "train_accuracy": float(result.history[-1]["train_accuracy"]),
             "train_examples_per_s": float(result.throughput),
@@ -160,12 +180,16 @@ def run(config: SpeechConfig, workdir: str) -> dict:
         "history": histories,
     }
     results.write_json(out / "results.json", summary)
-    columns = ["model", "params", "test_accuracy", "test_phone_accuracy", "dev_accuracy",
+    columns = ["model", "params", "test_accuracy", "test_phone_accuracy",
+               "test_phone39_accuracy", "test_per_39", "test_per_39_argmax", "dev_accuracy",
                "train_accuracy", "train_examples_per_s", "epochs"]  # fmt: skip
     note = (
         f"\n\nFrame accuracy on {data['frames']['test']:,} frames of "
-        f"{data['speakers']['test']} unseen test speakers ({data['hours']:.2f} h corpus, "
-        f"{data['frames']['train']:,} training frames); state = 138 classes, phone = 46. "
+        f"{data['speakers']['test']} unseen test speakers ({data['hours']:.2f} h corpus "
+        f"{data['corpus_dir']}, {data['frames']['train']:,} training frames); state = 138 "
+        "classes, phone = 46, phone39 = Lee & Hon's 39. PER = 39-phone error rate (a fraction; "
+        "runs merged, sil dropped) after Viterbi decoding with HMM priors and transitions from "
+        "the training alignments (test_per_39) or after frame-wise arg-max (..._argmax). "
         f"Commit {summary['code_version']}, {summary['date']}.\n"
     )
     (out / "results.md").write_text(results.markdown_table(rows, columns) + note)
@@ -175,41 +199,62 @@ def run(config: SpeechConfig, workdir: str) -> dict:
 
 
 def prepare_data(config: SpeechConfig, out: Path):
-    """Corpus -> features -> one frame bank and Dataset per split. Returns (figures, banks)."""
+    """Corpus -> features -> one frame bank and Dataset per split. Returns (figures, banks).
+
+    Raises:
+      ValueError: a split without labelled utterances, or anything the corpus reader raises.
+    """
     from jaxcnn.audio import features, windows
 
     data_dir = Path(config.data_dir) if config.data_dir else out / "data"
-    c = config.corpus
-    corpus_dir = data_dir / f"corpus_n{c.num_speakers}_u{c.utterances_per_speaker}_s{c.seed}"
-    manifest = corpus.build(corpus_dir, c, workers=config.workers)
+    if config.corpus_dir:
+        corpus_dir, utterances, skipped_synthesis, hours = _user_corpus(config)
+        cache_dir = data_dir / "corpora" / _cache_name(corpus_dir)
+        source = phones.read_phone_map(config.phone_map) if config.phone_map else None
+    else:
+        c = config.corpus
+        corpus_dir = data_dir / f"corpus_n{c.num_speakers}_u{c.utterances_per_speaker}_s{c.seed}"
+        manifest = corpus.build(corpus_dir, c, workers=config.workers)
+        utterances = [
+            {"id": u["id"], "split": u["split"], "speaker": u["speaker"],
+             "audio": corpus_dir / u["wav"], "phn": corpus_dir / u["phn"]}
+            for u in manifest["utterances"]
+        ]  # fmt: skip
+        skipped_synthesis, hours, cache_dir, source = (
+            len(manifest["skipped"]), manifest["hours"], corpus_dir, "espeak"
+        )  # fmt: skip
     feat_config = features.FeatureConfig(kind=config.feature_kind, deltas=config.deltas)
-    items = [
-        (u["id"], corpus_dir / u["wav"], corpus_dir / u["phn"]) for u in manifest["utterances"]
-    ]
+    items = [(u["id"], u["audio"], u["phn"]) for u in utterances]
     extracted = features.extract(
-        items, corpus_dir / f"features_{config.feature_kind}_d{config.deltas}", feat_config,
-        workers=config.workers, source="espeak",
+        items, cache_dir / f"features_{config.feature_kind}_d{config.deltas}", feat_config,
+        workers=config.workers, source=source,
     )  # fmt: skip
-    path_of = extracted["path_of"]
+    labelled = set(extracted["paths"])  # utterances with an alignment (the rest are reported)
+    path_of = {k: p for k, p in extracted["path_of"].items() if p in labelled}
     banks, frames, speakers = {}, {}, {}
     for split in ("train", "dev", "test"):
-        utts = [u for u in manifest["utterances"] if u["split"] == split and u["id"] in path_of]
+        utts = [u for u in utterances if u["split"] == split and u["id"] in path_of]
         if not utts:
             raise ValueError(
-                f"run: split {split!r} must have utterances, got none (corpus too small)"
+                f"run: split {split!r} must have labelled utterances, got none (corpus too small, "
+                "or no .phn files there)"
             )
         bank = windows.build_bank([path_of[u["id"]] for u in utts])
         banks[split] = (bank, windows.to_dataset(bank))
         frames[split] = bank.size
         speakers[split] = len({u["speaker"] for u in utts})
+    if hours is None:  # a user corpus: 100 frames a second
+        hours = sum(frames.values()) / 100 / 3600
     used = sorted((k, extracted["fingerprints"][k]) for k in path_of)
     figures = {
         "fingerprint": hashlib.sha256(json.dumps(used).encode()).hexdigest()[:16],
         "corpus_dir": str(corpus_dir),
-        "hours": manifest["hours"],
-        "utterances": len(manifest["utterances"]),
-        "skipped_synthesis": len(manifest["skipped"]),
+        "hours": hours,
+        "utterances": len(utterances),
+        "phone_source": extracted["source"],
+        "skipped_synthesis": skipped_synthesis,
         "skipped_features": len(extracted["skipped"]),
+        "unaligned": len(extracted["unaligned"]),
         "frames": frames,
         "speakers": speakers,
         "bank_bytes": int(sum(b.bank.nbytes for b, _ in banks.values())),
@@ -218,34 +263,25 @@ def prepare_data(config: SpeechConfig, out: Path):
     return figures, banks
 
 
-def frame_scores(logits: np.ndarray, states: np.ndarray) -> dict:
-    """State and phone frame accuracy, and the phone confusion matrix.
+def _user_corpus(config: SpeechConfig):
+    """(folder, utterance dicts, 0 skipped, None hours) of ``config.corpus_dir``."""
+    from jaxcnn.audio import corpus_folder
 
-    Phone decisions sum the softmax posteriors of each phone's three states.
+    root = Path(config.corpus_dir).expanduser().resolve()
+    utts = corpus_folder.read_corpus(root, split=config.split)
+    records = [
+        {"id": u.id, "split": u.split, "speaker": u.speaker, "audio": u.audio, "phn": u.phn}
+        for u in utts
+    ]
+    return root, records, 0, None
 
-    Args:
-      logits: (N, 138) float; states: (N,) int labels in [0, 138).
 
-    Returns:
-      {"state_accuracy", "phone_accuracy", "phone_confusion" (46, 46) int64 [true, predicted]}.
-    """
-    logits = np.asarray(logits, np.float64)
-    states = np.asarray(states)
-    if logits.shape != (states.shape[0], phones.NUM_STATES):
-        raise ValueError(
-            f"frame_scores: logits must have shape ({states.shape[0]}, 138), got {logits.shape}"
-        )
-    true_phone = phones.state_to_phone(states)
-    post = np.exp(logits - logits.max(axis=1, keepdims=True))
-    per_phone = post.reshape(len(states), phones.NUM_PHONES, phones.STATES_PER_PHONE).sum(axis=2)
-    pred_phone = per_phone.argmax(axis=1)
-    confusion = np.zeros((phones.NUM_PHONES, phones.NUM_PHONES), np.int64)
-    np.add.at(confusion, (true_phone, pred_phone), 1)
-    return {
-        "state_accuracy": float((logits.argmax(axis=1) == states).mean()),
-        "phone_accuracy": float((pred_phone == true_phone).mean()),
-        "phone_confusion": confusion,
-    }
+def _cache_name(root: Path) -> str:
+    """A folder name for a user corpus's feature cache: its name and a hash of its full path."""
+    import re
+
+    digest = hashlib.sha256(str(root).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', root.name)[:40]}-{digest}"
 
 
 def plot_learning_curves(histories: dict, path: Path) -> None:
@@ -287,6 +323,13 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def corpus_split_choices() -> tuple[str, ...]:
+    """The ``--split`` values (``audio.corpus_folder.SPLITS``)."""
+    from jaxcnn.audio import corpus_folder
+
+    return corpus_folder.SPLITS
 
 
 def _make(name: str):
@@ -333,6 +376,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data-dir", default=None, help="corpus and feature cache folder")
     parser.add_argument("--features", choices=("mfcc", "mfsc"), default=None)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--corpus", default=None, help="your own corpus folder (TIMIT layout or audio + .phn)"
+    )
+    parser.add_argument(
+        "--split", choices=corpus_split_choices(), default=None,
+        help="how --corpus is split: held-out speakers (default) or sentences (needs .txt)",
+    )  # fmt: skip
+    parser.add_argument("--phone-map", default=None, help="'symbol phone' lines for --corpus")
+    parser.add_argument("--models", default=None, help=f"comma-separated subset of {MODEL_NAMES}")
     args = parser.parse_args(argv)
     config = get_config(args.quick) if args.hours is None else hours_config(args.hours)
     changes = {}
@@ -348,12 +400,25 @@ def main(argv: list[str] | None = None) -> dict:
         changes["feature_kind"] = args.features
     if args.workers:
         changes["workers"] = args.workers
+    if args.corpus:
+        changes["corpus_dir"] = args.corpus
+    elif args.split or args.phone_map:
+        parser.error("--split and --phone-map need --corpus")
+    if args.split:
+        changes["split"] = args.split
+    if args.phone_map:
+        changes["phone_map"] = args.phone_map
     if args.seed is not None:
         changes["seed"] = args.seed
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
+    if args.models:
+        changes["models"] = tuple(args.models.split(","))
+        unknown = set(changes["models"]) - set(MODEL_NAMES)
+        if unknown:
+            parser.error(f"--models: unknown model(s) {sorted(unknown)}")
     if args.epochs is not None:
-        changes["epochs"] = tuple((m, args.epochs) for m in config.models)
+        changes["epochs"] = tuple((m, args.epochs) for m in MODEL_NAMES)
     config = dataclasses.replace(config, **changes)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(logging.INFO)

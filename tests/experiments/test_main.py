@@ -12,15 +12,16 @@ def test_format_table_prints_every_row_and_marks_missing_values():
             "model": "mlp",
             "params": 158474,
             "test_accuracy": 0.59312,
+            "test_per_39": 0.4567,
             "train_examples_per_s": 12345.6,
         },
         {"model": "cnn", "params": 9204, "test_accuracy": None},
     ]
     table = main_job.format_table("speech", rows, 61.2).splitlines()
     assert table[1] == "speech  (61 s)"
-    assert table[3] == "| model | parameters | test acc. | train ex/s |"
-    assert table[5] == "| mlp | 158,474 | 0.5931 | 12,346 |"
-    assert table[6] == "| cnn | 9,204 | - | - |"
+    assert table[3] == "| model | parameters | test acc. | PER (39 phones) | train ex/s |"
+    assert table[5] == "| mlp | 158,474 | 0.5931 | 0.457 | 12,346 |"
+    assert table[6] == "| cnn | 9,204 | - | - | - |"
 
 
 def test_only_params_runs_the_notes_arithmetic_and_writes_a_summary(tmp_path):
