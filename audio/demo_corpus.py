@@ -102,3 +102,19 @@ def _to_timit(segments, phones) -> list[tuple[int, int, str]]:
 
 def _int16(y: np.ndarray) -> np.ndarray:
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    """``python -m jaxcnn.audio.demo_corpus FOLDER``: write the demo corpus into FOLDER."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", help="output folder (created)")
+    args = parser.parse_args(argv)
+    written = write_demo_timit(args.folder)
+    print(f"wrote {len(written)} utterances under {args.folder}")
+    return written
+
+
+if __name__ == "__main__":
+    main()
