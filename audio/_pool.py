@@ -34,9 +34,10 @@ def run(
       RuntimeError: the pool broke (a worker died); the message explains the main-guard rule.
     """
     ctx = multiprocessing.get_context("spawn")
-    kwargs = {"max_tasks_per_child": max_tasks_per_child} if max_tasks_per_child else {}
     try:
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, **kwargs) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=ctx, max_tasks_per_child=max_tasks_per_child
+        ) as pool:
             futures = [pool.submit(fn, *job) for job in jobs]
             for future in futures:
                 yield future.result()

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def fingerprint(audio_path: str | os.PathLike, phn_path, settings: str) -> str:
     return h.hexdigest()
 
 
-def settings_text(config: object, source_fingerprint: str) -> str:
+def settings_text(config: Any, source_fingerprint: str) -> str:
     """The JSON of a feature config (a dataclass) plus the phone mapping's fingerprint."""
     import dataclasses
 

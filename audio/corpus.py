@@ -238,7 +238,9 @@ def make_plan(config: CorpusConfig) -> dict:
     return {"speakers": speakers, "jobs": jobs}
 
 
-def wordnet_sentences(min_chars: int = 25, max_chars: int = 110, directory=WORDNET_DIR):
+def wordnet_sentences(
+    min_chars: int = 25, max_chars: int = 110, directory: str | os.PathLike = WORDNET_DIR
+) -> list[str]:
     """English sentences: the first definition of every WordNet gloss, in file order.
 
     A ``data.*`` line (one not starting with two spaces) ends ``| gloss``; the gloss is

@@ -109,7 +109,9 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def compute(y: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig = FeatureConfig()):
+def compute(
+    y: np.ndarray, sr: int = SAMPLE_RATE, config: FeatureConfig = FeatureConfig()
+) -> np.ndarray:
     """Features of one utterance.
 
     Args:
@@ -291,7 +293,7 @@ def extract(
     log = logging.getLogger(__name__)
     if not _checks.is_int(workers) or workers < 1:
         raise ValueError(f"extract: workers must be a positive int, got {workers!r}")
-    items = [tuple(item) for item in items]
+    items = [(key, audio, phn) for key, audio, phn in items]
     if not items:
         raise ValueError("extract: items must be non-empty, got 0 items")
     names = [cache.entry_name(key) for key, _, _ in items]  # TypeError for a non-str key

@@ -341,6 +341,7 @@ def source_fingerprint(source: Source) -> str:
     import hashlib
     import json
 
+    table: dict[str, object]
     if isinstance(source, Mapping):
         table = {"map": sorted(source.items())}
     else:

@@ -174,7 +174,7 @@ def to_dataset(frames: FrameBank, *, device: jax.Device | None = None) -> Datase
     return Dataset(arrays=arrays, take=take, size=frames.size)
 
 
-def naive_windows(frames: FrameBank, indices) -> np.ndarray:
+def naive_windows(frames: FrameBank, indices: Sequence[int] | np.ndarray) -> np.ndarray:
     """Windows cut by a Python loop from the bank (a reference for tests), ``(B, 21, D)``."""
     c = frames.context
     rows = [frames.bank[frames.centres[i] - c : frames.centres[i] + c + 1] for i in indices]
@@ -224,7 +224,7 @@ def _check_keys(path, z, keys) -> None:
         )
 
 
-def measure_memory(num_frames: int = 1_000_000, utterance_frames: int = 330, seed: int = 0):
+def measure_memory(num_frames: int = 1_000_000, utterance_frames: int = 330, seed: int = 0) -> dict:
     """Peak host memory of :func:`build_bank` for ``num_frames`` frames, against the feature bytes.
 
     Writes utterances of ``utterance_frames`` random 40-dim frames as ``.npz`` files (values do not
