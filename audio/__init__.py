@@ -2,9 +2,13 @@
 
 Modules (import the one you need; none is imported here, so ``import audio`` stays cheap):
 
-* ``audio.features``: load WAV / FLAC, 40 MFCC or log-mel (MFSC), deltas, CMVN, cached parallel
-  extraction to ``.npz``.
-* ``audio.phones``: the 46-phone set, 138 states, TIMIT and espeak-ng mappings.
+* ``audio.features``: load WAV / FLAC / NIST SPHERE, 40 MFCC or log-mel (MFSC), deltas, CMVN,
+  cached parallel extraction to ``.npz`` (entries: ``audio.cache``).
+* ``audio.phones``: the 46-phone set, 138 states, TIMIT, ARPAbet, espeak-ng and user mappings.
+* ``audio.corpus_folder``: a user's corpus folder (TIMIT layout or audio beside ``.phn``) and
+  its deterministic splits; ``audio.sphere``: NIST SPHERE files; ``audio.demo_corpus``: a tiny
+  TIMIT-layout corpus made with espeak-ng.
+* ``audio.scoring``: frame accuracy (138 / 46 / 39), confusions, hybrid-HMM Viterbi, PER.
 * ``audio.alignments``: TIMIT-style ``.phn`` files and frame labels.
 * ``audio.espeak``: espeak-ng synthesis with phone alignments (optional, GPL tool).
 * ``audio.corpus``: an offline corpus of WordNet glosses by many synthetic speakers.
