@@ -118,3 +118,19 @@ def test_8khz_wav_and_stereo_are_resampled_with_their_alignment(tmp_path):
     np.testing.assert_allclose(
         features.load_audio(tmp_path / "c.wav"), 0.25 * y16, atol=2e-4
     )  # (1 - 0.5) / 2
+
+
+def test_timit_layout_carves_dev_by_sentences_from_train(tmp_path):
+    texts = [f"0 1600 Sentence {k} here." for k in range(10)]
+    for part, speakers in (("TRAIN", ["MAAA0", "FBBB0"]), ("TEST", ["MCCC0"])):
+        for spk in speakers:
+            for k, text in enumerate(texts):
+                _utterance(tmp_path / part / "DR2" / spk, f"SX{k}", text=text, suffix=".WAV")
+    utts = corpus_folder.read_corpus(tmp_path, split="sentences")
+    dev_texts = {u.text for u in utts if u.split == "dev"}
+    assert len(dev_texts) == 1  # max(1, round(0.1 * 10)) sentences of TRAIN
+    train = [u for u in utts if u.split == "train"]
+    assert len(train) == 2 * 9 and not dev_texts & {u.text for u in train}
+    assert {u.split for u in utts if u.speaker == "MCCC0"} == {"test"}
+    cleaned = corpus_folder.normalise_text("0 46797 She had your DARK suit.")
+    assert cleaned == "she had your dark suit"
