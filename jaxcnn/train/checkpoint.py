@@ -38,21 +38,26 @@ class Checkpointer:
     Args:
       directory: folder of the step checkpoints (created if missing).
       keep_last: how many of the newest checkpoints to keep; the best (highest metric among
-        the checkpoints saved with one) is kept as well; an int >= 1.
+        the checkpoints saved with one, the earliest of equals) is kept as well; an int >= 1.
+      best_mode: "max" (the highest metric is best) or "min".
 
     Raises:
       TypeError / ValueError: ``keep_last`` not an int >= 1 (orbax failed obscurely on -1 or
         1.5, and 0 kept an arbitrary set).
     """
 
-    def __init__(self, directory, keep_last: int = 2):
+    def __init__(self, directory, keep_last: int = 2, best_mode: str = "max"):
         keep_last = positive_int(keep_last, "Checkpointer", "keep_last")
+        if best_mode not in ("min", "max"):
+            raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max', got {best_mode!r}")
+        sign = 1.0 if best_mode == "max" else -1.0
         self.directory = Path(directory).absolute()
         policy = policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep_last),
                 policies.BestN(
-                    get_metric_fn=lambda m: m["metric"],
+                    # the best value; among equal ones the earliest step (as `best_index`)
+                    get_metric_fn=lambda m: (sign * m["metric"], -m.get("step", 0)),
                     n=1,
                     keep_checkpoints_without_metrics=False,
                 ),
@@ -84,7 +89,7 @@ class Checkpointer:
             args=ocp.args.Composite(
                 state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
             ),
-            metrics=None if metric is None else {"metric": float(metric)},
+            metrics=None if metric is None else {"metric": float(metric), "step": int(step)},
         )
         self.manager.wait_until_finished()
         path = self._step_dir(step)
@@ -125,6 +130,26 @@ class Checkpointer:
         leaves = [out["state"][f"{i:05d}"] for i in range(len(like))]
         self.latest_path = str(path)
         return jax.tree.unflatten(treedef, leaves), meta
+
+    def restore_step(self, step: int, like_state):
+        """The state saved at ``step`` (checked against its manifest), shaped as ``like_state``.
+
+        Raises:
+          FileNotFoundError: no intact checkpoint of that step is kept.
+        """
+        path = self._step_dir(step)
+        self.manager.reload()
+        problem = "missing" if step not in self.manager.all_steps() else _check_manifest(path)
+        if problem is not None:
+            raise FileNotFoundError(
+                f"Checkpointer: checkpoint {path} must be intact, it is {problem}"
+            )
+        like = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(like_state))}
+        out = self.manager.restore(
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(like))
+        )
+        leaves = [out["state"][f"{i:05d}"] for i in range(len(like))]
+        return jax.tree.unflatten(jax.tree.structure(like_state), leaves)
 
     def restore_latest_flat(self) -> dict | None:
         """The newest intact checkpoint's state as ``{"/"-joined path: array}``, or None.

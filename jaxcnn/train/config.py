@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
+from typing import Any
 
 from jaxcnn._checks import is_int, is_real
 
@@ -20,7 +22,11 @@ class TrainConfig:
       batch_size: training examples per step; must be divisible by the device count.
       eval_batch_size: examples per evaluation batch (rounded up to the device count).
       optimizer: "sgd" (with `momentum`), "adam" or "adamw" (decay skips ndim <= 1 leaves).
-      learning_rate, momentum, weight_decay: optimiser hyper-parameters.
+      learning_rate: a float, or an optax schedule ``step -> learning rate`` (any callable,
+        e.g. ``optax.exponential_decay(1e-3, 100, 0.5)``; ``schedule`` must then be
+        "constant"). A schedule is recorded in ``to_dict`` by its name and its values at steps
+        0, 1, 10, 100, 1000 and 10000 (what provenance compares).
+      momentum, weight_decay: optimiser hyper-parameters.
       schedule: "constant" | "cosine" | "warmup_cosine" (cosine decay to 0 over all steps).
       warmup_steps: linear warm-up steps for "warmup_cosine".
       grad_clip: clip the global gradient norm to this value; None = no clipping.
@@ -45,7 +51,7 @@ class TrainConfig:
     batch_size: int = 128
     eval_batch_size: int = 1024
     optimizer: str = "adam"
-    learning_rate: float = 1e-3
+    learning_rate: float | Callable[[Any], Any] = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "constant"
@@ -75,6 +81,13 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _int_at_least(getattr(self, name), 1, fn, name)
         for name in ("learning_rate", "momentum", "weight_decay", "grad_clip", "label_smoothing"):
+            if name == "learning_rate" and callable(self.learning_rate):
+                if self.schedule != "constant":
+                    raise ValueError(
+                        f"{fn}: schedule must be 'constant' when learning_rate is a schedule, "
+                        f"got {self.schedule!r}"
+                    )
+                continue
             if name != "grad_clip" or self.grad_clip is not None:
                 _finite_number(getattr(self, name), fn, name)
         if self.optimizer not in OPTIMIZERS:
@@ -85,7 +98,7 @@ class TrainConfig:
             raise ValueError(
                 f"{fn}: schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}"
             )
-        if not self.learning_rate > 0:
+        if not callable(self.learning_rate) and not self.learning_rate > 0:
             raise ValueError(f"{fn}: learning_rate must be > 0, got {self.learning_rate!r}")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1:
             raise ValueError(
@@ -105,7 +118,20 @@ class TrainConfig:
         """The config as a JSON-able dict (for results.json)."""
         d = dataclasses.asdict(self)
         d["frozen"] = list(self.frozen)
+        if callable(self.learning_rate):
+            d["learning_rate"] = schedule_record(self.learning_rate)
         return d
+
+
+def schedule_record(schedule: Callable[[Any], Any]) -> dict:
+    """A JSON-able record of an optax schedule: its name and values at a few steps."""
+    name = getattr(schedule, "__qualname__", type(schedule).__name__)
+    module = getattr(schedule, "__module__", None)
+    values = [float(schedule(s)) for s in SCHEDULE_PROBES]
+    return {"schedule": f"{module}.{name}" if module else name, "values": values}
+
+
+SCHEDULE_PROBES = (0, 1, 10, 100, 1000, 10000)
 
 
 def _int_at_least(value, low: int, fn: str, arg: str) -> None:

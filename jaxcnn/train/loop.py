@@ -4,28 +4,39 @@ An epoch is a list of *calls*; each call runs a chunk of ``steps_per_call`` step
 bucket inside one compiled ``lax.scan``. The list, the chunking and the example order are
 pure functions of ``(seed, epoch)`` and the config, so a run resumed from a checkpoint (saved
 only between calls) replays exactly the calls an uninterrupted run would make.
+
+Read top-down: `fit` plans the run (`_plan`), opens the workdir (`_open`: provenance, resume),
+trains epoch by epoch (`_train` -> `_train_epoch` -> `_run_call`), and finishes (`_finish`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import math
+import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from jaxcnn.train import provenance
 from jaxcnn.train import results as results_io
+from jaxcnn.train.adapters import Adapted, as_model
+from jaxcnn.train.callbacks import BestCheckpoint, FitContext, PlotCurves
 from jaxcnn.train.config import TrainConfig
 from jaxcnn.train.data import Dataset, eval_index_matrix, take_rows, train_index_matrix
-from jaxcnn.train.metrics import summarize
+from jaxcnn.train.metrics import BUILTIN, LossFn, smoothed_cross_entropy, summarize
 from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
 from jaxcnn.train.progress import progress_bar
+from jaxcnn.train.state import TrainState, initial_state
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
 from jaxcnn.train.streaming import call_inputs, device_arrays, eval_calls, gather_rows
 
@@ -43,7 +54,12 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclasses.dataclass
 class FitResult:
-    """What `fit` returns (see docs/DESIGN.md "Training")."""
+    """What `fit` returns (see docs/DESIGN.md "Training").
+
+    ``variables`` are the last epoch's, or the best epoch's with `BestCheckpoint`
+    (``best_epoch`` names it); ``state`` is the final `TrainState` (last epoch, always);
+    ``eval`` evaluates ``variables``.
+    """
 
     variables: dict
     history: list
@@ -53,34 +69,117 @@ class FitResult:
     num_params: int
     compiles: int = 0
     steps: int = 0
+    state: TrainState | None = None
+    best_epoch: int | None = None
+    stopped_early: bool = False
 
 
-def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None) -> FitResult:
+def fit(
+    model: Any,
+    train: Dataset | Sequence[Dataset],
+    eval: Dataset | None,
+    config: TrainConfig,
+    *,
+    workdir: str | Path | None = None,
+    variables: dict | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: LossFn | None = None,
+    metrics: Mapping[str, LossFn] | None = None,
+    callbacks: Sequence[Any] = (),
+    overwrite: bool = False,
+) -> FitResult:
     """Train ``model`` on ``train`` and evaluate on ``eval`` after every epoch.
 
     Args:
-      model: a Flax Linen module, ``__call__(x, train: bool)`` -> logits ``(B, C)`` or
-        ``(B, L, C)``.
+      model: a Flax Linen module (``__call__(x)`` or ``__call__(x, train)``; any mutable
+        collections, e.g. BatchNorm's ``batch_stats``), a Flax NNX module, or a
+        `jaxcnn.train.Model` ``(init, apply)`` pair; logits ``(B, C)`` or ``(B, L, C)``.
       train: a `Dataset`, or a sequence of them (buckets; each compiles once).
       eval: a `Dataset` or None.
       config: a `TrainConfig`.
       workdir: if given, checkpoints (resumed from automatically), metrics.jsonl,
-        curves.png and results.json go there.
-      variables: initial ``{"params", maybe "batch_stats"}``; None = ``model.init``.
+        curves.png (at the end) and results.json go there.
+      variables: initial ``{"params", other collections...}``; None = the model's init.
+      optimizer: any ``optax.GradientTransformation``; None = built from the config. Given, it
+        replaces the config's optimizer, learning_rate, momentum, weight_decay, schedule,
+        warmup_steps and grad_clip (``frozen`` still applies).
+      loss: ``(logits, labels, weight) -> per-element loss`` of ``labels``' shape (``weight``
+        is the batch's weights, for a loss that needs them); training minimises its
+        weighted mean, evaluation reports it. None = cross-entropy (with label smoothing).
+      metrics: ``{name: fn}``, ``fn`` like ``loss``; history gets ``train_<name>`` and
+        ``eval_<name>`` (weighted means).
+      callbacks: objects of the `jaxcnn.train.callbacks` protocol (EarlyStopping,
+        BestCheckpoint, CSVLogger, ...). A workdir run without a `PlotCurves` draws
+        curves.png once at the end.
+      overwrite: with a workdir holding a run of another config, delete that run's
+        checkpoints and results and start afresh (else `ProvenanceError`).
 
     Returns:
       a `FitResult`.
 
     Raises:
-      TypeError: config is not a TrainConfig, or train/eval are not Datasets.
+      TypeError: config is not a TrainConfig, train/eval are not Datasets, or model is not a
+        model of a supported kind.
       ValueError: batch size not divisible by the device count, or larger than a bucket; a
         `Dataset.from_arrays` / `Dataset.streaming` label outside ``[0, C)`` for the model's C
-        outputs (its loss would be NaN, or with label smoothing silently wrong).
+        outputs; a metric named like a built-in one.
+      ProvenanceError (a ValueError): the workdir holds a run of another config (each
+        differing field named with both values), unless ``overwrite``; raising only
+        ``epochs`` continues that run.
       NonFiniteLossError: the loss became NaN/inf (the run stops at the end of that call).
     """
+    plan, state = _plan(model, train, eval, config, variables, optimizer, loss, metrics)
+    callbacks = _with_defaults(callbacks, workdir)
+    ckpt, state, progress = _open(plan, state, workdir, overwrite, callbacks)
+    state = _train(plan, state, progress, ckpt, callbacks)
+    return _finish(plan, state, progress, ckpt, callbacks)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What stays fixed for the whole run."""
+
+    model: Adapted
+    buckets: list
+    eval: Dataset | None
+    config: TrainConfig
+    mesh: Any
+    arrays: list
+    steps: list
+    chunk: list
+    tx: optax.GradientTransformation
+    loss: LossFn
+    eval_loss: LossFn | None
+    metrics: tuple
+    num_classes: int | None
+    num_params: int
+    record: dict  # what provenance compares: the config plus how fit was called
+    workdir: Path | None = None
+
+
+@dataclasses.dataclass
+class _Progress:
+    """Where the run stands (checkpointed in the metadata) and its timings (not)."""
+
+    epoch: int = 0
+    call: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    sums: dict = dataclasses.field(default_factory=dict)
+    stopped: bool = False
+    continued: list = dataclasses.field(default_factory=list)
+    compiled: dict = dataclasses.field(default_factory=dict)
+    compile_seconds: float = 0.0
+    train_seconds: float = 0.0
+    train_examples: int = 0
+    last_saved: int = 0
+
+
+def _plan(model, train, eval, config, variables, optimizer, loss, metrics):
+    """Check the arguments, adapt the model and build the run's fixed parts and first state."""
     fn = "fit"
     if not isinstance(config, TrainConfig):
         raise TypeError(f"{fn}: config must be a TrainConfig, got {type(config).__name__}")
+    adapted = as_model(model, fn)
     buckets = _as_buckets(train, fn)
     if eval is not None and not isinstance(eval, Dataset):
         raise TypeError(f"{fn}: eval must be a Dataset or None, got {type(eval).__name__}")
@@ -92,190 +191,356 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
                 f"{fn}: batch_size must be <= every bucket's size, got {config.batch_size} "
                 f"> size {b.size} of bucket {i}"
             )
+    metric_pairs = _metric_pairs(metrics, fn)
     repl = replicated(mesh)
-    arrays = [device_arrays(b, repl) for b in buckets]
     steps = [b.size // config.batch_size for b in buckets]
-    chunk = [_chunk_len(config, s) for s in steps]
-    total_steps = config.epochs * sum(steps)
-
     if variables is None:
-        variables = init_variables(model, buckets[0], config.seed)
+        variables = _init(adapted, buckets[0], config.seed)
     names = ["train"] if len(buckets) == 1 else [f"train bucket {i}" for i in range(len(buckets))]
     labelled = dict(zip(names, buckets, strict=True))
     if eval is not None:
         labelled["eval"] = eval
-    _check_labels(model, variables, labelled, fn)
-    params = variables["params"]
-    tx = make_optimizer(config, total_steps, params)
-    state = {
-        "params": params,
-        "opt_state": tx.init(params),
-        "batch_stats": variables.get("batch_stats", {}),
-        "step": jnp.zeros((), jnp.int32),
-    }
+    _check_labels(adapted, variables, labelled, fn)
+    tx = make_optimizer(config, config.epochs * sum(steps), variables.get("params"), optimizer)
+    state = initial_state(variables, tx, config.seed)
     # Copy first: the training call donates its input buffers, and the caller's
     # ``variables`` must stay valid.
     state = jax.device_put(jax.tree.map(lambda a: jnp.array(a, copy=True), state), repl)
-    num_params = int(sum(np.size(p) for p in jax.tree.leaves(params)))
+    plan = _Plan(
+        model=adapted,
+        buckets=buckets,
+        eval=eval,
+        config=config,
+        mesh=mesh,
+        arrays=[device_arrays(b, repl) for b in buckets],
+        steps=steps,
+        chunk=[_chunk_len(config, s) for s in steps],
+        tx=tx,
+        loss=loss or smoothed_cross_entropy(config.label_smoothing),
+        eval_loss=loss,
+        metrics=metric_pairs,
+        num_classes=config.num_classes
+        or (None if eval is None else _num_classes(adapted, variables, eval)),
+        num_params=int(sum(np.size(p) for p in jax.tree.leaves(state.params))),
+        record=_record(config, optimizer, loss, metric_pairs),
+    )
+    return plan, state
 
-    ckpt = None
-    history, start_epoch, start_call, sums = [], 0, 0, _zero_sums()
-    if workdir is not None:
-        from jaxcnn.train.checkpoint import Checkpointer
 
-        workdir = Path(workdir)
-        ckpt = Checkpointer(workdir / "checkpoints", keep_last=config.keep_last)
-        restored = ckpt.restore_latest(state, config.to_dict())
-        if restored is not None:
-            state, meta = restored
-            state = jax.device_put(state, repl)
-            history, sums = meta["history"], meta["sums"]
-            start_epoch, start_call = meta["epoch"], meta["call"]
+def _with_defaults(callbacks: Sequence[Any], workdir) -> list:
+    """The caller's callbacks, plus curves.png at the end of a workdir run without PlotCurves."""
+    callbacks = list(callbacks)
+    if workdir is not None and not any(isinstance(c, PlotCurves) for c in callbacks):
+        callbacks.append(PlotCurves())
+    return callbacks
 
-    def train_chunk(take, padded, per_step=False):
-        return make_train_chunk(
-            model,
-            tx,
-            take,
-            mesh,
-            seed=config.seed,
-            label_smoothing=config.label_smoothing,
-            padded=padded,
-            per_step=per_step,
-        )
 
-    compiled, compile_seconds = {}, 0.0
-    evaluator = _Evaluator(model, mesh, config.num_classes)
-    train_seconds, train_examples = 0.0, 0
-    last_saved = int(state["step"])
-    bar = progress_bar(max(total_steps - last_saved, 0), config.progress)
+def _open(plan: _Plan, state: TrainState, workdir, overwrite: bool, callbacks: list):
+    """``(checkpointer, state, progress)``: resumed from the workdir's newest checkpoint.
+
+    The workdir's config must be the current one (`provenance.compare`); ``overwrite``
+    deletes the old run first.
+    """
+    progress = _Progress(sums=_zero_sums(plan.metrics), last_saved=int(state.step))
+    if workdir is None:
+        return None, state, progress
+    from jaxcnn.train.checkpoint import Checkpointer
+
+    workdir = Path(workdir)
+    object.__setattr__(plan, "workdir", workdir)
+    if overwrite:
+        _clear_run(workdir)
+    best = next((c for c in callbacks if isinstance(c, BestCheckpoint)), None)
+    ckpt = Checkpointer(
+        workdir / "checkpoints",
+        keep_last=plan.config.keep_last,
+        best_mode=best.mode if best else "max",
+    )
+    restored = ckpt.restore_latest(state)
+    stored = restored[1]["config"] if restored else _results_config(workdir)
+    budget = provenance.compare(stored, plan.record, str(workdir)) if stored else {}
+    if restored is None:
+        return ckpt, state, progress
+    state, meta = restored
+    state = jax.device_put(state, replicated(plan.mesh))
+    progress.history, progress.sums = meta["history"], meta["sums"]
+    progress.epoch, progress.call = meta["epoch"], meta["call"]
+    progress.stopped = meta.get("stopped", False)
+    progress.continued = list(meta.get("continued", []))
+    if "epochs" in budget:
+        old, new = budget["epochs"]
+        progress.continued.append({"from_epochs": old, "to_epochs": new, "at_step": meta["step"]})
+    progress.last_saved = int(state.step)
+    return ckpt, state, progress
+
+
+def _train(plan: _Plan, state: TrainState, progress: _Progress, ckpt, callbacks) -> TrainState:
+    """Epochs until ``config.epochs`` or a callback stops the run."""
+    total = plan.config.epochs * sum(plan.steps)
+    bar = progress_bar(max(total - int(state.step), 0), plan.config.progress)
     try:
-        for epoch in range(start_epoch, config.epochs):
-            calls = epoch_calls(config.seed, epoch, steps, chunk)
-            mats = [
-                _chunked(train_index_matrix(config.seed, epoch, b.size, config.batch_size, i), c)
-                for i, (b, c) in enumerate(zip(buckets, chunk, strict=True))
-            ]
-            t_epoch = time.perf_counter()
-            for ci in range(start_call if epoch == start_epoch else 0, len(calls)):
-                b, k = calls[ci]
-                active = mats[b][1][k]
-                t_rows = time.perf_counter()  # a streamed call's host gather is training time
-                call_arrays, idx = call_inputs(buckets[b], arrays[b], mats[b][0][k], repl)
-                train_seconds += time.perf_counter() - t_rows
-                if b not in compiled:
-                    t0 = time.perf_counter()
-                    padded = steps[b] % chunk[b] != 0
-                    compiled[b] = _compile(
-                        lambda per_step, b=b, p=padded: train_chunk(buckets[b].take, p, per_step),
-                        state,
-                        call_arrays,
-                        idx,
-                        active,
-                        mesh,
-                    )
-                    compile_seconds += time.perf_counter() - t0
-                t0 = time.perf_counter()
-                prev_step = int(state["step"])
-                state, out = compiled[b](state, call_arrays, idx, active)
-                out = jax.device_get(out)
-                train_seconds += time.perf_counter() - t0
-                n_active = int(np.sum(active))
-                train_examples += n_active * config.batch_size
-                bad = np.flatnonzero(~np.isfinite(out["loss"][:n_active]))
-                if bad.size:
-                    raise NonFiniteLossError(
-                        prev_step + int(bad[0]), epoch, ckpt.latest_path if ckpt else None
-                    )
-                for key in ("loss", "weight", "correct"):
-                    sums[key] += float(np.sum(out[key], dtype=np.float64))
-                bar.update(n_active)
-                bar.set_postfix(
-                    loss=f"{sums['loss'] / max(sums['weight'], 1e-12):.4f}",
-                    acc=f"{sums['correct'] / max(sums['weight'], 1e-12):.3f}",
-                    ex_s=f"{train_examples / max(train_seconds, 1e-9):.0f}",
-                )
-                step = int(state["step"])
-                every = config.checkpoint_every
-                if ckpt and every and step // every > last_saved // every and ci + 1 < len(calls):
-                    meta = _meta(epoch, ci + 1, step, history, sums, config)
-                    ckpt.save(step, state, meta)
-                    last_saved = step
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": sums["loss"] / max(sums["weight"], 1e-12),
-                "train_accuracy": sums["correct"] / max(sums["weight"], 1e-12),
-            }
-            if eval is not None:
-                m = evaluator(_variables(state), eval, config.eval_batch_size)
-                row["eval_loss"], row["eval_accuracy"] = m["loss"], m["accuracy"]
-            row["seconds"] = time.perf_counter() - t_epoch
-            history.append(row)
-            sums = _zero_sums()
-            if workdir is not None:
-                step = int(state["step"])
-                ckpt.save(
-                    step,
-                    state,
-                    _meta(epoch + 1, 0, step, history, sums, config),
-                    metric=row.get("eval_accuracy"),
-                )
-                last_saved = step
-                results_io.write_jsonl(workdir / "metrics.jsonl", history)
-                results_io.plot_curves(history, workdir / "curves.png")
+        while progress.epoch < plan.config.epochs and not progress.stopped:
+            state = _train_epoch(plan, state, progress, ckpt, callbacks, bar)
     finally:
         bar.close()
+    return state
 
-    final_vars = _variables(state)
-    final_eval = None
-    if eval is not None:
-        final_eval = evaluator(final_vars, eval, config.eval_batch_size)
+
+def _train_epoch(plan: _Plan, state, progress: _Progress, ckpt, callbacks, bar) -> TrainState:
+    """The epoch's remaining calls, then its history row, callbacks and checkpoint."""
+    cfg, epoch = plan.config, progress.epoch
+    calls = epoch_calls(cfg.seed, epoch, plan.steps, plan.chunk)
+    mats = [
+        _chunked(train_index_matrix(cfg.seed, epoch, b.size, cfg.batch_size, i), c)
+        for i, (b, c) in enumerate(zip(plan.buckets, plan.chunk, strict=True))
+    ]
+    t_epoch = time.perf_counter()
+    for ci in range(progress.call, len(calls)):
+        state = _run_call(plan, state, progress, calls[ci], mats, ckpt, bar)
+        progress.call = ci + 1
+        progress.stopped |= _notify(callbacks, "on_call_end", _context(plan, state, progress, ckpt))
+        if ci + 1 < len(calls) and (progress.stopped or _checkpoint_due(plan, state, progress)):
+            _save(ckpt, state, progress, plan)
+            if progress.stopped:
+                return state
+    progress.history.append(_epoch_row(plan, state, progress, t_epoch))
+    progress.epoch, progress.call, progress.sums = epoch + 1, 0, _zero_sums(plan.metrics)
+    progress.stopped |= _notify(callbacks, "on_epoch_end", _context(plan, state, progress, ckpt))
+    _save(ckpt, state, progress, plan, metric=_best_metric(progress.history[-1], callbacks))
+    if plan.workdir is not None:
+        results_io.write_jsonl(plan.workdir / "metrics.jsonl", progress.history)
+    return state
+
+
+def _run_call(plan: _Plan, state, progress: _Progress, call, mats, ckpt, bar) -> TrainState:
+    """One compiled call (a chunk of steps of one bucket); its sums go into ``progress``."""
+    b, k = call
+    active = mats[b][1][k]
+    repl = replicated(plan.mesh)
+    t_rows = time.perf_counter()  # a streamed call's host gather is training time
+    call_arrays, idx = call_inputs(plan.buckets[b], plan.arrays[b], mats[b][0][k], repl)
+    progress.train_seconds += time.perf_counter() - t_rows
+    if b not in progress.compiled:
+        t0 = time.perf_counter()
+        progress.compiled[b] = _compile(
+            functools.partial(_train_chunk_fn, plan, b), state, call_arrays, idx, active, plan.mesh
+        )
+        progress.compile_seconds += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prev_step = int(state.step)
+    state, out = progress.compiled[b](state, call_arrays, idx, active)
+    out = jax.device_get(out)
+    progress.train_seconds += time.perf_counter() - t0
+    n_active = int(np.sum(active))
+    progress.train_examples += n_active * plan.config.batch_size
+    bad = np.flatnonzero(~np.isfinite(out["loss"][:n_active]))
+    if bad.size:
+        last = ckpt.latest_path if ckpt else None
+        raise NonFiniteLossError(prev_step + int(bad[0]), progress.epoch, last)
+    for key in progress.sums:
+        progress.sums[key] += float(np.sum(out[key], dtype=np.float64))
+    _show(bar, progress, n_active)
+    return state
+
+
+def _train_chunk_fn(plan: _Plan, b: int, per_step: bool) -> Callable:
+    """Bucket ``b``'s pure training call (`make_train_chunk`), before compilation."""
+    return make_train_chunk(
+        plan.model,
+        plan.tx,
+        plan.buckets[b].take,
+        plan.mesh,
+        loss=plan.loss,
+        metrics=plan.metrics,
+        padded=plan.steps[b] % plan.chunk[b] != 0,
+        per_step=per_step,
+    )
+
+
+def _show(bar, progress: _Progress, n_active: int) -> None:
+    s = progress.sums
+    bar.update(n_active)
+    bar.set_postfix(
+        loss=f"{s['loss'] / max(s['weight'], 1e-12):.4f}",
+        acc=f"{s['correct'] / max(s['weight'], 1e-12):.3f}",
+        ex_s=f"{progress.train_examples / max(progress.train_seconds, 1e-9):.0f}",
+    )
+
+
+def _checkpoint_due(plan: _Plan, state, progress: _Progress) -> bool:
+    """A mid-epoch save: the first call boundary after each multiple of checkpoint_every."""
+    every = plan.config.checkpoint_every
+    return bool(every) and int(state.step) // every > progress.last_saved // every
+
+
+def _epoch_row(plan: _Plan, state, progress: _Progress, t_epoch: float) -> dict:
+    """The epoch's history row: train sums as means, then the evaluation."""
+    s = progress.sums
+    w = max(s["weight"], 1e-12)
+    row = {"epoch": progress.epoch + 1, "step": int(state.step)}
+    row["train_loss"], row["train_accuracy"] = s["loss"] / w, s["correct"] / w
+    for name, _ in plan.metrics:
+        row[f"train_{name}"] = s[name] / w
+    if plan.eval is not None:
+        m = _evaluate_plan(plan, state.variables)
+        for key in ["loss", "accuracy"] + [n for n, _ in plan.metrics]:
+            row[f"eval_{key}"] = m[key]
+    row["seconds"] = time.perf_counter() - t_epoch
+    return row
+
+
+def _save(ckpt, state, progress: _Progress, plan: _Plan, metric=None) -> None:
+    if ckpt is None:
+        return
+    step = int(state.step)
+    meta = {
+        "epoch": progress.epoch,
+        "call": progress.call,
+        "step": step,
+        "history": list(progress.history),
+        "sums": dict(progress.sums),
+        "config": plan.record,
+        "stopped": progress.stopped,
+        "continued": progress.continued,
+    }
+    ckpt.save(step, state, meta, metric=metric)
+    progress.last_saved = step
+
+
+def _best_metric(row: dict, callbacks) -> float | None:
+    """The value the checkpoints are ranked by: BestCheckpoint's monitor, else eval accuracy."""
+    best = next((c for c in callbacks if isinstance(c, BestCheckpoint)), None)
+    return row.get(best.monitor if best else "eval_accuracy")
+
+
+def _context(plan: _Plan, state, progress: _Progress, ckpt) -> FitContext:
+    restore = None
+    if ckpt is not None:
+
+        def restore(step: int) -> dict:
+            return ckpt.restore_step(step, state).variables
+
+    return FitContext(
+        config=plan.config,
+        workdir=plan.workdir,
+        epoch=progress.epoch,
+        step=int(state.step),
+        history=progress.history,
+        state=state,
+        restore=restore,
+    )
+
+
+def _notify(callbacks, method: str, ctx: FitContext) -> bool:
+    """Call ``method`` on every callback that has it; True if any asked to stop."""
+    stop = False
+    for cb in callbacks:
+        hook = getattr(cb, method, None)
+        if hook is not None:
+            stop |= bool(hook(ctx))
+    return stop
+
+
+def _finish(plan: _Plan, state, progress: _Progress, ckpt, callbacks) -> FitResult:
+    """Run the end callbacks, evaluate what is returned, write results.json."""
+    ctx = _context(plan, state, progress, ckpt)
+    final_vars = state.variables
+    for cb in callbacks:
+        hook = getattr(cb, "on_fit_end", None)
+        out = hook(ctx) if hook is not None else None
+        if out is not None:
+            final_vars = out
+    best = next((c for c in callbacks if isinstance(c, BestCheckpoint)), None)
     result = FitResult(
         variables=final_vars,
-        history=history,
-        eval=final_eval,
-        throughput=train_examples / train_seconds if train_seconds > 0 else 0.0,
-        compile_seconds=compile_seconds,
-        num_params=num_params,
-        compiles=len(compiled),
-        steps=int(state["step"]),
+        history=progress.history,
+        eval=None if plan.eval is None else _evaluate_plan(plan, final_vars),
+        throughput=progress.train_examples / progress.train_seconds
+        if progress.train_seconds > 0
+        else 0.0,
+        compile_seconds=progress.compile_seconds,
+        num_params=plan.num_params,
+        compiles=len(progress.compiled),
+        steps=int(state.step),
+        state=state,
+        best_epoch=best.best_row(progress.history)["epoch"] if best and progress.history else None,
+        stopped_early=progress.stopped,
     )
-    if workdir is not None:
-        results_io.write_json(workdir / "results.json", _results_record(result, config, mesh))
+    if plan.workdir is not None:
+        record = _results_record(result, plan.config, plan.mesh)
+        record["config"] = plan.record
+        record["continued"] = progress.continued
+        record["best_epoch"], record["stopped_early"] = result.best_epoch, result.stopped_early
+        results_io.write_json(plan.workdir / "results.json", record)
     return result
 
 
-def evaluate(model, variables, dataset, *, batch_size=1024, num_classes=None) -> dict:
+def _evaluate_plan(plan: _Plan, variables: dict) -> dict:
+    return _evaluate(
+        plan.model,
+        variables,
+        plan.eval,
+        plan.config.eval_batch_size,
+        plan.mesh,
+        plan.num_classes,
+        plan.eval_loss,
+        plan.metrics,
+    )
+
+
+def evaluate(
+    model: Any,
+    variables: dict,
+    dataset: Dataset,
+    *,
+    batch_size: int = 1024,
+    num_classes: int | None = None,
+    loss: LossFn | None = None,
+    metrics: Mapping[str, LossFn] | None = None,
+) -> dict:
     """Loss, accuracy, top-5, per-class accuracy and confusion over every example once.
 
+    Compiles once per (model, data shapes, batch size, loss, metrics): a second call with
+    the same ones compiles nothing.
+
     Args:
-      model: Flax module; variables: ``{"params", maybe "batch_stats"}``.
+      model: a Linen or NNX module or a `Model`; variables: ``{"params", other collections}``.
       dataset: a `Dataset`; batch_size: examples per batch (rounded up to the device count).
       num_classes: rows/columns of the confusion matrix; None = the logits' last axis.
+      loss, metrics: as in `fit` (None = cross-entropy, no extra metrics).
 
     Returns:
-      dict: loss, accuracy, top5 (floats), count, per_class (list), confusion (list of lists).
+      dict: loss, accuracy, top5 (floats), count, per_class (list), confusion (list of lists),
+      and one float per metric.
 
     Raises:
-      TypeError: dataset is not a Dataset. ValueError: batch_size < 1, or a `Dataset.from_arrays`
-        / `Dataset.streaming` label outside ``[0, C)``.
+      TypeError: dataset is not a Dataset, or model is of no supported kind. ValueError:
+        batch_size < 1, or a `Dataset.from_arrays` / `Dataset.streaming` label outside
+        ``[0, C)``.
     """
     _check_eval_args(dataset, batch_size, "evaluate")
-    _check_labels(model, variables, {"dataset": dataset}, "evaluate")
-    return _Evaluator(model, data_mesh(), num_classes)(variables, dataset, batch_size)
+    adapted = as_model(model, "evaluate")
+    _check_labels(adapted, variables, {"dataset": dataset}, "evaluate")
+    nc = num_classes or _num_classes(adapted, variables, dataset)
+    pairs = _metric_pairs(metrics, "evaluate")
+    return _evaluate(adapted, variables, dataset, batch_size, data_mesh(), nc, loss, pairs)
 
 
-def predict(model, variables, dataset, *, batch_size=1024) -> np.ndarray:
+def predict(model: Any, variables: dict, dataset: Dataset, *, batch_size: int = 1024) -> np.ndarray:
     """Logits of every example in order: ``(size, C)`` or ``(size, L, C)`` as NumPy.
 
+    Compiles once per (model, data shapes, batch size); repeat calls compile nothing.
+
     Raises:
-      TypeError: dataset is not a Dataset. ValueError: batch_size < 1.
+      TypeError: dataset is not a Dataset, or model is of no supported kind. ValueError:
+        batch_size < 1.
     """
     _check_eval_args(dataset, batch_size, "predict")
+    adapted = as_model(model, "predict")
     mesh = data_mesh()
     b = _eval_batch(batch_size, dataset.size, mesh)
     idx, valid = eval_index_matrix(dataset.size, b)
-    run = jax.jit(make_eval_pass(model, dataset.take, mesh, with_logits=True))
+    run = _eval_program(adapted, dataset.take, mesh, None, True, None, ())
     repl = replicated(mesh)
     variables = jax.device_put(variables, repl)
     arrays = device_arrays(dataset, repl)
@@ -288,15 +553,21 @@ def predict(model, variables, dataset, *, batch_size=1024) -> np.ndarray:
     return logits.reshape((-1,) + logits.shape[2:])[: dataset.size]
 
 
-def init_variables(model, dataset: Dataset, seed: int) -> dict:
-    """``model.init`` on one example of ``dataset``; the key is derived from ``seed``."""
+def init_variables(model: Any, dataset: Dataset, seed: int) -> dict:
+    """The model's initial variables for one example of ``dataset``; key from ``seed``.
+
+    Linen: ``model.init`` with keys ``split(key(seed))`` for params and dropout; NNX: the
+    module's own current parameters (the key is unused); `Model`: ``init(key(seed), x)``.
+    """
+    return _init(as_model(model, "init_variables"), dataset, seed)
+
+
+def _init(model: Adapted, dataset: Dataset, seed: int) -> dict:
     arrays = (
         gather_rows(dataset.arrays, np.zeros(1, np.int32)) if dataset.streamed else dataset.arrays
     )
     batch = dataset.take(arrays, jnp.zeros((1,), jnp.int32))
-    init_key, drop_key = jax.random.split(jax.random.key(seed))
-    variables = model.init({"params": init_key, "dropout": drop_key}, batch["x"], train=False)
-    return dict(variables)
+    return model.init(jax.random.key(seed), batch["x"])
 
 
 def epoch_calls(seed: int, epoch: int, steps: Sequence[int], chunk: Sequence[int]):
@@ -377,27 +648,38 @@ class _StepByStep:
         return state, out
 
 
-class _Evaluator:
-    """Compiled evaluation passes, one per data set (and shape), reused across epochs."""
+@functools.lru_cache(maxsize=64)
+def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics) -> Callable:
+    """The jitted evaluation pass, cached per model and options (jit caches the shapes).
 
-    def __init__(self, model, mesh, num_classes):
-        self.model, self.mesh, self.num_classes, self.cache = model, mesh, num_classes, {}
+    Was keyed on ``id(dataset)`` inside one `fit`, so every `evaluate` / `predict` call
+    compiled again; equal models (`Adapted` equality) now share one program.
+    """
+    return jax.jit(
+        make_eval_pass(
+            model,
+            take,
+            mesh,
+            num_classes=num_classes,
+            with_logits=with_logits,
+            loss=loss,
+            metrics=metrics,
+        )
+    )
 
-    def __call__(self, variables, dataset, batch_size):
-        b = _eval_batch(batch_size, dataset.size, self.mesh)
-        key = (id(dataset), b)
-        repl = replicated(self.mesh)
-        if key not in self.cache:
-            nc = self.num_classes or _num_classes(self.model, variables, dataset)
-            run = jax.jit(make_eval_pass(self.model, dataset.take, self.mesh, num_classes=nc))
-            self.cache[key] = (run, device_arrays(dataset, repl))
-        run, arrays = self.cache[key]
-        idx, valid = eval_index_matrix(dataset.size, b)
-        sums = None
-        for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
-            part = jax.device_get(run(variables, a, i, v))
-            sums = part if sums is None else jax.tree.map(np.add, sums, part)
-        return summarize(sums)
+
+def _evaluate(model, variables, dataset, batch_size, mesh, num_classes, loss, metrics) -> dict:
+    """Summed metrics over every example of ``dataset``, as means (`summarize`)."""
+    b = _eval_batch(batch_size, dataset.size, mesh)
+    repl = replicated(mesh)
+    run = _eval_program(model, dataset.take, mesh, num_classes, False, loss, metrics)
+    arrays = device_arrays(dataset, repl)
+    idx, valid = eval_index_matrix(dataset.size, b)
+    sums = None
+    for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
+        part = jax.device_get(run(variables, a, i, v))
+        sums = part if sums is None else jax.tree.map(np.add, sums, part)
+    return summarize(sums)
 
 
 def _check_labels(model, variables, datasets: dict, fn) -> None:
@@ -428,7 +710,9 @@ def _check_labels(model, variables, datasets: dict, fn) -> None:
 
 def _num_classes(model, variables, dataset) -> int:
     batch = jax.eval_shape(dataset.take, dataset.arrays, jnp.zeros((1,), jnp.int32))
-    out = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, batch["x"])
+    out = jax.eval_shape(
+        lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
+    )
     return int(out.shape[-1])
 
 
@@ -457,26 +741,58 @@ def _as_buckets(train, fn) -> list[Dataset]:
     )
 
 
-def _variables(state) -> dict:
-    out = {"params": state["params"]}
-    if state["batch_stats"]:
-        out["batch_stats"] = state["batch_stats"]
-    return out
+def _zero_sums(metrics: tuple) -> dict:
+    return {k: 0.0 for k in ("loss", "weight", "correct", *(n for n, _ in metrics))}
 
 
-def _zero_sums() -> dict:
-    return {"loss": 0.0, "weight": 0.0, "correct": 0.0}
+def _metric_pairs(metrics: Mapping[str, LossFn] | None, fn: str) -> tuple:
+    """``metrics`` as sorted ``(name, fn)`` pairs (hashable, for the compiled-pass cache).
+
+    Raises:
+      ValueError: a name of a built-in sum, or a value that is not callable.
+    """
+    pairs = tuple(sorted((metrics or {}).items()))
+    for name, f in pairs:
+        if name in BUILTIN or name in ("accuracy", "count", "per_class") or not callable(f):
+            raise ValueError(f"{fn}: metrics must map new names to callables, got {name!r}: {f!r}")
+    return pairs
 
 
-def _meta(epoch, call, step, history, sums, config) -> dict:
-    return {
-        "epoch": epoch,
-        "call": call,
-        "step": step,
-        "history": list(history),
-        "sums": dict(sums),
-        "config": config.to_dict(),
-    }
+def _qualname(f: Any) -> str:
+    return f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', type(f).__name__)}"
+
+
+def _record(config: TrainConfig, optimizer, loss, metrics: tuple) -> dict:
+    """What provenance compares: the config, plus the fit arguments given instead of it.
+
+    An optax transform cannot be compared across runs (its functions are closures), so only
+    the fact that one was given is recorded; a loss and metrics by their qualified names.
+    """
+    record = config.to_dict()
+    if optimizer is not None:
+        record["fit.optimizer"] = "an optax.GradientTransformation"
+    if loss is not None:
+        record["fit.loss"] = _qualname(loss)
+    if metrics:
+        record["fit.metrics"] = {n: _qualname(f) for n, f in metrics}
+    return record
+
+
+def _results_config(workdir: Path) -> dict | None:
+    """The config results.json claims (a run whose checkpoints are gone), or None."""
+    import json
+
+    try:
+        return json.loads((workdir / "results.json").read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _clear_run(workdir: Path) -> None:
+    """Delete what `fit` wrote into ``workdir`` (checkpoints, metrics, results), nothing else."""
+    shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
+    for name in ("metrics.jsonl", "results.json", "curves.png"):
+        (workdir / name).unlink(missing_ok=True)
 
 
 def _results_record(result: FitResult, config: TrainConfig, mesh) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -31,18 +33,49 @@ def batch_weight(batch: dict) -> jax.Array:
     return batch["weight"].astype(jnp.float32) if "weight" in batch else jnp.ones(y.shape)
 
 
-def metric_sums(logits, labels, weight, *, label_smoothing=0.0, num_classes=None) -> dict:
+LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+BUILTIN = ("loss", "weight", "correct", "top5", "confusion")
+
+
+def softmax_cross_entropy(logits: jax.Array, labels: jax.Array, weight: jax.Array) -> jax.Array:
+    """The default loss in the ``loss=`` form: `cross_entropy` per element, ``weight`` unused."""
+    return cross_entropy(logits, labels)
+
+
+def smoothed_cross_entropy(label_smoothing: float) -> LossFn:
+    """The default training loss: `cross_entropy` with ``label_smoothing`` (0 = plain)."""
+    if label_smoothing == 0.0:
+        return softmax_cross_entropy
+    return lambda logits, labels, weight: cross_entropy(logits, labels, label_smoothing)
+
+
+def metric_sums(
+    logits,
+    labels,
+    weight,
+    *,
+    label_smoothing: float = 0.0,
+    num_classes: int | None = None,
+    loss: LossFn | None = None,
+    metrics: tuple[tuple[str, LossFn], ...] = (),
+) -> dict:
     """Weighted sums over a batch: loss, weight, correct, top-5 correct (and confusion).
 
     Args:
       logits: ``(B, C)`` or ``(B, L, C)``; labels/weight: ``(B,)`` or ``(B, L)``.
       num_classes: when given, also a ``(num_classes, num_classes)`` confusion matrix
         (rows = true class, columns = predicted) of summed weights.
+      loss: ``(logits, labels, weight) -> per-element loss`` of ``labels``' shape; None =
+        cross-entropy with ``label_smoothing``.
+      metrics: ``(name, fn)`` pairs, ``fn`` of the same form as ``loss``; each adds the
+        weighted sum of its values under ``name``.
 
     Returns:
-      dict of float32 scalars ``loss``, ``weight``, ``correct``, ``top5`` (+ ``confusion``).
+      dict of float32 scalars ``loss``, ``weight``, ``correct``, ``top5`` (+ ``confusion``,
+      + one per metric).
     """
-    loss = cross_entropy(logits, labels, label_smoothing)
+    loss_fn = loss or smoothed_cross_entropy(label_smoothing)
+    loss = weighted_values(loss_fn, logits, labels, weight, "loss")
     pred = jnp.argmax(logits, axis=-1)
     k = min(5, logits.shape[-1])
     _, top = jax.lax.top_k(logits, k)
@@ -53,11 +86,27 @@ def metric_sums(logits, labels, weight, *, label_smoothing=0.0, num_classes=None
         "correct": jnp.sum(jnp.where(pred == labels, weight, 0.0)),
         "top5": jnp.sum(jnp.where(in_top, weight, 0.0)),
     }
+    for name, fn in metrics:
+        out[name] = jnp.sum(weighted_values(fn, logits, labels, weight, name) * weight)
     if num_classes is not None:
         true = jax.nn.one_hot(labels.reshape(-1), num_classes) * weight.reshape(-1, 1)
         guess = jax.nn.one_hot(pred.reshape(-1), num_classes)
         out["confusion"] = true.T @ guess
     return out
+
+
+def weighted_values(fn: LossFn, logits, labels, weight, name: str) -> jax.Array:
+    """``fn(logits, labels, weight)`` as float32, checked to have ``labels``' shape.
+
+    Raises:
+      ValueError: (at trace time) the values' shape is not ``labels``' shape.
+    """
+    values = jnp.asarray(fn(logits, labels, weight)).astype(jnp.float32)
+    if values.shape != labels.shape:
+        raise ValueError(
+            f"{name} must return one value per label, shape {labels.shape}, got {values.shape}"
+        )
+    return values
 
 
 def summarize(sums: dict) -> dict:
@@ -74,6 +123,9 @@ def summarize(sums: dict) -> dict:
         "top5": float(sums["top5"]) / safe,
         "count": w,
     }
+    for name in sums:
+        if name not in BUILTIN:
+            out[name] = float(sums[name]) / safe
     if "confusion" in sums:
         conf = jax.device_get(sums["confusion"])
         rows = conf.sum(axis=1)

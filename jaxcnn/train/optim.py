@@ -11,6 +11,8 @@ from jaxcnn.train.transfer import trainable_labels
 def learning_rate_schedule(config, total_steps: int):
     """The learning rate as a function of the step (an optax schedule)."""
     lr = config.learning_rate
+    if callable(lr):  # the caller's optax schedule
+        return lr
     if config.schedule == "constant":
         return optax.constant_schedule(lr)
     if config.schedule == "cosine":
@@ -25,13 +27,18 @@ def decay_mask(params):
     return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def make_optimizer(config, total_steps: int, params) -> optax.GradientTransformation:
+def make_optimizer(
+    config, total_steps: int, params, tx: optax.GradientTransformation | None = None
+) -> optax.GradientTransformation:
     """Build the optimiser: optional clipping, then sgd/adam/adamw, frozen paths zeroed.
 
     Args:
       config: a `TrainConfig`.
       total_steps: the run's number of steps (for the decaying schedules).
       params: the parameter pytree (for the decay mask and the frozen labels).
+      tx: the caller's optax transform; it replaces everything the config's optimizer,
+        learning_rate, momentum, weight_decay, schedule, warmup_steps and grad_clip would
+        build (``frozen`` still applies).
 
     Returns:
       an ``optax.GradientTransformation``.
@@ -39,6 +46,15 @@ def make_optimizer(config, total_steps: int, params) -> optax.GradientTransforma
     Raises:
       ValueError: a ``config.frozen`` pattern matches no parameter.
     """
+    if tx is None:
+        tx = _from_config(config, total_steps, params)
+    if config.frozen:
+        labels = trainable_labels(params, config.frozen, fn="fit")
+        tx = optax.multi_transform({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
+    return tx
+
+
+def _from_config(config, total_steps: int, params) -> optax.GradientTransformation:
     lr = learning_rate_schedule(config, total_steps)
     mask = decay_mask(params)
     if config.optimizer == "sgd":
@@ -53,8 +69,4 @@ def make_optimizer(config, total_steps: int, params) -> optax.GradientTransforma
     if config.weight_decay and config.optimizer != "adamw":
         # L2 added to the gradient (coupled decay) for sgd/adam; adamw decouples it.
         parts.append(optax.add_decayed_weights(config.weight_decay, mask))
-    tx = optax.chain(*parts, core) if parts else core
-    if config.frozen:
-        labels = trainable_labels(params, config.frozen, fn="fit")
-        tx = optax.multi_transform({"trainable": tx, "frozen": optax.set_to_zero()}, labels)
-    return tx
+    return optax.chain(*parts, core) if parts else core

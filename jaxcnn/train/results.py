@@ -22,6 +22,11 @@ def write_jsonl(path, rows) -> None:
     _atomic_write_text(path, text)
 
 
+def write_text(path, text: str) -> None:
+    """Write ``text`` atomically (temp file in the same folder + os.replace)."""
+    _atomic_write_text(path, text)
+
+
 def markdown_table(rows, columns) -> str:
     """A GitHub markdown table of ``rows`` (dicts) with the given ``columns`` in order.
 

@@ -8,69 +8,67 @@ bucket compiles exactly once.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxcnn.train.adapters import Adapted
 from jaxcnn.train.canonical import canonicalize_convolutions, is_canonical_stablehlo
-from jaxcnn.train.metrics import batch_weight, cross_entropy, metric_sums
+from jaxcnn.train.metrics import LossFn, batch_weight, metric_sums, weighted_values
 from jaxcnn.train.parallel import shard_batch
 
 
 def make_train_chunk(
-    model,
-    tx,
-    take,
-    mesh,
+    model: Adapted,
+    tx: optax.GradientTransformation,
+    take: Callable,
+    mesh: Any,
     *,
-    seed: int,
-    label_smoothing: float = 0.0,
+    loss: LossFn,
+    metrics: tuple[tuple[str, LossFn], ...] = (),
     padded: bool = True,
     per_step: bool = False,
-):
+) -> Callable:
     """A pure function ``(state, arrays, indices (S, B), active (S,)) -> (state, per_step)``.
 
-    ``state`` is ``{"params", "opt_state", "batch_stats", "step"}``; ``per_step`` holds
-    ``(S,)`` sums ``loss`` (weighted), ``weight``, ``correct`` for host-side metrics and the
-    non-finite check. Dropout keys are ``fold_in(key(seed), step)``. With ``padded=False``
-    every step is taken as active (the bucket's steps divide into whole chunks).
+    ``state`` is a `TrainState`; ``per_step`` holds ``(S,)`` sums ``loss`` (weighted),
+    ``weight``, ``correct`` and one per metric, for host-side metrics and the non-finite check.
+    Dropout keys are ``fold_in(key(seed), step)`` (`TrainState.step_key`). ``loss`` is
+    ``(logits, labels, weight) -> per-element loss``; the step minimises its weighted mean.
+    With ``padded=False`` every step is taken as active (whole chunks only).
 
     With ``per_step=True`` it returns the single step ``(state, arrays, idx (B,)) ->
     (state, sums)`` instead, with no loop around it: the same arithmetic, for the caller to
     run step by step where a loop body compiles badly (see `loop_hurts_convolutions`).
     """
-    base_key = jax.random.key(seed)
+    names = ("loss", "weight", "correct") + tuple(n for n, _ in metrics)
 
-    def loss_fn(params, batch_stats, batch, key):
-        variables = {"params": params}
-        if batch_stats:
-            variables["batch_stats"] = batch_stats
-            logits, updates = model.apply(
-                variables, batch["x"], train=True, rngs={"dropout": key}, mutable=["batch_stats"]
-            )
-            batch_stats = updates["batch_stats"]
-        else:
-            logits = model.apply(variables, batch["x"], train=True, rngs={"dropout": key})
+    def loss_fn(params, model_state, batch, key):
+        logits, model_state = model.apply({"params": params, **model_state}, batch["x"], True, key)
         weight = batch_weight(batch)
-        loss = cross_entropy(logits, batch["y"], label_smoothing)
+        values = weighted_values(loss, logits, batch["y"], weight, "loss")
         total = jnp.sum(weight)
-        mean = jnp.sum(loss * weight) / jnp.maximum(total, jnp.finfo(jnp.float32).tiny)
-        return mean, (logits, batch_stats, weight)
+        mean = jnp.sum(values * weight) / jnp.maximum(total, jnp.finfo(jnp.float32).tiny)
+        return mean, (logits, model_state, weight)
 
     def one_step(state, batch):
-        key = jax.random.fold_in(base_key, state["step"])
-        grads, (logits, batch_stats, weight) = jax.grad(loss_fn, has_aux=True)(
-            state["params"], state["batch_stats"], batch, key
+        grads, (logits, model_state, weight) = jax.grad(loss_fn, has_aux=True)(
+            state.params, state.model_state, batch, state.step_key()
         )
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        new = {
-            "params": optax.apply_updates(state["params"], updates),
-            "opt_state": opt_state,
-            "batch_stats": batch_stats,
-            "step": state["step"] + 1,
-        }
-        sums = metric_sums(logits, batch["y"], weight, label_smoothing=label_smoothing)
-        return new, {k: sums[k] for k in ("loss", "weight", "correct")}
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        new = dataclasses.replace(
+            state,
+            params=optax.apply_updates(state.params, updates),
+            opt_state=opt_state,
+            model_state=model_state,
+            step=state.step + 1,
+        )
+        sums = metric_sums(logits, batch["y"], weight, loss=loss, metrics=metrics)
+        return new, {k: sums[k] for k in names}
 
     if per_step:
         return lambda state, arrays, idx: one_step(state, shard_batch(take(arrays, idx), mesh))
@@ -85,7 +83,7 @@ def make_train_chunk(
             batch = shard_batch(take(arrays, idx), mesh)
             if not padded:  # no inactive steps in this bucket: skip the cond's overhead
                 return loop_step(state, batch)
-            zeros = {k: jnp.zeros((), jnp.float32) for k in ("loss", "weight", "correct")}
+            zeros = {k: jnp.zeros((), jnp.float32) for k in names}
             return jax.lax.cond(on, loop_step, lambda s, b: (s, zeros), state, batch)
 
         return jax.lax.scan(body, state, (indices, active))
@@ -93,45 +91,50 @@ def make_train_chunk(
     return chunk
 
 
-def make_eval_pass(model, take, mesh, *, num_classes=None, with_logits=False):
+def make_eval_pass(
+    model: Adapted,
+    take: Callable,
+    mesh: Any,
+    *,
+    num_classes: int | None = None,
+    with_logits: bool = False,
+    loss: LossFn | None = None,
+    metrics: tuple[tuple[str, LossFn], ...] = (),
+) -> Callable:
     """A pure function ``(variables, arrays, indices (S, B), valid (S, B)) -> sums``.
 
     Padding examples (``valid == 0``) get weight 0, so every example counts exactly once.
     With ``with_logits`` it returns the logits ``(S, B, ..., C)`` instead of the sums.
+    ``loss`` (None = cross-entropy) and ``metrics`` as in `make_train_chunk`.
     """
 
     @canonicalize_convolutions  # a scan body too (see make_train_chunk)
     def apply(variables, batch):
-        return model.apply(variables, batch["x"], train=False)
+        return model.apply(variables, batch["x"], False, jax.random.key(0))[0]
+
+    def sums_of(variables, batch, ok):
+        logits = apply(variables, batch)
+        weight = batch_weight(batch)
+        ok = ok.reshape(ok.shape + (1,) * (weight.ndim - 1))
+        return metric_sums(
+            logits, batch["y"], weight * ok, num_classes=num_classes, loss=loss, metrics=metrics
+        )
 
     def chunk(variables, arrays, indices, valid):
         def body(carry, xs):
             idx, ok = xs
             batch = shard_batch(take(arrays, idx), mesh)
-            logits = apply(variables, batch)
             if with_logits:
-                return carry, logits
-            weight = batch_weight(batch)
-            ok = ok.reshape(ok.shape + (1,) * (weight.ndim - 1))
-            sums = metric_sums(logits, batch["y"], weight * ok, num_classes=num_classes)
-            return jax.tree.map(jnp.add, carry, sums), None
+                return carry, apply(variables, batch)
+            return jax.tree.map(jnp.add, carry, sums_of(variables, batch, ok)), None
 
         if with_logits:
             return jax.lax.scan(body, 0, (indices, valid))[1]
-        shapes = jax.eval_shape(
-            lambda: body_sums_shape(model, variables, take, arrays, indices[0], num_classes)
-        )
+        shapes = jax.eval_shape(lambda: sums_of(variables, take(arrays, indices[0]), valid[0]))
         init = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
         return jax.lax.scan(body, init, (indices, valid))[0]
 
     return chunk
-
-
-def body_sums_shape(model, variables, take, arrays, idx, num_classes):
-    """The metric sums' structure for one batch (traced only, never run)."""
-    batch = take(arrays, idx)
-    logits = model.apply(variables, batch["x"], train=False)
-    return metric_sums(logits, batch["y"], batch_weight(batch), num_classes=num_classes)
 
 
 def loop_hurts_convolutions(lowered, mesh) -> bool:

@@ -111,6 +111,8 @@ def load_variables(workdir) -> dict:
         raise FileNotFoundError(f"load_variables: workdir must hold a checkpoint, got {workdir}")
     out: dict = {}
     for path, leaf in found.items():
+        if path.startswith("model_state/"):  # a TrainState's collections besides params
+            path = path[len("model_state/") :]
         top, *rest = path.split("/")
         if top not in ("params", "batch_stats") or not rest:
             continue
