@@ -54,15 +54,26 @@ class Adapted:
     kind: str
     source: Any
 
+    def _by_value(self) -> bool:
+        # Linen modules are frozen dataclasses, equal field by field; one holding a list (e.g.
+        # nn.Sequential's layers) cannot be hashed and is compared by identity instead.
+        if self.kind != "linen":
+            return False
+        try:
+            hash(self.source)
+        except TypeError:
+            return False
+        return True
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Adapted) or other.kind != self.kind:
             return False
-        if self.kind == "linen":
+        if self._by_value() and other._by_value():
             return bool(self.source == other.source)
         return self.source is other.source
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.source if self.kind == "linen" else id(self.source)))
+        return hash((self.kind, self.source if self._by_value() else id(self.source)))
 
 
 def as_model(model: Any, fn: str = "fit") -> Adapted:
