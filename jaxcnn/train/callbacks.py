@@ -278,4 +278,6 @@ class PlotCurves(Callback):
         return None
 
     def _draw(self, ctx: FitContext) -> None:
-        results_io.plot_curves(ctx.history, _resolve(self.path, ctx.workdir, "PlotCurves"))
+        path = _resolve(self.path, ctx.workdir, "PlotCurves")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        results_io.plot_curves(ctx.history, path)
