@@ -57,8 +57,11 @@ def full_config() -> ImagesConfig:
     return ImagesConfig(train_examples=None, epochs=10)
 
 
-def run(config: ImagesConfig, workdir: str) -> dict:
+def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Train and evaluate every model in ``config.models``; rows as in ``docs/DESIGN.md``.
+
+    ``overwrite``: a model folder holding a run of another config starts afresh (`fit`'s
+    ``overwrite``); else `fit` raises `ProvenanceError`.
 
     A model whose ``row.json`` already exists for the same config is reused (the main job resumes).
     """
@@ -87,7 +90,7 @@ def run(config: ImagesConfig, workdir: str) -> dict:
             seed=config.seed,
             num_classes=num_classes,
         )
-        result = fit(model, train, test, train_config, workdir=str(model_dir))
+        result = fit(model, train, test, train_config, workdir=str(model_dir), overwrite=overwrite)
         row = {
             "model": name,
             "params": int(result.num_params),
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         config = dataclasses.replace(config, models=tuple(args.models.split(",")))
     if args.augment is not None:
         config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
-    summary = run(config, args.workdir or "runs/images")
+    summary = run(config, args.workdir or "runs/images", overwrite=args.overwrite)
     for row in summary["rows"]:
         print(
             f"{row['model']:8s} params {row['params']:>8,}  test acc {row['test_accuracy']:.4f}"

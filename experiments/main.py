@@ -36,10 +36,21 @@ COLUMNS = (
 )
 
 
+def _takes_overwrite(run) -> bool:
+    import inspect
+
+    return "overwrite" in inspect.signature(run).parameters
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="runs/main", help="where every run writes")
     parser.add_argument("--quick", action="store_true", help="tiny configs (seconds; for tests)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="runs whose folder holds another config start afresh (else an error names them)",
+    )
     parser.add_argument(
         "--only",
         default=None,
@@ -60,7 +71,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = module.get_config(quick=args.quick)
         start = time.perf_counter()
         print(f"\n=== {name}: {title}", flush=True)
-        result = module.run(config, str(workdir / name))
+        kwargs = {"overwrite": True} if args.overwrite and _takes_overwrite(module.run) else {}
+        result = module.run(config, str(workdir / name), **kwargs)
         seconds = time.perf_counter() - start
         summary[name] = {"seconds": seconds, "rows": result.get("rows", [])}
         if name != "params":

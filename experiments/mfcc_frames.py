@@ -95,8 +95,11 @@ def hours_config(hours: float) -> SpeechConfig:
     )
 
 
-def run(config: SpeechConfig, workdir: str) -> dict:
+def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Build data, train every model, evaluate on the test speakers; rows as in ``docs/DESIGN.md``.
+
+    ``overwrite``: a model folder holding a run of another config starts afresh (`fit`'s
+    ``overwrite``); else `fit` raises `ProvenanceError`.
 
     Returns:
       {"config", "code_version", "data" (corpus / frame figures), "rows": [{"model", "params",
@@ -135,7 +138,14 @@ def run(config: SpeechConfig, workdir: str) -> dict:
             num_classes=phones.NUM_STATES,
         )
         fit_dir = str(model_dir) if config.checkpoints else None
-        result = fit(model, datasets["train"], datasets["dev"], train_config, workdir=fit_dir)
+        result = fit(
+            model,
+            datasets["train"],
+            datasets["dev"],
+            train_config,
+            workdir=fit_dir,
+            overwrite=overwrite,
+        )
         logits = predict(model, result.variables, datasets["test"])
         scores = scoring.frame_scores(logits, test_bank.labels)
         per = scoring.per_scores(logits, test_bank.labels, test_bank.utterance, hmm)
@@ -422,7 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = dataclasses.replace(config, **changes)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(logging.INFO)
-    summary = run(config, args.workdir or "runs/mfcc_frames")
+    summary = run(config, args.workdir or "runs/mfcc_frames", overwrite=args.overwrite)
     print((Path(args.workdir or "runs/mfcc_frames") / "results.md").read_text())
     return summary
 

@@ -113,10 +113,12 @@ def full_config() -> TextConfig:
     )  # fmt: skip
 
 
-def run(config: TextConfig, workdir: str) -> dict:
+def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Train every model of ``config``; returns the summary with ``"rows"`` (see DESIGN.md).
 
     A finished run (``results.json`` with the same config) is returned as it is.
+    ``overwrite``: a model folder holding a run of another config starts afresh (`fit`'s
+    ``overwrite``); else `fit` raises `ProvenanceError`.
     """
     out = Path(workdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,14 +140,14 @@ def run(config: TextConfig, workdir: str) -> dict:
         vectors, stats = load_vectors(config.vectors_path, data["vocab"], dim=config.embed_dim)
         loaded = dataclasses.asdict(stats)
     elif any(n != "kim_rand" and n.startswith("kim") for n in config.classifiers):
-        vectors, skipgram = train_skipgram(config, data, out / "skipgram")
+        vectors, skipgram = train_skipgram(config, data, out / "skipgram", overwrite)
     for name in config.classifiers:
-        row, histories[name] = fit_classifier(name, config, data, vectors, out / name)
+        row, histories[name] = fit_classifier(name, config, data, vectors, out / name, overwrite)
         rows.append(row)
     if config.language_models:
         lm_data = load_lm_data(config, data)
         for name in config.language_models:
-            row, histories[name] = fit_language_model(name, config, lm_data, out / name)
+            row, histories[name] = fit_language_model(name, config, lm_data, out / name, overwrite)
             rows.append(row)
     summary = {
         "config": cfg,
@@ -230,7 +232,7 @@ def load_lm_data(config: TextConfig, data: dict) -> dict:
 # --- skip-gram -------------------------------------------------------------------------------
 
 
-def train_skipgram(config: TextConfig, data: dict, workdir: Path):
+def train_skipgram(config: TextConfig, data: dict, workdir: Path, overwrite: bool = False):
     """Skip-gram vectors on the training glosses; the nearest-neighbour and synonym checks."""
     from jaxcnn.text.compiles import count_compiles
     from jaxcnn.text.skipgram import (
@@ -257,7 +259,7 @@ def train_skipgram(config: TextConfig, data: dict, workdir: Path):
                                learning_rate=config.sg_learning_rate, seed=config.seed,
                                progress=False)  # fmt: skip
     with count_compiles() as compiles:
-        result = fit(model, dataset, None, train_config, workdir=workdir)
+        result = fit(model, dataset, None, train_config, workdir=workdir, overwrite=overwrite)
     table = np.asarray(result.variables["params"]["embed"]["table"])
     pairs = np.asarray(
         [(vocab.id(a), vocab.id(b)) for a, b in read_synonyms(config.wordnet_dir)
@@ -301,7 +303,9 @@ def make_classifier(name: str, config: TextConfig, vocab_size: int):
                   config.dropout, mode[name])  # fmt: skip
 
 
-def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path):
+def fit_classifier(
+    name, config: TextConfig, data: dict, vectors, workdir: Path, overwrite: bool = False
+):
     """Train one classifier on the buckets; test accuracy over every test bucket."""
     from jaxcnn.text.compiles import count_compiles
     from jaxcnn.text.embeddings import replace_table
@@ -319,7 +323,7 @@ def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path)
                                num_classes=len(LEXNAMES), progress=False)  # fmt: skip
     with count_compiles() as compiles:
         result = fit(model, data["train"], data["dev"], train_config, workdir=workdir,
-                     variables=variables)  # fmt: skip
+                     variables=variables, overwrite=overwrite)  # fmt: skip
     test = evaluate_buckets(model, result.variables, data["test"])
     row = _row(name, result, compiles, len(data["train"]), config.epochs)
     row.update(test_accuracy=test["accuracy"], test_loss=test["loss"],
@@ -327,7 +331,7 @@ def fit_classifier(name, config: TextConfig, data: dict, vectors, workdir: Path)
     return row, result.history
 
 
-def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path):
+def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path, overwrite: bool = False):
     """Train one next-word model; test perplexity = exp(mean cross-entropy per token)."""
     from jaxcnn.text.compiles import count_compiles
     from jaxcnn.text.models import CausalConvLM, WindowMLPLM
@@ -349,7 +353,7 @@ def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path):
                                learning_rate=config.learning_rate, seed=config.seed,
                                progress=False)  # fmt: skip
     with count_compiles() as compiles:
-        result = fit(model, lm["train"], None, train_config, workdir=workdir)
+        result = fit(model, lm["train"], None, train_config, workdir=workdir, overwrite=overwrite)
     test = evaluate_buckets(model, result.variables, lm["test"])
     row = _row(name, result, compiles, len(lm["train"]), config.lm_epochs)
     row.update(
@@ -501,7 +505,7 @@ def main(argv: list[str] | None = None) -> dict:
         config = dataclasses.replace(config, wordnet_dir=args.wordnet_dir)
     if args.vectors:
         config = dataclasses.replace(config, vectors_path=args.vectors)
-    summary = run(config, args.workdir or "runs/text")
+    summary = run(config, args.workdir or "runs/text", overwrite=args.overwrite)
     print(markdown(summary))
     return summary
 

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--workdir --seed --epochs --batch-size --quick`` to ``parser`` and return it.
+    """Add ``--workdir --seed --epochs --batch-size --quick --overwrite`` to ``parser``.
 
     ``--epochs`` and ``--batch-size`` default to None so a script keeps its own defaults
     (from ``get_config(quick)``) unless the user overrides them.
@@ -23,6 +23,12 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quick", action="store_true", help="a tiny configuration that finishes in seconds"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="a workdir holding a run of another config is started afresh (else an error "
+        "names the differing fields; only raising --epochs continues a run)",
     )
     return parser
 

@@ -62,3 +62,17 @@ def test_compare_names_every_field_and_ignores_free_ones():
     assert "learning_rate: 0.1 in the workdir, 0.2 now" in str(e.value)
     assert "seed: 0 in the workdir, 1 now" in str(e.value) and "progress" not in str(e.value)
     assert compare({**old, "seed": 1, "learning_rate": 0.2}, new, "x") == {"epochs": (2, 4)}
+
+
+def test_experiments_take_overwrite():
+    import argparse
+    import inspect
+
+    from jaxcnn.experiments import images, mfcc_frames, text_conv
+    from jaxcnn.train.cli import add_common_args
+
+    parser = add_common_args(argparse.ArgumentParser())
+    assert parser.parse_args(["--overwrite"]).overwrite is True
+    assert parser.parse_args([]).overwrite is False
+    for module in (images, mfcc_frames, text_conv):
+        assert "overwrite" in inspect.signature(module.run).parameters
