@@ -69,6 +69,7 @@ def test_experiments_take_overwrite():
     import inspect
 
     from jaxcnn.experiments import images, mfcc_frames, text_conv
+
     from jaxcnn.train.cli import add_common_args
 
     parser = add_common_args(argparse.ArgumentParser())
