@@ -128,9 +128,9 @@ def fit(
         ``epochs`` continues that run.
       NonFiniteLossError: the loss became NaN/inf (the run stops at the end of that call).
     """
-    plan, state = _plan(model, train, eval, config, variables, optimizer, loss, metrics)
+    plan, state = _plan(model, train, eval, config, variables, optimizer, loss, metrics, workdir)
     callbacks = _with_defaults(callbacks, workdir)
-    ckpt, state, progress = _open(plan, state, workdir, overwrite, callbacks)
+    ckpt, state, progress = _open(plan, state, overwrite, callbacks)
     state = _train(plan, state, progress, ckpt, callbacks)
     return _finish(plan, state, progress, ckpt, callbacks)
 
@@ -174,7 +174,7 @@ class _Progress:
     last_saved: int = 0
 
 
-def _plan(model, train, eval, config, variables, optimizer, loss, metrics):
+def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workdir):
     """Check the arguments, adapt the model and build the run's fixed parts and first state."""
     fn = "fit"
     if not isinstance(config, TrainConfig):
@@ -223,6 +223,7 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics):
         or (None if eval is None else _num_classes(adapted, variables, eval)),
         num_params=int(sum(np.size(p) for p in jax.tree.leaves(state.params))),
         record=_record(config, optimizer, loss, metric_pairs),
+        workdir=None if workdir is None else Path(workdir),
     )
     return plan, state
 
@@ -235,19 +236,18 @@ def _with_defaults(callbacks: Sequence[Any], workdir) -> list:
     return callbacks
 
 
-def _open(plan: _Plan, state: TrainState, workdir, overwrite: bool, callbacks: list):
+def _open(plan: _Plan, state: TrainState, overwrite: bool, callbacks: list):
     """``(checkpointer, state, progress)``: resumed from the workdir's newest checkpoint.
 
     The workdir's config must be the current one (`provenance.compare`); ``overwrite``
     deletes the old run first.
     """
     progress = _Progress(sums=_zero_sums(plan.metrics), last_saved=int(state.step))
+    workdir = plan.workdir
     if workdir is None:
         return None, state, progress
     from jaxcnn.train.checkpoint import Checkpointer
 
-    workdir = Path(workdir)
-    object.__setattr__(plan, "workdir", workdir)
     if overwrite:
         _clear_run(workdir)
     best = next((c for c in callbacks if isinstance(c, BestCheckpoint)), None)

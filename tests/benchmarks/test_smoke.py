@@ -70,3 +70,10 @@ def test_conv_speed_main_writes_its_json(tmp_path, monkeypatch):
 def test_train_loop_runs_every_contender(monkeypatch):
     monkeypatch.setitem(train_loop.CASES, "mlp_b256", (train_loop.FrameMLP, (840,), 138, 16, 4))
     train_loop.main(["--cases", "mlp_b256", "--repeats", "2", "--no-torch"])
+
+
+def test_train_loop_tiny_job_runs(monkeypatch):
+    monkeypatch.setitem(train_loop.TINY, "epochs", 1)
+    row = train_loop.run_tiny(1)
+    assert row["fit_s"] > 0 and row["flax_s"] > 0
+    assert min(row["accuracy"]["fit"] + row["accuracy"]["flax"]) > 0.5  # both learned

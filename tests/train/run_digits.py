@@ -1,10 +1,11 @@
 """A training run in its own process (for the kill/resume and multi-device tests).
 
 Usage: python -m tests.train.run_digits OUT.npz [--workdir DIR] [--epochs N] [--bad-batch]
-    [--model mlp|cnn]
+    [--model mlp|cnn] [--early-stop]
 Writes the final variables to OUT.npz, flattened by "/"-joined path. ``--bad-batch`` first
 tries a batch size that the device count does not divide and prints the error. ``--model cnn``
 trains a convolutional model, which `fit` runs one compiled step per call on the CPU.
+``--early-stop`` adds `EARLY_STOP` (it stops the run after its third epoch).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import jax
 import numpy as np
 
-from jaxcnn.train import TrainConfig, fit
+from jaxcnn.train import EarlyStopping, TrainConfig, fit
 from jaxcnn.train.transfer import param_paths
 from tests.train.helpers import MLP, SmallCNN, digit_sets
 
@@ -26,11 +27,17 @@ MODEL = MLP(hidden=32, norm=True, dropout=0.1)
 MODELS = {"mlp": MODEL, "cnn": SmallCNN()}
 
 
-def run(epochs: int, workdir=None, model: str = "mlp") -> dict:
+def early_stop() -> EarlyStopping:
+    """The training loss falls each epoch, so "max" never improves: stops after epoch 3."""
+    return EarlyStopping("train_loss", patience=2, mode="max")
+
+
+def run(epochs: int, workdir=None, model: str = "mlp", stop: bool = False) -> dict:
     """Train MODELS[model] on digits; returns {path: array} of the final variables."""
     train, test = digit_sets()
     config = dataclasses.replace(CONFIG, epochs=epochs)
-    result = fit(MODELS[model], train, test, config, workdir=workdir)
+    callbacks = [early_stop()] if stop else []
+    result = fit(MODELS[model], train, test, config, workdir=workdir, callbacks=callbacks)
     leaves = jax.tree.leaves(result.variables)
     return {k: np.asarray(v) for k, v in zip(param_paths(result.variables), leaves, strict=True)}
 
@@ -42,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=CONFIG.epochs)
     parser.add_argument("--bad-batch", action="store_true")
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
+    parser.add_argument("--early-stop", action="store_true")
     args = parser.parse_args(argv)
     if args.bad_batch:
         train, _ = digit_sets()
@@ -49,7 +57,7 @@ def main(argv=None):
             fit(MODEL, train, None, dataclasses.replace(CONFIG, batch_size=30))
         except ValueError as e:
             print("ERROR:", e, flush=True)
-    np.savez(args.out, **run(args.epochs, args.workdir, args.model))
+    np.savez(args.out, **run(args.epochs, args.workdir, args.model, args.early_stop))
 
 
 if __name__ == "__main__":

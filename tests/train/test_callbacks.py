@@ -170,3 +170,39 @@ def test_tensorboard_logger_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboardX", None)
     with pytest.raises(ImportError, match=r"pip install 'jaxcnn\[tensorboard\]'"):
         TensorBoardLogger()
+
+
+@pytest.mark.slow
+def test_sigkill_after_early_stopping_began_resumes_identically(tmp_path):
+    """A real SIGKILL of a child process in epoch 3 (early stopping counts epochs 2 and 3)."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from jaxcnn.train.checkpoint import Checkpointer
+    from tests.train import run_digits
+
+    root = Path(__file__).resolve().parents[2]
+    steps = 1400 // run_digits.CONFIG.batch_size
+    want = run_digits.run(6, stop=True)  # stops after epoch 3 of 6
+    workdir, out = tmp_path / "run", tmp_path / "out.npz"
+    args = [str(out), "--workdir", str(workdir), "--epochs", "6", "--early-stop"]
+    cmd = [sys.executable, "-m", "tests.train.run_digits", *args]
+    child = subprocess.Popen(cmd, cwd=root, env=dict(os.environ))
+    deadline = time.time() + 600
+    while time.time() < deadline and child.poll() is None:
+        saved = Checkpointer(workdir / "checkpoints").steps() if workdir.exists() else []
+        if any(2 * steps < s < 3 * steps for s in saved):
+            child.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.2)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    got = run_digits.run(6, workdir=workdir, stop=True)  # resumed in this process
+    assert got.keys() == want.keys()
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
