@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "training.md"
 SECTION = "## Any model, optimiser, loss and callbacks"
 
@@ -14,6 +16,7 @@ def snippets() -> list[str]:
     return re.findall(r"```python\n(.*?)```", text[start:end], flags=re.S)
 
 
+@pytest.mark.slow  # nine small fits, each compiling: ~130 s on the loaded 2-core machine
 def test_the_snippets_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     blocks = snippets()
