@@ -16,6 +16,7 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -131,7 +132,7 @@ class Checkpointer:
         self.latest_path = str(path)
         return jax.tree.unflatten(treedef, leaves), meta
 
-    def restore_step(self, step: int, like_state):
+    def restore_step(self, step: int, like_state: Any) -> Any:
         """The state saved at ``step`` (checked against its manifest), shaped as ``like_state``.
 
         Raises:
