@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 
@@ -42,7 +43,7 @@ def conv_params(
 
 
 def conv_transpose_params(
-    kernel_size, c_in: int, c_out: int, groups: int = 1, bias: bool = True
+    kernel_size: Sequence[int] | int, c_in: int, c_out: int, groups: int = 1, bias: bool = True
 ) -> int:
     """Trainable numbers of a transposed conv ``c_in -> c_out``: kernel ``(*k, c_out/g, c_in)``.
 
@@ -62,7 +63,7 @@ def dense_params(d_in: int, d_out: int, bias: bool = True) -> int:
     return d_in * d_out + (d_out if bias else 0)
 
 
-def count_params(tree) -> int:
+def count_params(tree: Any) -> int:
     """Total number of scalars in a pytree of arrays or ``jax.ShapeDtypeStruct`` s.
 
     Works on the output of ``jax.eval_shape(model.init, ...)``, so a 10^10-parameter model is
@@ -87,7 +88,12 @@ def count_params(tree) -> int:
 
 
 def conv_macs(
-    out_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+    out_spatial: Sequence[int],
+    kernel_size: Sequence[int] | int,
+    c_in: int,
+    c_out: int,
+    groups: int = 1,
+    batch: int = 1,
 ) -> int:
     """Multiply-accumulates of a convolution: each output element costs ``prod(k) * c_in / g``.
 
@@ -112,7 +118,12 @@ def conv_macs(
 
 
 def conv_transpose_macs(
-    in_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+    in_spatial: Sequence[int],
+    kernel_size: Sequence[int] | int,
+    c_in: int,
+    c_out: int,
+    groups: int = 1,
+    batch: int = 1,
 ) -> int:
     """MACs of a transposed conv: every input element meets ``prod(k) * c_out / g`` weights.
 

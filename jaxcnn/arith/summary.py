@@ -10,10 +10,13 @@ parameters is summarised in milliseconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from jax.typing import DTypeLike
 
 from jaxcnn.arith.counts import conv_macs, conv_transpose_macs, count_params, dense_macs, flops
 from jaxcnn.arith.receptive import Field, Window, receptive_fields
@@ -26,7 +29,12 @@ COLUMNS = ("name", "type", "output_shape", "params", "flops", "receptive_field")
 
 
 def summary(
-    model: nn.Module, input_shape, *, dtype=jnp.float32, print_fn=print, train: bool = False
+    model: nn.Module,
+    input_shape: tuple[int, ...] | Any,
+    *,
+    dtype: DTypeLike = jnp.float32,
+    print_fn: Callable[[str], object] | None = print,
+    train: bool = False,
 ) -> list[dict]:
     """Per-layer table: name, type, output shape, parameters, FLOPs, receptive field.
 
@@ -54,7 +62,7 @@ def summary(
         ``ShapeDtypeStruct``. Errors of the model itself (wrong shapes) propagate.
     """
     if isinstance(input_shape, tuple) and all(isinstance(s, int) for s in input_shape):
-        x = jax.ShapeDtypeStruct(input_shape, dtype)
+        x: Any = jax.ShapeDtypeStruct(input_shape, dtype)
     elif all(
         isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree_util.tree_leaves(input_shape)
     ):
@@ -80,7 +88,7 @@ def summary(
         }
         return out
 
-    kwargs = {"train": train} if takes_train(model) else {}
+    kwargs: dict[str, Any] = {"train": train} if takes_train(model) else {}
 
     def init(x):
         rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 from jaxcnn.functional.conv import conv2d
@@ -110,7 +111,9 @@ def box_score(images: jax.Array) -> jax.Array:
     return box_response(sobel_edges(images, "edge")) / UNIT_BOX_RESPONSE
 
 
-def detect_boxes(images: jax.Array, threshold: float = 0.92, contrast=None) -> jax.Array:
+def detect_boxes(
+    images: jax.Array, threshold: float = 0.92, contrast: ArrayLike | None = None
+) -> jax.Array:
     """Centres where ``|box_score| >= threshold * contrast``.
 
     Args:
