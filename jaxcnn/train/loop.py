@@ -212,7 +212,7 @@ def fit(model, train, eval, config: TrainConfig, *, workdir=None, variables=None
             row["seconds"] = time.perf_counter() - t_epoch
             history.append(row)
             sums = _zero_sums()
-            if workdir is not None:
+            if ckpt is not None:  # set exactly when workdir is given
                 step = int(state["step"])
                 ckpt.save(
                     step,
@@ -397,6 +397,7 @@ class _Evaluator:
         for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
             part = jax.device_get(run(variables, a, i, v))
             sums = part if sums is None else jax.tree.map(np.add, sums, part)
+        assert sums is not None  # a Dataset holds at least one example: one call at least
         return summarize(sums)
 
 

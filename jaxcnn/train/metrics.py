@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -68,7 +70,7 @@ def summarize(sums: dict) -> dict:
     """
     w = float(sums["weight"])
     safe = max(w, 1e-12)
-    out = {
+    out: dict[str, Any] = {
         "loss": float(sums["loss"]) / safe,
         "accuracy": float(sums["correct"]) / safe,
         "top5": float(sums["top5"]) / safe,
