@@ -85,8 +85,9 @@ def dead_filter_report(
       threshold: report channel pairs whose ``|correlation|`` is at least this.
 
     Returns:
-      ``{layer path: {"channels", "dead" (list of channel ids), "dead_fraction",
-      "mean_abs_correlation" (over live pairs), "correlated_pairs" [(i, j, r), ...]}}``.
+      ``{layer path: report}``, each report a dict of ``"channels"``, ``"dead"`` (list of
+      channel ids), ``"dead_fraction"``, ``"mean_abs_correlation"`` (over live pairs) and
+      ``"correlated_pairs"`` (``[(i, j, r), ...]``).
 
     Raises:
       TypeError: ``threshold`` not a number.

@@ -8,6 +8,7 @@ Sign conventions (for a bright object on a dark background):
     edge and positive along a bottom edge;
   * V (vertical edges, columns ``[-1 -2 -1]^T / 0 / [1 2 1]^T``) is positive along a left edge and
     negative along a right edge.
+
 The box detector's H kernel (top row -1, bottom row +1) and V kernel (left column +1, right
 column -1) therefore add up all four edges of a box whose sides are 4 pixels apart: a solid 5x5
 box. Other sizes cannot line up all four sides at full length in one window: 3x3 boxes score
