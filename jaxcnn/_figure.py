@@ -8,13 +8,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # matplotlib is imported by the callers that draw, never here
-    from matplotlib.figure import Figure
 
 
-def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int) -> None:
+def save_figure(fig, path: str | os.PathLike, *, dpi: int) -> None:
     """``fig.savefig(path)`` through a temp file in the same folder and ``os.replace``.
 
     The format comes from ``path``'s extension, as with ``savefig``; a name without one gets

@@ -11,8 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fully hinted: keep them so. (Add a folder here once its public functions all carry hints.)
 TYPED = [
     "jaxcnn/__init__.py",
-    "jaxcnn/_checks.py",
-    "jaxcnn/_figure.py",
     "jaxcnn/config.py",
     "jaxcnn/paths.py",
     "jaxcnn/arith",

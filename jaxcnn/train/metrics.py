@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import optax
@@ -70,7 +68,7 @@ def summarize(sums: dict) -> dict:
     """
     w = float(sums["weight"])
     safe = max(w, 1e-12)
-    out: dict[str, Any] = {
+    out: dict = {  # float values, and lists for per_class / confusion
         "loss": float(sums["loss"]) / safe,
         "accuracy": float(sums["correct"]) / safe,
         "top5": float(sums["top5"]) / safe,
