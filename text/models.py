@@ -154,7 +154,7 @@ class WindowMLPLM(nn.Module):
         return Dense(self.vocab_size, name="out")(h)
 
 
-def _ids_mask(x, fn):
+def _ids_mask(x: object, fn: str) -> tuple[jax.Array, jax.Array]:
     if not isinstance(x, dict) or "ids" not in x or "mask" not in x:
         got = sorted(x) if isinstance(x, dict) else type(x).__name__
         raise TypeError(f"{fn}: x must be a dict with 'ids' and 'mask', got {got}")

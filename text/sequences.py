@@ -183,7 +183,7 @@ def masked_mean_pool(x: jax.Array, mask: jax.Array) -> jax.Array:
     return global_avg_pool(x, _check_pool_args(x, mask, "masked_mean_pool"))
 
 
-def _check_sequence(seq, i: int, fn: str) -> np.ndarray:
+def _check_sequence(seq: object, i: int, fn: str) -> np.ndarray:
     """``seq`` as an array, after checking it is 1-D integer ids (an empty one of any dtype)."""
     seq = np.asarray(seq)
     if seq.ndim != 1:
@@ -208,7 +208,7 @@ def _merge_small(members: list[list[int]], min_count: int) -> list[list[int]]:
     return out
 
 
-def _check_pool_args(x, mask, fn):
+def _check_pool_args(x: jax.Array, mask: jax.Array, fn: str) -> jax.Array:
     shape = _checks.rank(x, 3, fn, "x", "(N, L, C)")
     mshape = _checks.rank(mask, 2, fn, "mask", "(N, L)")
     if mshape != shape[:2]:

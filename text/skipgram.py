@@ -193,7 +193,7 @@ def skipgram_dataset(
         "seed": jnp.asarray(seed, jnp.uint32),
     }
 
-    def take(a, idx):
+    def take(a: dict[str, jax.Array], idx: jax.Array) -> dict:
         base = jax.random.key(a["seed"])
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
         slots = jax.vmap(lambda kk: jax.random.randint(kk, (k,), 0, a["noise"].shape[0]))(keys)
@@ -283,6 +283,6 @@ def neighbour_ranks(table: ArrayLike, pairs: np.ndarray) -> np.ndarray:
     return (sims > target[:, None]).sum(axis=1)
 
 
-def _unit(table):
+def _unit(table: ArrayLike) -> np.ndarray:
     t = np.asarray(table, np.float64)
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)

@@ -153,7 +153,14 @@ def flops(macs: int) -> int:
     return 2 * macs
 
 
-def _conv_args(kernel_size, c_in, c_out, groups, fn: str, spatial=None):
+def _conv_args(
+    kernel_size: Any,
+    c_in: Any,
+    c_out: Any,
+    groups: Any,
+    fn: str,
+    spatial: Sequence[int] | None = None,
+) -> tuple[tuple[int, ...], int, int, int]:
     """``(window, c_in, c_out, groups)`` checked, with errors naming the public ``fn``.
 
     With ``spatial`` (the sizes a MAC count multiplies by), an int ``kernel_size`` is that
@@ -169,6 +176,6 @@ def _conv_args(kernel_size, c_in, c_out, groups, fn: str, spatial=None):
     return window, c_in, c_out, groups
 
 
-def _window(k, fn: str, arg: str) -> tuple[int, ...]:
+def _window(k: Any, fn: str, arg: str) -> tuple[int, ...]:
     """``k`` (an int or a non-empty sequence of positive ints, e.g. a kernel) as a tuple."""
     return positive(ntuple(k, None, fn, arg), fn, arg)

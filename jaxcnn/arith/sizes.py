@@ -211,7 +211,7 @@ def resolve_padding(
     return pair
 
 
-def _per_axis_padding(padding, n: int, fn: str) -> list:
+def _per_axis_padding(padding: object, n: int, fn: str) -> list:
     """One padding entry per axis (each checked later by :func:`resolve_padding`)."""
     if isinstance(padding, str) or is_int(padding):
         return [padding] * n

@@ -10,7 +10,7 @@ parameters is summarised in milliseconds.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -74,7 +74,9 @@ def summary(
         )
     records: list[dict] = []
 
-    def interceptor(next_fun, args, kwargs, context):
+    def interceptor(
+        next_fun: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: Any
+    ) -> Any:
         if context.method_name != "__call__" or not context.module.scope.path:
             return next_fun(*args, **kwargs)
         slot = len(records)
@@ -90,7 +92,7 @@ def summary(
 
     kwargs: dict[str, Any] = {"train": train} if takes_train(model) else {}
 
-    def init(x):
+    def init(x: Any) -> Any:
         rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
         with nn.intercept_methods(interceptor):
             return model.init(rngs, x, **kwargs)
@@ -161,12 +163,12 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(head), rule, *(line(b) for b in body[:-1]), rule, line(body[-1])])
 
 
-def _shape(v):
+def _shape(v: object) -> tuple[int, ...] | None:
     shape = getattr(v, "shape", None)
     return None if shape is None else tuple(int(s) for s in shape)
 
 
-def _subtree(params, path):
+def _subtree(params: Any, path: Sequence[str]) -> Any:
     node = params
     for name in path:
         if not isinstance(node, dict) or name not in node:
@@ -175,7 +177,9 @@ def _subtree(params, path):
     return node
 
 
-def _macs(module, in_shape, out_shape) -> int:
+def _macs(
+    module: nn.Module, in_shape: tuple[int, ...] | None, out_shape: tuple[int, ...] | None
+) -> int:
     """Multiply-accumulates of a leaf conv / dense call (0 for everything else)."""
     if in_shape is None or out_shape is None:
         return 0
@@ -200,11 +204,11 @@ def _macs(module, in_shape, out_shape) -> int:
     return 0
 
 
-def _tuple(v, n):
+def _tuple(v: int | Sequence[int], n: int) -> tuple[int, ...]:
     return (v,) * n if isinstance(v, int) else tuple(v)
 
 
-def _windows(module, in_shape):
+def _windows(module: nn.Module, in_shape: tuple[int, ...]) -> list[Window] | None:
     """The module's conv / pool windows along the chain, [] if position-wise, None if unknown."""
     n = len(in_shape) - 2
     if isinstance(module, conv_layers._Conv):
@@ -215,12 +219,14 @@ def _windows(module, in_shape):
         s = k if module.stride is None else _tuple(module.stride, n)
         return [_window(k, s, (1,) * n, module.padding, in_shape)]
     if isinstance(module, residual._Residual):
-        k, st = module.kernel_size, module.stride
-        return [Window(k, st, 1, k // 2), Window(k, 1, 1, k // 2)]
+        rk, st = module.kernel_size, module.stride  # ints (rk odd)
+        return [Window(rk, st, 1, rk // 2), Window(rk, 1, 1, rk // 2)]
     return None
 
 
-def _window(k, s, d, padding, in_shape) -> Window:
+def _window(
+    k: Sequence[int], s: Sequence[int], d: Sequence[int], padding: Any, in_shape: tuple[int, ...]
+) -> Window:
     n = len(k)
     if isinstance(padding, str) or isinstance(padding, int):
         per = [padding] * n
@@ -233,7 +239,7 @@ def _window(k, s, d, padding, in_shape) -> Window:
     return Window(tuple(k), tuple(s), tuple(d), pads)
 
 
-def _fill_receptive(rows, records, x) -> None:
+def _fill_receptive(rows: list[dict], records: list[dict], x: Any) -> None:
     """Receptive field along the top-level chain (rows of depth 1), in call order."""
     if not isinstance(x, jax.ShapeDtypeStruct) or x.ndim not in (3, 4):
         return

@@ -147,12 +147,12 @@ def detect_boxes(
     return jnp.abs(score) >= threshold * contrast.reshape(-1, 1, 1)
 
 
-def _gray(images, fn):
+def _gray(images: jax.Array, fn: str) -> None:
     shape = _checks.rank(images, 4, fn, "images", "(N, H, W, 1)")
     _checks.floating(images, fn, "images")
     if shape[3] != 1:
         raise ValueError(f"{fn}: images must have 1 channel (grayscale), got shape {shape}")
 
 
-def _correlate(x, kernel, padding="SAME"):
+def _correlate(x: jax.Array, kernel: jax.Array, padding: str = "SAME") -> jax.Array:
     return conv2d(x, kernel, padding=padding)  # cross-correlation (flip=False), as the notes
