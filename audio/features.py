@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import librosa
 import numpy as np
@@ -327,7 +327,7 @@ def extract(
     show = sys.stderr.isatty() if progress is None else progress
     with tqdm(total=len(todo), desc="features", disable=not show) as bar:
         if workers == 1 or len(chunks) <= 1:
-            results = (_extract_chunk(c, config, source) for c in chunks)
+            results: Iterable[list] = (_extract_chunk(c, config, source) for c in chunks)
         else:
             jobs = [(c, config, source) for c in chunks]
             results = _pool.run(_extract_chunk, jobs, workers, what="extract")

@@ -95,6 +95,7 @@ def build_bank(
         dim = shape[1]
         lengths.append(shape[0])
     total = sum(lengths) + 2 * context * len(lengths)
+    assert dim is not None  # items is not empty
     bank = _aligned_zeros((total, dim))
     centres = np.empty(sum(lengths), np.int32)
     labels = np.empty(sum(lengths), np.int32)

@@ -12,6 +12,7 @@ Subpackages load on first use (PEP 562), so ``import jaxcnn`` stays cheap and
 """
 
 import importlib
+import types
 
 __version__ = "0.1.0"
 
@@ -29,11 +30,11 @@ _SUBPACKAGES = (
 __all__ = [*_SUBPACKAGES, "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> types.ModuleType:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(__all__)

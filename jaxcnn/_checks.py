@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import Any, TypeGuard
 
 import numpy as np
 
 
-def is_int(value) -> bool:
+# TypeGuard[int]: NumPy integers pass too; they convert with int() and index like ints.
+def is_int(value: object) -> TypeGuard[int]:
     """True for Python and NumPy integers; False for bool, float and everything else."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_real(value) -> bool:
+def is_real(value: object) -> TypeGuard[float]:
     """True for Python and NumPy ints and floats (NaN and inf included); False for bool."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def ntuple(value, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
+def ntuple(value: Any, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
     """Canonicalise ``int | Sequence[int]`` to an ``n``-tuple of ints.
 
     ``n=None`` takes a sequence of any non-empty length, and an int as a 1-tuple.
@@ -53,7 +55,7 @@ def ntuple(value, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
     raise TypeError(f"{fn}: {arg} must be {wanted}, got {type(value).__name__} {value!r}")
 
 
-def positive_int(value, fn: str, arg: str) -> int:
+def positive_int(value: Any, fn: str, arg: str) -> int:
     """``value`` as an int >= 1, else ``TypeError`` (not an int) / ``ValueError`` (< 1)."""
     if not is_int(value):
         raise TypeError(f"{fn}: {arg} must be a positive int, got {type(value).__name__} {value!r}")
@@ -62,7 +64,7 @@ def positive_int(value, fn: str, arg: str) -> int:
     return int(value)
 
 
-def positive_ints(fn: str, **values) -> tuple[int, ...]:
+def positive_ints(fn: str, **values: Any) -> tuple[int, ...]:
     """Check that each keyword value is an int >= 1; return them in order.
 
     Raises:
@@ -72,7 +74,7 @@ def positive_ints(fn: str, **values) -> tuple[int, ...]:
     return _ints_at_least(fn, 1, "positive", values)
 
 
-def non_negative_ints(fn: str, **values) -> tuple[int, ...]:
+def non_negative_ints(fn: str, **values: Any) -> tuple[int, ...]:
     """Check that each keyword value is an int >= 0; return them in order.
 
     Raises:
@@ -82,7 +84,7 @@ def non_negative_ints(fn: str, **values) -> tuple[int, ...]:
     return _ints_at_least(fn, 0, "non-negative", values)
 
 
-def _ints_at_least(fn: str, minimum: int, wanted: str, values: dict) -> tuple[int, ...]:
+def _ints_at_least(fn: str, minimum: int, wanted: str, values: dict[str, Any]) -> tuple[int, ...]:
     out = []
     for name, v in values.items():
         if not is_int(v):
@@ -107,7 +109,7 @@ def non_negative(values: tuple[int, ...], fn: str, arg: str) -> tuple[int, ...]:
     return values
 
 
-def rank(x, want: int, fn: str, arg: str, layout: str) -> tuple[int, ...]:
+def rank(x: Any, want: int, fn: str, arg: str, layout: str) -> tuple[int, ...]:
     """Check ``x.ndim == want``; ``layout`` names the axes, e.g. ``"(N, H, W, C)"``.
 
     Returns the shape. Raises ``TypeError`` for something that is not an array and
@@ -121,13 +123,13 @@ def rank(x, want: int, fn: str, arg: str, layout: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def floating(x, fn: str, arg: str) -> None:
+def floating(x: Any, fn: str, arg: str) -> None:
     """Raise ``TypeError`` unless ``x`` has a floating dtype."""
     if not np.issubdtype(np.dtype(x.dtype), np.floating) and str(x.dtype) != "bfloat16":
         raise TypeError(f"{fn}: {arg} must have a floating dtype, got {x.dtype}")
 
 
-def one_of(value, choices: Sequence[str], fn: str, arg: str) -> str:
+def one_of(value: Any, choices: Sequence[str], fn: str, arg: str) -> str:
     """Raise ``ValueError`` unless ``value`` is one of ``choices`` (case-insensitive for str)."""
     key = value.upper() if isinstance(value, str) else value
     if key not in choices:

@@ -22,7 +22,7 @@ SUPPORTED_LOWERINGS: tuple[str, ...] = ("auto", "lax", "patches", "rows", "lanes
 _LOWERING: contextvars.ContextVar[str] = contextvars.ContextVar("jaxcnn_lowering", default="auto")
 
 
-def check_lowering(name, fn: str = "lowering") -> str:
+def check_lowering(name: object, fn: str = "lowering") -> str:
     """Return ``name`` if it is a supported lowering.
 
     Args:
@@ -51,7 +51,7 @@ def default_lowering() -> str:
     return _LOWERING.get()
 
 
-def lowering_or_default(name, fn: str) -> str:
+def lowering_or_default(name: str | None, fn: str) -> str:
     """The lowering a convolution called with ``lowering=name`` uses, checked.
 
     Args:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import threading
+from collections.abc import Iterator
 
 import jax
 
@@ -17,7 +18,7 @@ _EVENT = "/jax/core/compile/backend_compile_duration"
 
 
 @contextlib.contextmanager
-def count_compiles():
+def count_compiles() -> Iterator[collections.Counter[str]]:
     """Context manager yielding a ``collections.Counter``: function name -> compilations.
 
     Example::
@@ -26,10 +27,10 @@ def count_compiles():
             step(batch_16); step(batch_16); step(batch_32)
         compiles["step"] == 2
     """
-    counts: collections.Counter = collections.Counter()
+    counts: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()
 
-    def listener(event, duration, **kwargs):
+    def listener(event: str, duration_secs: float, **kwargs: str | int) -> None:
         if event == _EVENT:
             with lock:
                 counts[str(kwargs.get("fun_name", "?"))] += 1

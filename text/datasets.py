@@ -15,13 +15,18 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jax.numpy as jnp
 import numpy as np
-from jaxcnn.text.sequences import bucket_sequences
+from jax.typing import ArrayLike
+from jaxcnn.text.sequences import BucketStats, bucket_sequences
 from jaxcnn.text.vocab import UNK_ID, Vocabulary
 
 from jaxcnn import _checks
+
+if TYPE_CHECKING:  # imported late at run time: the data side works without jaxcnn.train
+    from jaxcnn.train.data import Dataset
 
 # WordNet's standard lexicographer files (lexnames(5WN)); the file itself is not shipped by
 # Debian's wordnet-base, and the numbering is fixed by the format.
@@ -307,7 +312,7 @@ def bucket_datasets(
     *,
     too_long: str = "truncate",
     min_count: int = 1,
-):
+) -> tuple[list[Dataset], BucketStats]:
     """Training :class:`jaxcnn.train.Dataset` buckets of ``{"x": {"ids", "mask"}, "y"}``.
 
     Args:
@@ -336,7 +341,9 @@ def bucket_datasets(
     return out, stats
 
 
-def token_dataset(ids, mask, y, weight=None):
+def token_dataset(
+    ids: ArrayLike, mask: ArrayLike, y: ArrayLike, weight: ArrayLike | None = None
+) -> Dataset:
     """One ``Dataset`` whose batches are ``{"x": {"ids", "mask"}, "y"[, "weight"]}``.
 
     Args:

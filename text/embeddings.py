@@ -18,6 +18,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 from jaxcnn import _checks
@@ -38,7 +39,7 @@ class Embedding(nn.Module):
     embedding_init: nn.initializers.Initializer = nn.initializers.normal(stddev=0.1)
 
     @nn.compact
-    def __call__(self, ids):
+    def __call__(self, ids: jax.Array) -> jax.Array:
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             raise TypeError(f"Embedding: ids must have an integer dtype, got {ids.dtype}")
         table = self.param("table", self.embedding_init, (self.num_embeddings, self.features))
@@ -134,6 +135,7 @@ def load_vectors(
     if read == 0:
         got = "only a header" if declared is not None else "an empty file"
         raise ValueError(f"{fn}: {path} must hold at least one vector, got {got}")
+    assert file_dim is not None  # set by the first vector line, and read > 0
     if declared is not None and read != declared:
         raise ValueError(
             f"{fn}: {path} must hold the {declared} vectors its header declares, got {read} "
@@ -143,7 +145,9 @@ def load_vectors(
     return table, VectorStats(dim=file_dim, found=len(rows), missing=missing, ignored=ignored)
 
 
-def save_vectors(path: str | os.PathLike, vocab: Vocabulary, table, *, header: bool = True) -> None:
+def save_vectors(
+    path: str | os.PathLike, vocab: Vocabulary, table: ArrayLike, *, header: bool = True
+) -> None:
     """Write ``table`` as a word2vec text file (``header=False``: GloVe, no first line).
 
     PAD and UNK are not written (they are not words). Atomic: temp file + ``os.replace``.
@@ -191,7 +195,7 @@ def save_vectors(path: str | os.PathLike, vocab: Vocabulary, table, *, header: b
         raise
 
 
-def replace_table(variables: dict, name: str, table) -> dict:
+def replace_table(variables: dict, name: str, table: ArrayLike) -> dict:
     """Return ``variables`` with ``params[name]["table"]`` replaced by ``table`` (a copy).
 
     Use it to start a model from loaded or skip-gram vectors: ``fit(..., variables=...)``.

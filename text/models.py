@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 from jaxcnn.text.embeddings import Embedding
 from jaxcnn.text.sequences import masked_max_pool, masked_mean_pool
@@ -50,7 +51,7 @@ class KimCNN(nn.Module):
     embeddings: str = "trainable"
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: dict[str, jax.Array], train: bool = False) -> jax.Array:
         ids, mask = _ids_mask(x, "KimCNN")
         mode = _checks.one_of(self.embeddings, EMBEDDINGS, "KimCNN", "embeddings")
         e = Embedding(self.vocab_size, self.embed_dim, static=mode == "STATIC", name="embed")(ids)
@@ -79,7 +80,7 @@ class BagOfEmbeddings(nn.Module):
     dropout: float = 0.5
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: dict[str, jax.Array], train: bool = False) -> jax.Array:
         ids, mask = _ids_mask(x, "BagOfEmbeddings")
         e = Embedding(self.vocab_size, self.embed_dim, name="embed")(ids)
         h = nn.relu(Dense(self.hidden, name="hidden")(masked_mean_pool(e, mask)))
@@ -104,7 +105,7 @@ class CausalConvLM(nn.Module):
     dropout: float = 0.1
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: dict[str, jax.Array], train: bool = False) -> jax.Array:
         ids, mask = _ids_mask(x, "CausalConvLM")
         h = Embedding(self.vocab_size, self.embed_dim, name="embed")(ids)
         h = h * mask[..., None].astype(h.dtype)
@@ -133,7 +134,7 @@ class WindowMLPLM(nn.Module):
     dropout: float = 0.1
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: dict[str, jax.Array], train: bool = False) -> jax.Array:
         ids, mask = _ids_mask(x, "WindowMLPLM")
         e = Embedding(self.vocab_size, self.embed_dim, name="embed")(ids)
         e = e * mask[..., None].astype(e.dtype)
@@ -153,7 +154,7 @@ class WindowMLPLM(nn.Module):
         return Dense(self.vocab_size, name="out")(h)
 
 
-def _ids_mask(x, fn):
+def _ids_mask(x: object, fn: str) -> tuple[jax.Array, jax.Array]:
     if not isinstance(x, dict) or "ids" not in x or "mask" not in x:
         got = sorted(x) if isinstance(x, dict) else type(x).__name__
         raise TypeError(f"{fn}: x must be a dict with 'ids' and 'mask', got {got}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxcnn.text.vocab import PAD_ID
@@ -141,7 +142,7 @@ def pad_to(sequences: Sequence[np.ndarray], length: int) -> tuple[np.ndarray, np
     return ids, mask
 
 
-def masked_max_pool(x, mask):
+def masked_max_pool(x: jax.Array, mask: jax.Array) -> jax.Array:
     """Max over time of the real positions only (max-over-time pooling, Kim 2014).
 
     The sequence form of :func:`jaxcnn.functional.global_max_pool` with a mask: the rank and
@@ -165,7 +166,7 @@ def masked_max_pool(x, mask):
     return global_max_pool(x, _check_pool_args(x, mask, "masked_max_pool"))
 
 
-def masked_mean_pool(x, mask):
+def masked_mean_pool(x: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean over time of the real positions only.
 
     Args:
@@ -182,7 +183,7 @@ def masked_mean_pool(x, mask):
     return global_avg_pool(x, _check_pool_args(x, mask, "masked_mean_pool"))
 
 
-def _check_sequence(seq, i: int, fn: str) -> np.ndarray:
+def _check_sequence(seq: object, i: int, fn: str) -> np.ndarray:
     """``seq`` as an array, after checking it is 1-D integer ids (an empty one of any dtype)."""
     seq = np.asarray(seq)
     if seq.ndim != 1:
@@ -207,7 +208,7 @@ def _merge_small(members: list[list[int]], min_count: int) -> list[list[int]]:
     return out
 
 
-def _check_pool_args(x, mask, fn):
+def _check_pool_args(x: jax.Array, mask: jax.Array, fn: str) -> jax.Array:
     shape = _checks.rank(x, 3, fn, "x", "(N, L, C)")
     mshape = _checks.rank(mask, 2, fn, "mask", "(N, L)")
     if mshape != shape[:2]:

@@ -18,16 +18,21 @@ this costs little.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxcnn.text.embeddings import Embedding
 from jaxcnn.text.sequences import _check_sequence
 from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary
 
 from jaxcnn import _checks
+
+if TYPE_CHECKING:  # imported late at run time: the rest of the module works without it
+    from jaxcnn.train.data import Dataset
 
 
 class SkipGram(nn.Module):
@@ -41,7 +46,7 @@ class SkipGram(nn.Module):
     features: int = 100
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: dict[str, jax.Array], train: bool = False) -> jax.Array:
         del train  # no dropout: kept for the shared model signature
         # word2vec's initialisation: small random input vectors, zero output vectors.
         v = Embedding(
@@ -139,7 +144,14 @@ def noise_table(vocab: Vocabulary, size: int = 1_000_000, power: float = 0.75) -
     return np.searchsorted(cum, (np.arange(size) + 0.5) / size).astype(np.int32)
 
 
-def skipgram_dataset(centers, contexts, noise, *, num_negatives: int = 5, seed: int = 0):
+def skipgram_dataset(
+    centers: ArrayLike,
+    contexts: ArrayLike,
+    noise: ArrayLike,
+    *,
+    num_negatives: int = 5,
+    seed: int = 0,
+) -> Dataset:
     """A training ``Dataset`` of pairs; each batch draws its noise words on the device.
 
     Batches: ``{"x": {"center": (B,), "candidates": (B, K + 1)}, "y": zeros (B,)}``.
@@ -181,7 +193,7 @@ def skipgram_dataset(centers, contexts, noise, *, num_negatives: int = 5, seed: 
         "seed": jnp.asarray(seed, jnp.uint32),
     }
 
-    def take(a, idx):
+    def take(a: dict[str, jax.Array], idx: jax.Array) -> dict:
         base = jax.random.key(a["seed"])
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
         slots = jax.vmap(lambda kk: jax.random.randint(kk, (k,), 0, a["noise"].shape[0]))(keys)
@@ -193,7 +205,7 @@ def skipgram_dataset(centers, contexts, noise, *, num_negatives: int = 5, seed: 
 
 
 def nearest_neighbours(
-    table, vocab: Vocabulary, words: Sequence[str], k: int = 5
+    table: ArrayLike, vocab: Vocabulary, words: Sequence[str], k: int = 5
 ) -> dict[str, list[tuple[str, float]]]:
     """The ``k`` most cosine-similar words to each of ``words`` (itself, PAD, UNK excluded).
 
@@ -230,7 +242,7 @@ def nearest_neighbours(
     return out
 
 
-def neighbour_ranks(table, pairs: np.ndarray) -> np.ndarray:
+def neighbour_ranks(table: ArrayLike, pairs: np.ndarray) -> np.ndarray:
     """For each id pair ``(a, b)``: ``b``'s rank among all words by cosine to ``a`` (0 = nearest).
 
     A test of what the vectors learned that they were not trained on: for WordNet synonyms
@@ -271,6 +283,6 @@ def neighbour_ranks(table, pairs: np.ndarray) -> np.ndarray:
     return (sims > target[:, None]).sum(axis=1)
 
 
-def _unit(table):
+def _unit(table: ArrayLike) -> np.ndarray:
     t = np.asarray(table, np.float64)
     return t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)

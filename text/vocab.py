@@ -65,7 +65,10 @@ class Vocabulary:
     tokens: tuple[str, ...]
     counts: tuple[int, ...]
 
-    def __post_init__(self):
+    # Word -> id, filled in by __post_init__; not a field (no init, repr or comparison).
+    _index: dict[str, int] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
         for name in ("tokens", "counts"):
             value = getattr(self, name)
             if not isinstance(value, tuple):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import jax
 
@@ -42,7 +43,7 @@ def conv_params(
 
 
 def conv_transpose_params(
-    kernel_size, c_in: int, c_out: int, groups: int = 1, bias: bool = True
+    kernel_size: Sequence[int] | int, c_in: int, c_out: int, groups: int = 1, bias: bool = True
 ) -> int:
     """Trainable numbers of a transposed conv ``c_in -> c_out``: kernel ``(*k, c_out/g, c_in)``.
 
@@ -62,7 +63,7 @@ def dense_params(d_in: int, d_out: int, bias: bool = True) -> int:
     return d_in * d_out + (d_out if bias else 0)
 
 
-def count_params(tree) -> int:
+def count_params(tree: Any) -> int:
     """Total number of scalars in a pytree of arrays or ``jax.ShapeDtypeStruct`` s.
 
     Works on the output of ``jax.eval_shape(model.init, ...)``, so a 10^10-parameter model is
@@ -87,7 +88,12 @@ def count_params(tree) -> int:
 
 
 def conv_macs(
-    out_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+    out_spatial: Sequence[int],
+    kernel_size: Sequence[int] | int,
+    c_in: int,
+    c_out: int,
+    groups: int = 1,
+    batch: int = 1,
 ) -> int:
     """Multiply-accumulates of a convolution: each output element costs ``prod(k) * c_in / g``.
 
@@ -112,7 +118,12 @@ def conv_macs(
 
 
 def conv_transpose_macs(
-    in_spatial: Sequence[int], kernel_size, c_in: int, c_out: int, groups: int = 1, batch: int = 1
+    in_spatial: Sequence[int],
+    kernel_size: Sequence[int] | int,
+    c_in: int,
+    c_out: int,
+    groups: int = 1,
+    batch: int = 1,
 ) -> int:
     """MACs of a transposed conv: every input element meets ``prod(k) * c_out / g`` weights.
 
@@ -142,7 +153,14 @@ def flops(macs: int) -> int:
     return 2 * macs
 
 
-def _conv_args(kernel_size, c_in, c_out, groups, fn: str, spatial=None):
+def _conv_args(
+    kernel_size: Any,
+    c_in: Any,
+    c_out: Any,
+    groups: Any,
+    fn: str,
+    spatial: Sequence[int] | None = None,
+) -> tuple[tuple[int, ...], int, int, int]:
     """``(window, c_in, c_out, groups)`` checked, with errors naming the public ``fn``.
 
     With ``spatial`` (the sizes a MAC count multiplies by), an int ``kernel_size`` is that
@@ -158,6 +176,6 @@ def _conv_args(kernel_size, c_in, c_out, groups, fn: str, spatial=None):
     return window, c_in, c_out, groups
 
 
-def _window(k, fn: str, arg: str) -> tuple[int, ...]:
+def _window(k: Any, fn: str, arg: str) -> tuple[int, ...]:
     """``k`` (an int or a non-empty sequence of positive ints, e.g. a kernel) as a tuple."""
     return positive(ntuple(k, None, fn, arg), fn, arg)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from jaxcnn._checks import is_int, ntuple
 
@@ -97,14 +98,14 @@ def receptive_fields(windows: Sequence[Window], ndim: int = 2) -> list[Field]:
     return out
 
 
-def _axes(v, n: int, fn: str, name: str, minimum: int) -> tuple[int, ...]:
+def _axes(v: Any, n: int, fn: str, name: str, minimum: int) -> tuple[int, ...]:
     vals = ntuple(v, n, fn, name)
     if any(x < minimum for x in vals):
         raise ValueError(f"{fn}: {name} must be >= {minimum}, got {v!r}")
     return vals
 
 
-def _low_pads(padding, n: int, fn: str) -> tuple[int, ...]:
+def _low_pads(padding: Any, n: int, fn: str) -> tuple[int, ...]:
     """The low-side pad per axis; every entry (both sides of a pair) is checked."""
     if is_int(padding):
         entries = [padding] * n

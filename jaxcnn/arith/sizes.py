@@ -15,7 +15,13 @@ from jaxcnn._checks import is_int, ntuple, positive_ints
 PADDINGS = ("VALID", "SAME", "FULL", "CAUSAL")
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0, dilation: int = 1) -> int:
+def conv_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    padding: str | int | Sequence[int] = 0,
+    dilation: int = 1,
+) -> int:
     """Length of one spatial axis after a convolution.
 
     Args:
@@ -50,7 +56,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding=0, dilatio
     return (size + low + high - span) // stride + 1
 
 
-def pool_output_size(size: int, window: int, stride: int | None = None, padding=0) -> int:
+def pool_output_size(
+    size: int, window: int, stride: int | None = None, padding: str | int | Sequence[int] = 0
+) -> int:
     """Length of one spatial axis after a max / average pool (the conv formula, ``d = 1``).
 
     Args:
@@ -123,7 +131,13 @@ def conv_transpose_output_size(
     return out
 
 
-def conv_output_shape(sizes: Sequence[int], kernel, stride=1, padding=0, dilation=1):
+def conv_output_shape(
+    sizes: Sequence[int],
+    kernel: Sequence[int] | int,
+    stride: Sequence[int] | int = 1,
+    padding: str | int | Sequence[int | Sequence[int]] = 0,
+    dilation: Sequence[int] | int = 1,
+) -> tuple[int, ...]:
     """:func:`conv_output_size` on every spatial axis.
 
     Args:
@@ -154,7 +168,9 @@ def conv_output_shape(sizes: Sequence[int], kernel, stride=1, padding=0, dilatio
     )
 
 
-def resolve_padding(padding, size: int, kernel: int, stride: int, dilation: int, fn: str):
+def resolve_padding(
+    padding: str | int | Sequence[int], size: int, kernel: int, stride: int, dilation: int, fn: str
+) -> tuple[int, int]:
     """``padding`` as an explicit ``(low, high)`` pair of non-negative ints for one axis.
 
     Args: as :func:`conv_output_size`; ``fn`` names the caller in messages.
@@ -195,7 +211,7 @@ def resolve_padding(padding, size: int, kernel: int, stride: int, dilation: int,
     return pair
 
 
-def _per_axis_padding(padding, n: int, fn: str) -> list:
+def _per_axis_padding(padding: object, n: int, fn: str) -> list:
     """One padding entry per axis (each checked later by :func:`resolve_padding`)."""
     if isinstance(padding, str) or is_int(padding):
         return [padding] * n

@@ -10,10 +10,13 @@ parameters is summarised in milliseconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from jax.typing import DTypeLike
 
 from jaxcnn.arith.counts import conv_macs, conv_transpose_macs, count_params, dense_macs, flops
 from jaxcnn.arith.receptive import Field, Window, receptive_fields
@@ -26,7 +29,12 @@ COLUMNS = ("name", "type", "output_shape", "params", "flops", "receptive_field")
 
 
 def summary(
-    model: nn.Module, input_shape, *, dtype=jnp.float32, print_fn=print, train: bool = False
+    model: nn.Module,
+    input_shape: tuple[int, ...] | Any,
+    *,
+    dtype: DTypeLike = jnp.float32,
+    print_fn: Callable[[str], object] | None = print,
+    train: bool = False,
 ) -> list[dict]:
     """Per-layer table: name, type, output shape, parameters, FLOPs, receptive field.
 
@@ -54,7 +62,7 @@ def summary(
         ``ShapeDtypeStruct``. Errors of the model itself (wrong shapes) propagate.
     """
     if isinstance(input_shape, tuple) and all(isinstance(s, int) for s in input_shape):
-        x = jax.ShapeDtypeStruct(input_shape, dtype)
+        x: Any = jax.ShapeDtypeStruct(input_shape, dtype)
     elif all(
         isinstance(leaf, jax.ShapeDtypeStruct) for leaf in jax.tree_util.tree_leaves(input_shape)
     ):
@@ -66,7 +74,9 @@ def summary(
         )
     records: list[dict] = []
 
-    def interceptor(next_fun, args, kwargs, context):
+    def interceptor(
+        next_fun: Callable[..., Any], args: tuple, kwargs: dict[str, Any], context: Any
+    ) -> Any:
         if context.method_name != "__call__" or not context.module.scope.path:
             return next_fun(*args, **kwargs)
         slot = len(records)
@@ -80,9 +90,9 @@ def summary(
         }
         return out
 
-    kwargs = {"train": train} if takes_train(model) else {}
+    kwargs: dict[str, Any] = {"train": train} if takes_train(model) else {}
 
-    def init(x):
+    def init(x: Any) -> Any:
         rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
         with nn.intercept_methods(interceptor):
             return model.init(rngs, x, **kwargs)
@@ -153,12 +163,12 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(head), rule, *(line(b) for b in body[:-1]), rule, line(body[-1])])
 
 
-def _shape(v):
+def _shape(v: object) -> tuple[int, ...] | None:
     shape = getattr(v, "shape", None)
     return None if shape is None else tuple(int(s) for s in shape)
 
 
-def _subtree(params, path):
+def _subtree(params: Any, path: Sequence[str]) -> Any:
     node = params
     for name in path:
         if not isinstance(node, dict) or name not in node:
@@ -167,7 +177,9 @@ def _subtree(params, path):
     return node
 
 
-def _macs(module, in_shape, out_shape) -> int:
+def _macs(
+    module: nn.Module, in_shape: tuple[int, ...] | None, out_shape: tuple[int, ...] | None
+) -> int:
     """Multiply-accumulates of a leaf conv / dense call (0 for everything else)."""
     if in_shape is None or out_shape is None:
         return 0
@@ -192,11 +204,11 @@ def _macs(module, in_shape, out_shape) -> int:
     return 0
 
 
-def _tuple(v, n):
+def _tuple(v: int | Sequence[int], n: int) -> tuple[int, ...]:
     return (v,) * n if isinstance(v, int) else tuple(v)
 
 
-def _windows(module, in_shape):
+def _windows(module: nn.Module, in_shape: tuple[int, ...]) -> list[Window] | None:
     """The module's conv / pool windows along the chain, [] if position-wise, None if unknown."""
     n = len(in_shape) - 2
     if isinstance(module, conv_layers._Conv):
@@ -207,12 +219,14 @@ def _windows(module, in_shape):
         s = k if module.stride is None else _tuple(module.stride, n)
         return [_window(k, s, (1,) * n, module.padding, in_shape)]
     if isinstance(module, residual._Residual):
-        k, st = module.kernel_size, module.stride
-        return [Window(k, st, 1, k // 2), Window(k, 1, 1, k // 2)]
+        rk, st = module.kernel_size, module.stride  # ints (rk odd)
+        return [Window(rk, st, 1, rk // 2), Window(rk, 1, 1, rk // 2)]
     return None
 
 
-def _window(k, s, d, padding, in_shape) -> Window:
+def _window(
+    k: Sequence[int], s: Sequence[int], d: Sequence[int], padding: Any, in_shape: tuple[int, ...]
+) -> Window:
     n = len(k)
     if isinstance(padding, str) or isinstance(padding, int):
         per = [padding] * n
@@ -225,7 +239,7 @@ def _window(k, s, d, padding, in_shape) -> Window:
     return Window(tuple(k), tuple(s), tuple(d), pads)
 
 
-def _fill_receptive(rows, records, x) -> None:
+def _fill_receptive(rows: list[dict], records: list[dict], x: Any) -> None:
     """Receptive field along the top-level chain (rows of depth 1), in call order."""
     if not isinstance(x, jax.ShapeDtypeStruct) or x.ndim not in (3, 4):
         return

@@ -139,6 +139,7 @@ def _correlate(x, kernel, *, strides, dilations, pads):
         for index, s in shifted:
             term = kernel[(*index, o)] * s
             acc = term if acc is None else acc + term
+        assert acc is not None  # shifted holds one entry per kernel tap: at least one
         ys.append(acc)
     return jnp.stack(ys).astype(x.dtype)
 

@@ -78,12 +78,12 @@ def conv_padding(
                     f"{fn}: padding must be 'CAUSAL' only for 1D convolutions, got {n} spatial axes"
                 )
             return ((eff[0] - 1, 0),)
-        pads = []
+        same = []
         for size, e, s in zip(in_sizes, eff, strides, strict=True):
             out = -(-size // s)  # ceil
             total = max((out - 1) * s + e - size, 0)
-            pads.append((total // 2, total - total // 2))
-        return tuple(pads)
+            same.append((total // 2, total - total // 2))
+        return tuple(same)
     if is_int(padding):
         pads = ((int(padding), int(padding)),) * n
     elif isinstance(padding, Sequence):

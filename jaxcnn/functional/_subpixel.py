@@ -64,7 +64,7 @@ def axis_phases(size_in: int, size_out: int, k: int, s: int, d: int, lo: int) ->
       zero padding under its window.
     """
     g = math.gcd(d, s)
-    phases = []
+    phases: list[AxisPhase | None] = []
     for r in range(s):
         size = len(range(r, size_out, s))
         taps = [t for t in range(k) if (r + t * d - lo) % s == 0]

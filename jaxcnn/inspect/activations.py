@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import flax.linen as nn
+import jax
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 from jaxcnn._figure import save_figure
 
 
-def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> dict[str, np.ndarray]:
+def conv_activations(
+    model: nn.Module, variables: Mapping[str, Any], x: ArrayLike, *, relu: bool = True
+) -> dict[str, np.ndarray]:
     """Run ``model`` on ``x`` and return each 2-D convolution layer's output, in call order.
 
     A layer counts as a convolution when it is a Flax module whose class name contains ``Conv``
@@ -32,8 +38,8 @@ def conv_activations(model: nn.Module, variables, x, *, relu: bool = True) -> di
       ValueError: ``x`` not rank 4, or the model has no convolution layer.
     """
     _checks.rank(x, 4, "conv_activations", "x", "(N, H, W, C)")
-    maps = module_outputs(model, variables, x, is_conv)
-    maps = {k: np.asarray(v) for k, v in maps.items() if v.ndim == 4}
+    outputs = module_outputs(model, variables, x, is_conv)
+    maps = {k: np.asarray(v) for k, v in outputs.items() if v.ndim == 4}
     if not maps:
         raise ValueError(
             f"conv_activations: model must contain a 2-D Conv layer, got {type(model).__name__}"
@@ -46,7 +52,12 @@ def is_conv(module: nn.Module) -> bool:
     return "Conv" in type(module).__name__
 
 
-def module_outputs(model: nn.Module, variables, x, select) -> dict:
+def module_outputs(
+    model: nn.Module,
+    variables: Mapping[str, Any],
+    x: Any,
+    select: Callable[[nn.Module], bool],
+) -> dict[str, jax.Array]:
     """Outputs of the sub-modules for which ``select(module)`` is True, keyed by path.
 
     Differentiable (no NumPy conversion), so ``jax.grad`` can go through it, e.g. to a chosen
@@ -67,13 +78,17 @@ def module_outputs(model: nn.Module, variables, x, select) -> dict:
     _, state = model.apply(
         variables, x, train=False, capture_intermediates=keep, mutable=["intermediates"]
     )
-    out = {}
+    out: dict[str, jax.Array] = {}
     _collect(state.get("intermediates", {}), (), out)
     return out
 
 
 def save_activation_maps(
-    maps: dict[str, np.ndarray], path: str | os.PathLike, *, image=None, max_channels: int = 8
+    maps: dict[str, np.ndarray],
+    path: str | os.PathLike,
+    *,
+    image: ArrayLike | None = None,
+    max_channels: int = 8,
 ) -> None:
     """One PNG: a row per layer with its first ``max_channels`` channels of example 0.
 

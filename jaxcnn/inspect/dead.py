@@ -8,6 +8,11 @@ sums in float64 so the result does not depend on the batch size.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
 import numpy as np
 
 from jaxcnn import _checks
@@ -63,7 +68,14 @@ class ChannelStats:
         return corr
 
 
-def dead_filter_report(model, variables, images, *, batch_size: int = 256, threshold: float = 0.9):
+def dead_filter_report(
+    model: nn.Module,
+    variables: Mapping[str, Any],
+    images: np.ndarray | jax.Array,
+    *,
+    batch_size: int = 256,
+    threshold: float = 0.9,
+) -> dict[str, dict[str, Any]]:
     """Dead and highly correlated channels of every conv layer over a data set (after ReLU).
 
     Args:
@@ -73,8 +85,9 @@ def dead_filter_report(model, variables, images, *, batch_size: int = 256, thres
       threshold: report channel pairs whose ``|correlation|`` is at least this.
 
     Returns:
-      ``{layer path: {"channels", "dead" (list of channel ids), "dead_fraction",
-      "mean_abs_correlation" (over live pairs), "correlated_pairs" [(i, j, r), ...]}}``.
+      ``{layer path: report}``, each report a dict of ``"channels"``, ``"dead"`` (list of
+      channel ids), ``"dead_fraction"``, ``"mean_abs_correlation"`` (over live pairs) and
+      ``"correlated_pairs"`` (``[(i, j, r), ...]``).
 
     Raises:
       TypeError: ``threshold`` not a number.

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 from jaxcnn._figure import save_figure
 
 
-def first_conv_kernel(params) -> tuple[str, np.ndarray]:
+def first_conv_kernel(params: Mapping[str, Any]) -> tuple[str, np.ndarray]:
     """The first rank-4 ``kernel`` in a parameter tree, in module-creation order.
 
     Flax keeps dicts in the order modules were created, which for a sequential model is the order
@@ -33,7 +36,7 @@ def first_conv_kernel(params) -> tuple[str, np.ndarray]:
     return "/".join(path), np.asarray(kernel)
 
 
-def filter_grid(kernel, *, columns: int | None = None, pad: int = 1) -> np.ndarray:
+def filter_grid(kernel: ArrayLike, *, columns: int | None = None, pad: int = 1) -> np.ndarray:
     """Tile the ``C_out`` filters of an HWIO kernel into one picture.
 
     Each filter is rescaled to ``[0, 1]`` by its own min and max, so weak and strong filters are
@@ -70,7 +73,9 @@ def filter_grid(kernel, *, columns: int | None = None, pad: int = 1) -> np.ndarr
     return grid
 
 
-def save_filter_grid(kernel, path: str | os.PathLike, *, title: str | None = None) -> None:
+def save_filter_grid(
+    kernel: ArrayLike, path: str | os.PathLike, *, title: str | None = None
+) -> None:
     """Write ``filter_grid(kernel)`` as a PNG (matplotlib, no display needed)."""
     import matplotlib
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -69,7 +70,7 @@ def occlusion_map(
     jj = jnp.arange(w).reshape(1, w, 1)
     low = patch // 2
 
-    def occluded_prob(centre):
+    def occluded_prob(centre: jax.Array) -> jax.Array:
         inside = (
             (ii >= centre[0] - low)
             & (ii < centre[0] - low + patch)
@@ -85,7 +86,7 @@ def occlusion_map(
     return (base - probs).reshape(len(rows), len(cols))
 
 
-def _label(label) -> int:
+def _label(label: Any) -> int:
     """``label`` as a Python int: ints, NumPy and concrete JAX integer scalars; not bool/float."""
     try:
         if isinstance(label, bool):

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 from jaxcnn._figure import save_figure
@@ -52,7 +53,7 @@ def receptive_window(
 
 
 def gradient_receptive_field(
-    fn: Callable[[jax.Array], jax.Array], image: jax.Array, unit: tuple[int, int, int]
+    fn: Callable[[jax.Array], jax.Array], image: jax.Array, unit: Sequence[int]
 ) -> np.ndarray:
     """``|d fn(image)[0, i, j, c] / d image|`` summed over channels: the effective receptive field.
 
@@ -89,12 +90,12 @@ def gradient_receptive_field(
 
 
 def save_receptive_field(
-    image,
+    image: ArrayLike,
     rows: tuple[int, int],
     cols: tuple[int, int],
     path: str | os.PathLike,
     *,
-    gradient=None,
+    gradient: ArrayLike | None = None,
     title: str | None = None,
 ) -> None:
     """Draw the window ``rows x cols`` (``[start, stop)`` each) on ``image`` ``(H, W, C)``; with

@@ -86,7 +86,7 @@ def is_canonical_stablehlo(text: str) -> bool:
 
 def _eval(jaxpr, consts, args):
     """Evaluate ``jaxpr`` with its convolutions canonicalised (and its calls in line)."""
-    env = {}
+    env: dict = {}
 
     def read(v):
         return v.val if isinstance(v, core.Literal) else env[v]

@@ -284,7 +284,8 @@ def _sha256(path: Path) -> str:
 def leaves_equal(a, b) -> bool:
     """True when two pytrees have the same structure and bit-identical leaves."""
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    if jax.tree.structure(a) != jax.tree.structure(b) or len(la) != len(lb):
+    # PyTreeDef compares at run time; mypy reads jaxlib's stub of it as an unknown type.
+    if jax.tree.structure(a) != jax.tree.structure(b) or len(la) != len(lb):  # type: ignore[operator]
         return False
     return all(
         np.array_equal(np.asarray(x).view(np.uint8), np.asarray(y).view(np.uint8))

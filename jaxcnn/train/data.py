@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -29,7 +30,7 @@ class Dataset:
     """
 
     arrays: object
-    take: Callable[[object, jax.Array], dict]
+    take: Callable[[Any, jax.Array], dict]  # Any: the arrays pytree, whatever its structure
     size: int
     streamed: bool = False  # arrays stay on the host; see `Dataset.streaming`
 

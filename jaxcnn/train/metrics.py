@@ -117,7 +117,7 @@ def summarize(sums: dict) -> dict:
     """
     w = float(sums["weight"])
     safe = max(w, 1e-12)
-    out = {
+    out: dict = {  # float values, and lists for per_class / confusion
         "loss": float(sums["loss"]) / safe,
         "accuracy": float(sums["correct"]) / safe,
         "top5": float(sums["top5"]) / safe,

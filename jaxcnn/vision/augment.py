@@ -36,7 +36,7 @@ def random_crop(key: jax.Array, images: jax.Array, padding: int = 4) -> jax.Arra
     padded = jnp.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
     offsets = jax.random.randint(key, (n, 2), 0, 2 * padding + 1)
 
-    def crop(image, offset):
+    def crop(image: jax.Array, offset: jax.Array) -> jax.Array:
         return jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), (h, w, c))
 
     return jax.vmap(crop)(padded, offsets)

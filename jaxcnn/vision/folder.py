@@ -69,8 +69,9 @@ def load_image_folder(
 
 def _read(path: Path, channels: int) -> np.ndarray:
     try:
-        with Image.open(path) as im:
-            im.load()
+        with Image.open(path) as opened:
+            opened.load()
+            im: Image.Image = opened
             mode = im.mode
             if mode == "P":  # palette images: expand through the palette first
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")

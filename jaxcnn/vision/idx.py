@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 # IDX type codes -> big-endian NumPy dtypes (the format's own table).
-_CODES = {
+_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -132,7 +132,9 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
         raise
 
 
-def load_idx_pair(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+def load_idx_pair(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Read an images file ``(N, H, W)`` and a labels file ``(N,)`` and check they match.
 
     Returns:
@@ -202,7 +204,7 @@ def load_fashion_mnist(
     return (images[..., None].astype(np.float32) / 255.0), labels
 
 
-def _read_bytes(path) -> bytes:
+def _read_bytes(path: str | os.PathLike) -> bytes:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"read_idx: path must exist, got {path}")

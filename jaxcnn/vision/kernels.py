@@ -8,6 +8,7 @@ Sign conventions (for a bright object on a dark background):
     edge and positive along a bottom edge;
   * V (vertical edges, columns ``[-1 -2 -1]^T / 0 / [1 2 1]^T``) is positive along a left edge and
     negative along a right edge.
+
 The box detector's H kernel (top row -1, bottom row +1) and V kernel (left column +1, right
 column -1) therefore add up all four edges of a box whose sides are 4 pixels apart: a solid 5x5
 box. Other sizes cannot line up all four sides at full length in one window: 3x3 boxes score
@@ -19,6 +20,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 from jaxcnn.functional.conv import conv2d
@@ -110,7 +112,9 @@ def box_score(images: jax.Array) -> jax.Array:
     return box_response(sobel_edges(images, "edge")) / UNIT_BOX_RESPONSE
 
 
-def detect_boxes(images: jax.Array, threshold: float = 0.92, contrast=None) -> jax.Array:
+def detect_boxes(
+    images: jax.Array, threshold: float = 0.92, contrast: ArrayLike | None = None
+) -> jax.Array:
     """Centres where ``|box_score| >= threshold * contrast``.
 
     Args:
@@ -143,12 +147,12 @@ def detect_boxes(images: jax.Array, threshold: float = 0.92, contrast=None) -> j
     return jnp.abs(score) >= threshold * contrast.reshape(-1, 1, 1)
 
 
-def _gray(images, fn):
+def _gray(images: jax.Array, fn: str) -> None:
     shape = _checks.rank(images, 4, fn, "images", "(N, H, W, 1)")
     _checks.floating(images, fn, "images")
     if shape[3] != 1:
         raise ValueError(f"{fn}: images must have 1 channel (grayscale), got shape {shape}")
 
 
-def _correlate(x, kernel, padding="SAME"):
+def _correlate(x: jax.Array, kernel: jax.Array, padding: str = "SAME") -> jax.Array:
     return conv2d(x, kernel, padding=padding)  # cross-correlation (flip=False), as the notes

@@ -17,6 +17,8 @@ from the ``"dropout"`` RNG stream, so augmentation runs inside the compiled trai
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 
@@ -46,7 +48,7 @@ class Augment(nn.Module):
     flip: bool = True
 
     @nn.compact
-    def __call__(self, x, train: bool = False):
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
         if not train:
             return x
         crop_key, flip_key = jax.random.split(self.make_rng("dropout"))
@@ -75,6 +77,7 @@ def make_model(name: str, num_classes: int = 10, *, augment: bool = False) -> nn
     # NumPy ints (e.g. labels.max() + 1) are ints; bools and floats are not.
     num_classes = _checks.positive_int(num_classes, "make_model", "num_classes")
     relu = nn.relu
+    layers: list[nn.Module | Callable[[jax.Array], jax.Array]]
     if name == "mlp":
         layers = [Flatten(), Dense(256), relu, Dense(128), relu, Dense(num_classes)]
     elif name == "cnn":

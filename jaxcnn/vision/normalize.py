@@ -5,11 +5,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from jaxcnn import _checks
 
 
-def channel_stats(images, *, fn: str = "channel_stats") -> tuple[np.ndarray, np.ndarray]:
+def channel_stats(images: ArrayLike, *, fn: str = "channel_stats") -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of every channel over the batch and both spatial axes.
 
     Args:
@@ -30,7 +31,7 @@ def channel_stats(images, *, fn: str = "channel_stats") -> tuple[np.ndarray, np.
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def normalize(images, mean, std):
+def normalize(images: jax.Array, mean: ArrayLike, std: ArrayLike) -> jax.Array:
     """``(images - mean) / std`` per channel.
 
     Args:
