@@ -151,7 +151,7 @@ def _from_nnx(module: Any) -> Adapted:
     """
     from flax import nnx
 
-    graphdef, params, streams, rest = nnx.split(module, nnx.Param, nnx.RngState, ...)
+    graphdef, params, streams, rest = nnx.split(module, nnx.Param, nnx.RngState, ...)  # type: ignore[misc]  # flax's overloads type a 3-filter split as variadic
     tags = sorted({n.tag for _, n in nnx.iter_graph(module) if isinstance(n, nnx.RngStream)})
 
     def filled(template, pure):
@@ -175,9 +175,11 @@ def _from_nnx(module: Any) -> Adapted:
         )
         copy.train() if train else copy.eval()
         if tags:
-            nnx.reseed(copy, **{t: jax.random.fold_in(key, i) for i, t in enumerate(tags)})
+            keys = {t: jax.random.fold_in(key, i) for i, t in enumerate(tags)}
+            nnx.reseed(copy, **keys)  # type: ignore[arg-type]  # stream names are keyword arguments
         logits = copy(x)
-        new_rest = nnx.to_pure_dict(nnx.split(copy, nnx.Param, nnx.RngState, ...)[3])
+        _, _, _, new_rest_state = nnx.split(copy, nnx.Param, nnx.RngState, ...)  # type: ignore[misc]
+        new_rest = nnx.to_pure_dict(new_rest_state)
         return logits, ({"state": new_rest} if new_rest else {})
 
     return Adapted(init=init, apply=apply, kind="nnx", source=module)

@@ -232,19 +232,21 @@ class TensorBoardLogger(Callback):
                 "TensorBoardLogger needs tensorboardX: pip install 'jaxcnn[tensorboard]' "
                 "(or pip install tensorboardX)"
             ) from e
-        self._writer_cls, self.logdir, self._writer, self._logged = SummaryWriter, logdir, None, 0
+        self._writer_cls, self.logdir, self._logged = SummaryWriter, logdir, 0
+        self._writer: Any = None
 
     def on_epoch_end(self, ctx: FitContext) -> None:
         if self._writer is None:
             logdir = _resolve(self.logdir, ctx.workdir, "TensorBoardLogger")
             self._writer = self._writer_cls(str(logdir))
             self._logged = len(ctx.history) - 1
+        writer = self._writer
         for row in ctx.history[self._logged :]:
             for k, v in row.items():
                 if k != "epoch" and isinstance(v, int | float):
-                    self._writer.add_scalar(k, v, row["epoch"])
+                    writer.add_scalar(k, v, row["epoch"])
         self._logged = len(ctx.history)
-        self._writer.flush()
+        writer.flush()
         return None
 
     def on_fit_end(self, ctx: FitContext) -> None:

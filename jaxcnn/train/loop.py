@@ -370,14 +370,16 @@ def _show(bar, progress: _Progress, n_active: int) -> None:
 def _checkpoint_due(plan: _Plan, state, progress: _Progress) -> bool:
     """A mid-epoch save: the first call boundary after each multiple of checkpoint_every."""
     every = plan.config.checkpoint_every
-    return bool(every) and int(state.step) // every > progress.last_saved // every
+    if not every:
+        return False
+    return int(state.step) // every > progress.last_saved // every
 
 
 def _epoch_row(plan: _Plan, state, progress: _Progress, t_epoch: float) -> dict:
     """The epoch's history row: train sums as means, then the evaluation."""
     s = progress.sums
     w = max(s["weight"], 1e-12)
-    row = {"epoch": progress.epoch + 1, "step": int(state.step)}
+    row: dict[str, float] = {"epoch": progress.epoch + 1, "step": int(state.step)}
     row["train_loss"], row["train_accuracy"] = s["loss"] / w, s["correct"] / w
     for name, _ in plan.metrics:
         row[f"train_{name}"] = s[name] / w
@@ -679,6 +681,7 @@ def _evaluate(model, variables, dataset, batch_size, mesh, num_classes, loss, me
     for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
         part = jax.device_get(run(variables, a, i, v))
         sums = part if sums is None else jax.tree.map(np.add, sums, part)
+    assert sums is not None  # eval_index_matrix yields at least one call
     return summarize(sums)
 
 

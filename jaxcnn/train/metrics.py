@@ -75,13 +75,13 @@ def metric_sums(
       + one per metric).
     """
     loss_fn = loss or smoothed_cross_entropy(label_smoothing)
-    loss = weighted_values(loss_fn, logits, labels, weight, "loss")
+    values = weighted_values(loss_fn, logits, labels, weight, "loss")
     pred = jnp.argmax(logits, axis=-1)
     k = min(5, logits.shape[-1])
     _, top = jax.lax.top_k(logits, k)
     in_top = jnp.any(top == labels[..., None], axis=-1)
     out = {
-        "loss": jnp.sum(loss * weight),
+        "loss": jnp.sum(values * weight),
         "weight": jnp.sum(weight),
         "correct": jnp.sum(jnp.where(pred == labels, weight, 0.0)),
         "top5": jnp.sum(jnp.where(in_top, weight, 0.0)),
