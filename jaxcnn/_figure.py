@@ -6,12 +6,13 @@ Shared by the inspect figures and the training curves (`jaxcnn.train.results.plo
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from jaxcnn import _durable
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int) -> None:
-    """``fig.savefig(path)`` through a temp file in the same folder and ``os.replace``.
+    """``fig.savefig(path)`` durably (`jaxcnn._durable.atomic_write`: temp file, fsync, rename).
 
     The format comes from ``path``'s extension, as with ``savefig``; a name without one gets
     ``.png`` appended, as ``savefig`` does with its default format.
@@ -20,12 +21,4 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int) -> None:
     fmt = path.suffix[1:].lower() or "png"
     if not path.suffix:
         path = path.with_name(f"{path.name}.{fmt}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format=fmt)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _durable.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))

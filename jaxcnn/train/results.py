@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
+from jaxcnn import _durable
 from jaxcnn._figure import save_figure
 
 
 def write_json(path, obj) -> None:
-    """Write ``obj`` as indented JSON atomically (temp file in the same folder + os.replace)."""
-    _atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Write ``obj`` as indented strict JSON durably (`jaxcnn._durable.write_json`)."""
+    _durable.write_json(path, obj)
 
 
 def write_jsonl(path, rows) -> None:
-    """Write one JSON object per line, atomically (the whole file is replaced)."""
-    text = "".join(json.dumps(r, default=_jsonable) + "\n" for r in rows)
-    _atomic_write_text(path, text)
+    """Write one strict JSON object per line durably (the whole file is replaced)."""
+    _durable.write_jsonl(path, rows)
 
 
 def write_text(path, text: str) -> None:
@@ -92,26 +89,3 @@ def plot_curves(history, path) -> None:
         save_figure(fig, path, dpi=100)
     finally:
         plt.close(fig)
-
-
-def _atomic_write_text(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _jsonable(obj):
-    # NumPy and JAX scalars/arrays in metrics: convert instead of failing mid-run.
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"write_json: obj must be JSON-able, got {type(obj).__name__}")
