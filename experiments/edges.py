@@ -20,6 +20,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import kernels
 
 CONTRAST = 0.4  # of the generated boxes against their grey background
@@ -44,6 +45,7 @@ def get_config(quick: bool = False) -> EdgesConfig:
     return EdgesConfig()
 
 
+@locks_workdir
 def run(config: EdgesConfig, workdir: str) -> dict:
     """Run the three parts; returns (and writes to ``workdir/results.json``) the measurements."""
     from jaxcnn.train import results

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
 from jaxcnn.vision.models import MODELS, make_model
@@ -57,6 +58,7 @@ def full_config() -> ImagesConfig:
     return ImagesConfig(train_examples=None, epochs=10)
 
 
+@locks_workdir
 def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Train and evaluate every model in ``config.models``; rows as in ``docs/DESIGN.md``.
 

@@ -34,6 +34,7 @@ from jaxcnn.inspect import (
     save_filter_grid,
     save_receptive_field,
 )
+from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import FASHION_MNIST_CLASSES
 from jaxcnn.vision.models import make_model
 
@@ -65,6 +66,7 @@ def get_config(quick: bool = False) -> InspectConfig:
     return InspectConfig()
 
 
+@locks_workdir
 def run(config: InspectConfig, workdir: str) -> dict:
     """Make every figure and statistic for the trained CNN; returns the statistics."""
     from jaxcnn.train import results

@@ -30,6 +30,7 @@ import numpy as np
 from jaxcnn.audio import corpus, phones
 
 from jaxcnn.paths import data_home
+from jaxcnn.train.lock import locks_workdir
 
 MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
 
@@ -95,6 +96,7 @@ def hours_config(hours: float) -> SpeechConfig:
     )
 
 
+@locks_workdir
 def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Build data, train every model, evaluate on the test speakers; rows as in ``docs/DESIGN.md``.
 

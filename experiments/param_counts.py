@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jaxcnn import arith
 from jaxcnn import layers as L
 from jaxcnn.train import results
+from jaxcnn.train.lock import locks_workdir
 
 COLUMNS = ("item", "notes", "computed", "formula", "shape", "agrees", "note")
 
@@ -223,6 +224,7 @@ def rows() -> list[dict]:
     return out
 
 
+@locks_workdir
 def run(config: Config, workdir) -> dict:
     """Compute the table, print it, write ``results.json`` and ``results.md`` into ``workdir``.
 

@@ -46,6 +46,8 @@ from jaxcnn.text.datasets import (
 from jaxcnn.text.sequences import bucket_sequences, pad_to
 from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 
+from jaxcnn.train.lock import locks_workdir
+
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
 LANGUAGE_MODELS = ("causal_conv_lm", "window_mlp_lm")
 PROBES = ("dog", "water", "run", "red", "music", "king", "quickly", "disease")
@@ -113,6 +115,7 @@ def full_config() -> TextConfig:
     )  # fmt: skip
 
 
+@locks_workdir
 def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
     """Train every model of ``config``; returns the summary with ``"rows"`` (see DESIGN.md).
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
 from jaxcnn.vision.models import make_model
@@ -66,6 +67,7 @@ def get_config(quick: bool = False) -> TransferConfig:
     return TransferConfig()
 
 
+@locks_workdir
 def run(config: TransferConfig, workdir: str) -> dict:
     """Pretrain once, then every method for every seed; returns rows with mean accuracies."""
     from jaxcnn.train import results

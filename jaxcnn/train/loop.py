@@ -32,6 +32,7 @@ from jaxcnn.train.adapters import Adapted, as_model
 from jaxcnn.train.callbacks import BestCheckpoint, FitContext, PlotCurves
 from jaxcnn.train.config import TrainConfig
 from jaxcnn.train.data import Dataset, eval_index_matrix, take_rows, train_index_matrix
+from jaxcnn.train.lock import locks_workdir
 from jaxcnn.train.metrics import BUILTIN, LossFn, smoothed_cross_entropy, summarize
 from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
@@ -74,6 +75,7 @@ class FitResult:
     stopped_early: bool = False
 
 
+@locks_workdir
 def fit(
     model: Any,
     train: Dataset | Sequence[Dataset],
