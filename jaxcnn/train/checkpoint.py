@@ -12,8 +12,12 @@ structure, so optax's state classes and empty collections need no special handli
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import re
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxcnn._checks import positive_int
-from jaxcnn.train.results import write_json
+from jaxcnn._durable import write_json
 
 MANIFEST = "jaxcnn_manifest.json"
 
@@ -41,18 +45,29 @@ class Checkpointer:
       keep_last: how many of the newest checkpoints to keep; the best (highest metric among
         the checkpoints saved with one, the earliest of equals) is kept as well; an int >= 1.
       best_mode: "max" (the highest metric is best) or "min".
+      read_only: open another run's checkpoints to read them: nothing is created, cleaned or
+        deleted (a live run's in-progress save is left alone), and `save` is refused.
 
     Raises:
       TypeError / ValueError: ``keep_last`` not an int >= 1 (orbax failed obscurely on -1 or
         1.5, and 0 kept an arbitrary set).
+      FileNotFoundError: ``read_only`` and ``directory`` does not exist (named).
     """
 
-    def __init__(self, directory, keep_last: int = 2, best_mode: str = "max"):
+    def __init__(
+        self, directory, keep_last: int = 2, best_mode: str = "max", *, read_only: bool = False
+    ):
         keep_last = positive_int(keep_last, "Checkpointer", "keep_last")
         if best_mode not in ("min", "max"):
             raise ValueError(f"Checkpointer: best_mode must be 'min' or 'max', got {best_mode!r}")
         sign = 1.0 if best_mode == "max" else -1.0
         self.directory = Path(directory).absolute()
+        self.read_only = read_only
+        if read_only and not self.directory.is_dir():
+            raise FileNotFoundError(
+                f"Checkpointer: directory must be an existing checkpoint folder, got "
+                f"{self.directory}"
+            )
         policy = policies.AnyPreservationPolicy(
             [
                 policies.LatestN(n=keep_last),
@@ -67,8 +82,9 @@ class Checkpointer:
         options = ocp.CheckpointManagerOptions(
             preservation_policy=policy,
             enable_async_checkpointing=False,  # a save is complete when save() returns
-            cleanup_tmp_directories=True,  # leftovers of a killed save
-            create=True,
+            cleanup_tmp_directories=not read_only,  # leftovers of a killed save (ours only)
+            create=not read_only,
+            read_only=read_only,
         )
         self.manager = ocp.CheckpointManager(
             self.directory, options=options, item_names=("state", "meta")
@@ -80,23 +96,48 @@ class Checkpointer:
 
         Returns:
           the step folder's path (also remembered as ``latest_path``).
+
+        Raises:
+          PermissionError: the checkpointer is read-only.
         """
+        if self.read_only:
+            raise PermissionError(f"Checkpointer: {self.directory} was opened read-only")
         if step in self.manager.all_steps():
             self.manager.delete(step)  # a corrupt leftover of an earlier, interrupted run
         leaves = {f"{i:05d}": leaf for i, leaf in enumerate(jax.tree.leaves(state))}
         meta = {**meta, "paths": _paths(state), "shapes": _shapes(state)}
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
-            ),
-            metrics=None if metric is None else {"metric": float(metric), "step": int(step)},
-        )
-        self.manager.wait_until_finished()
         path = self._step_dir(step)
-        write_json(path / MANIFEST, _manifest(path))
+        try:
+            self.manager.save(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
+                ),
+                metrics=None if metric is None else {"metric": float(metric), "step": int(step)},
+            )
+            self.manager.wait_until_finished()
+            write_json(path / MANIFEST, _manifest(path))
+        except Exception as e:
+            code = _disk_full_errno(e)
+            if code is None:
+                raise
+            self._remove_partial(step)
+            raise OSError(
+                code,
+                f"Checkpointer: saving step {step} under {self.directory} failed, the disk is "
+                f"full ({os.strerror(code)}: {e}); the partial save was removed and the "
+                "previous checkpoint kept: free some space and rerun to resume",
+                str(self.directory),
+            ) from e
         self.latest_path = str(path)
         return self.latest_path
+
+    def _remove_partial(self, step: int) -> None:
+        """Delete a failed save's temp folders and its step folder (it has no manifest)."""
+        for p in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+            shutil.rmtree(p, ignore_errors=True)
+        if not (self._step_dir(step) / MANIFEST).is_file():
+            shutil.rmtree(self._step_dir(step), ignore_errors=True)
 
     def restore_latest(self, like_state, config: dict | None = None):
         """The newest intact checkpoint as ``(state, meta)``, or None if there is none.
@@ -236,6 +277,25 @@ def _check_structure(path: Path, meta: dict | None, paths: list[str], shapes: li
                 f"checkpoint {path} holds a state of other shapes: {p} has shape "
                 f"{tuple(saved)} there, the current state wants {tuple(wanted)}{hint}"
             )
+
+
+# A full disk reaches us as OSError, or as tensorstore's ValueError with the errno in its text.
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def _disk_full_errno(e: BaseException) -> int | None:
+    """ENOSPC / EFBIG / EDQUOT when ``e`` (or its cause) says the disk is full, else None."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in _DISK_FULL:
+            return e.errno
+        text = str(e)
+        m = re.search(r"os_error_code='?(\d+)", text)
+        if m and int(m.group(1)) in _DISK_FULL:
+            return int(m.group(1))
+        if "RESOURCE_EXHAUSTED" in text or "No space left" in text:
+            return errno.ENOSPC
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _shapes(state) -> list[list[int]]:

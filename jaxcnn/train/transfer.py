@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 
 import jax
 
@@ -89,7 +90,7 @@ def restore_subset(params, source, patterns, fn: str = "restore_subset"):
     return jax.tree_util.tree_map_with_path(pick, params)
 
 
-def load_variables(workdir) -> dict:
+def load_variables(workdir: str | os.PathLike) -> dict:
     """``{"params", maybe "batch_stats"}`` from the newest intact checkpoint of a run.
 
     Args:
@@ -99,13 +100,15 @@ def load_variables(workdir) -> dict:
       nested dicts of arrays, keyed as Flax keys them.
 
     Raises:
-      FileNotFoundError: the run has no intact checkpoint.
+      FileNotFoundError: the run has no intact checkpoint, or no ``checkpoints/`` folder
+        (named; nothing is created). The run's files are only read, never cleaned or deleted,
+        so a run still training is left intact.
     """
     from pathlib import Path
 
     from jaxcnn.train.checkpoint import Checkpointer
 
-    ckpt = Checkpointer(Path(workdir) / "checkpoints")
+    ckpt = Checkpointer(Path(workdir) / "checkpoints", read_only=True)
     found = ckpt.restore_latest_flat()
     if found is None:
         raise FileNotFoundError(f"load_variables: workdir must hold a checkpoint, got {workdir}")
