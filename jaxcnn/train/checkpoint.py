@@ -85,6 +85,7 @@ class Checkpointer:
             cleanup_tmp_directories=not read_only,  # leftovers of a killed save (ours only)
             create=not read_only,
             read_only=read_only,
+            save_interval_steps=0 if read_only else 1,  # orbax warns about 1 when read-only
         )
         self.manager = ocp.CheckpointManager(
             self.directory, options=options, item_names=("state", "meta")

@@ -108,7 +108,12 @@ def load_variables(workdir: str | os.PathLike) -> dict:
 
     from jaxcnn.train.checkpoint import Checkpointer
 
-    ckpt = Checkpointer(Path(workdir) / "checkpoints", read_only=True)
+    folder = Path(workdir) / "checkpoints"
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"load_variables: workdir must hold a checkpoint, got {workdir} (no folder {folder})"
+        )
+    ckpt = Checkpointer(folder, read_only=True)
     found = ckpt.restore_latest_flat()
     if found is None:
         raise FileNotFoundError(f"load_variables: workdir must hold a checkpoint, got {workdir}")
