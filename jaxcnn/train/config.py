@@ -31,7 +31,8 @@ class TrainConfig:
       warmup_steps: linear warm-up steps for "warmup_cosine".
       grad_clip: clip the global gradient norm to this value; None = no clipping.
       label_smoothing: mass moved uniformly over all classes in the cross-entropy target.
-      seed: the one seed; initialisation, shuffling and dropout all derive from it.
+      seed: the one seed, in ``[0, 2**63)``; initialisation, shuffling and dropout all derive
+        from it.
       steps_per_call: steps run in one compiled `lax.scan`; None = a whole epoch.
       checkpoint_every: save a checkpoint every this many steps (at call boundaries) and at
         the end; None = only at the end of each epoch (when a workdir is given).
@@ -77,6 +78,8 @@ class TrainConfig:
             ("keep_last", 1),
         ):
             _int_at_least(getattr(self, name), low, fn, name)
+        if self.seed >= 2**63:  # jax.random.key takes a C long
+            raise ValueError(f"{fn}: seed must be < 2**63, got {self.seed}")
         for name in ("steps_per_call", "checkpoint_every", "num_classes"):
             if getattr(self, name) is not None:
                 _int_at_least(getattr(self, name), 1, fn, name)

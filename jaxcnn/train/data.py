@@ -54,7 +54,8 @@ class Dataset:
           a Dataset of size N whose arrays live on the default device.
 
         Raises:
-          ValueError: leading axes differ, y is not integer, or weight's shape differs from y's.
+          ValueError: leading axes differ, y is not integer or does not fit in int32, or
+            weight's shape differs from y's.
         """
         y, weight, n = _checked_rows(x, y, weight, "Dataset.from_arrays")
         arrays = {"x": jax.tree.map(jnp.asarray, x), "y": jnp.asarray(y)}
@@ -81,7 +82,8 @@ class Dataset:
           a streamed Dataset of size N; ``x`` is the caller's array, not copied.
 
         Raises:
-          ValueError: leading axes differ, y is not integer, or weight's shape differs from y's.
+          ValueError: leading axes differ, y is not integer or does not fit in int32, or
+            weight's shape differs from y's.
         """
         y, weight, n = _checked_rows(x, y, weight, "Dataset.streaming")
         arrays = {"x": x, "y": y}
@@ -107,6 +109,11 @@ def _checked_rows(x, y, weight, fn):
         weight = np.asarray(weight, np.float32)
         if weight.shape != y.shape:
             raise ValueError(f"{fn}: weight must have shape {y.shape}, got {weight.shape}")
+    if y.size and (y.dtype.itemsize > 4 or y.dtype == np.uint32):
+        # Checked before the cast: 2**32 + 3 would otherwise train as label 3.
+        lo, hi = int(y.min()), int(y.max())
+        if lo < -(2**31) or hi >= 2**31:
+            raise ValueError(f"{fn}: y must fit in int32, got labels from {lo} to {hi}")
     return y.astype(np.int32), weight, int(n)
 
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcnn.train import provenance
+from jaxcnn.train import _resume, _validate, provenance
 from jaxcnn.train import results as results_io
 from jaxcnn.train.adapters import Adapted, as_model
 from jaxcnn.train.callbacks import BestCheckpoint, FitContext, PlotCurves
@@ -202,6 +202,7 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workd
     labelled = dict(zip(names, buckets, strict=True))
     if eval is not None:
         labelled["eval"] = eval
+    _validate.check_model_fits(adapted, variables, labelled, config.num_classes, fn)
     _check_labels(adapted, variables, labelled, fn)
     tx = make_optimizer(config, config.epochs * sum(steps), variables.get("params"), optimizer)
     state = initial_state(variables, tx, config.seed)
@@ -470,6 +471,7 @@ def _finish(plan: _Plan, state, progress: _Progress, ckpt, callbacks) -> FitResu
         best_epoch=best.best_row(progress.history)["epoch"] if best and progress.history else None,
         stopped_early=progress.stopped,
     )
+    result = _resume.settle(result, plan.workdir)
     if plan.workdir is not None:
         record = _results_record(result, plan.config, plan.mesh)
         record["config"] = plan.record
@@ -524,6 +526,7 @@ def evaluate(
     """
     _check_eval_args(dataset, batch_size, "evaluate")
     adapted = as_model(model, "evaluate")
+    _validate.check_model_fits(adapted, variables, {"dataset": dataset}, num_classes, "evaluate")
     _check_labels(adapted, variables, {"dataset": dataset}, "evaluate")
     nc = num_classes or _num_classes(adapted, variables, dataset)
     pairs = _metric_pairs(metrics, "evaluate")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable
 
 import jax
@@ -109,11 +111,16 @@ def weighted_values(fn: LossFn, logits, labels, weight, name: str) -> jax.Array:
     return values
 
 
+class NonFiniteEvalWarning(RuntimeWarning):
+    """An evaluation loss is NaN or infinite: the model's outputs are not usable."""
+
+
 def summarize(sums: dict) -> dict:
     """Turn summed metrics into JSON-able means: loss, accuracy, top5, per_class, confusion.
 
-    The confusion matrix holds summed weights: ints when every entry is a whole number (unit
-    weights), floats otherwise (fractional weights).
+    Warns `NonFiniteEvalWarning` when the loss is not finite (results files then hold null
+    with the reason beside it). The confusion matrix holds summed weights: ints when every
+    entry is a whole number (unit weights), floats otherwise (fractional weights).
     """
     w = float(sums["weight"])
     safe = max(w, 1e-12)
@@ -126,6 +133,13 @@ def summarize(sums: dict) -> dict:
     for name in sums:
         if name not in BUILTIN:
             out[name] = float(sums[name]) / safe
+    if not math.isfinite(out["loss"]):
+        warnings.warn(
+            f"evaluation loss is {out['loss']} (non-finite logits or parameters); the accuracy "
+            f"{out['accuracy']:.4f} beside it is not meaningful",
+            NonFiniteEvalWarning,
+            stacklevel=3,
+        )
     if "confusion" in sums:
         conf = jax.device_get(sums["confusion"])
         rows = conf.sum(axis=1)

@@ -20,8 +20,8 @@ def write_jsonl(path, rows) -> None:
 
 
 def write_text(path, text: str) -> None:
-    """Write ``text`` atomically (temp file in the same folder + os.replace)."""
-    _atomic_write_text(path, text)
+    """Write ``text`` durably (`jaxcnn._durable.write_text`)."""
+    _durable.write_text(path, text)
 
 
 def markdown_table(rows, columns) -> str:

@@ -1,0 +1,81 @@
+"""Checks `fit` and `evaluate` run before any compile, so bad input fails with a named error.
+
+Without them a model of the wrong output rank, labels of the wrong shape, an eval set of
+another input shape or ``variables`` of another model failed deep inside tracing (a Flax
+scope error, a broadcasting error in the loss), and a ``num_classes`` smaller than the labels
+silently dropped examples from the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxcnn.train.data import Dataset, take_rows
+
+
+def check_model_fits(model, variables, datasets: dict[str, Dataset], num_classes, fn: str) -> None:
+    """Raise ValueError unless the model maps every data set's batch to logits for its labels.
+
+    Args:
+      model: the loop's adapted model (`jaxcnn.train.adapters.Adapted`):
+        ``apply(variables, x, train, key)[0]`` -> logits ``(B, C)`` or ``(B, L, C)``.
+      variables: ``{"params", maybe "batch_stats"}``.
+      datasets: name an error uses -> `Dataset` (the first is the training set).
+      num_classes: the confusion matrix's classes, or None (= the model's C).
+      fn: the public function's name, for messages.
+
+    Raises:
+      ValueError: applying the model fails (``variables`` of another model, or a data set of
+        another input shape: named); the logits are not ``y.shape + (C,)``; or ``num_classes``
+        is smaller than a row-wise data set's largest label + 1.
+    """
+    first = None
+    for name, dataset in datasets.items():
+        batch = jax.eval_shape(dataset.take, dataset.arrays, jnp.zeros((1,), jnp.int32))
+        x_shapes = jax.tree.map(lambda a: tuple(a.shape[1:]), batch["x"])
+        try:
+            out = jax.eval_shape(
+                lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
+            )
+        except Exception as e:  # noqa: BLE001 - any tracing failure: say which input caused it
+            what = (
+                "variables must be the model's (from its init or a run of the same model)"
+                if first is None
+                else f"{name} examples must have the input shape of {first[0]}, {first[1]}"
+            )
+            raise ValueError(
+                f"{fn}: {what}; applying the model to {name} examples of shape {x_shapes} "
+                f"failed with {type(e).__name__}: {str(e)[:300]}"
+            ) from e
+        if first is None:
+            first = (name, x_shapes)
+        y_shape = tuple(batch["y"].shape)
+        if not hasattr(out, "shape") or out.ndim not in (2, 3):
+            got = getattr(out, "shape", type(out).__name__)
+            raise ValueError(
+                f"{fn}: the model must return logits (B, C) or (B, L, C), got {got} "
+                f"for a batch of {y_shape[0]}"
+            )
+        if tuple(out.shape[:-1]) != y_shape:
+            raise ValueError(
+                f"{fn}: {name} labels must have the logits' shape without C, "
+                f"{tuple(out.shape[:-1])} (logits {tuple(out.shape)}), got {y_shape}"
+                + ("; squeeze the labels to (N,)" if y_shape[1:] == (1,) else "")
+            )
+        _check_num_classes(num_classes, name, dataset, fn)
+
+
+def _check_num_classes(num_classes, name: str, dataset: Dataset, fn: str) -> None:
+    if num_classes is None or dataset.take is not take_rows:
+        return
+    y = dataset.arrays.get("y") if isinstance(dataset.arrays, dict) else None
+    if y is None or np.size(y) == 0:
+        return
+    hi = int(np.max(y))
+    if hi >= num_classes:
+        raise ValueError(
+            f"{fn}: num_classes must be > every label, got {num_classes} for {name} labels "
+            f"up to {hi} (the confusion matrix would silently drop those examples)"
+        )
