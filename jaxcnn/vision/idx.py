@@ -7,13 +7,14 @@ so a truncated or foreign file fails with a message instead of a garbled array.
 
 from __future__ import annotations
 
-import gzip
+import math
 import os
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from jaxcnn import _durable
 
 # IDX type codes -> big-endian NumPy dtypes (the format's own table).
 _CODES: dict[int, np.dtype] = {
@@ -25,6 +26,9 @@ _CODES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _DTYPE_TO_CODE = {v.newbyteorder("="): k for k, v in _CODES.items()}
+
+# Largest IDX file read (uncompressed): Fashion-MNIST's biggest is 47 MB.
+MAX_BYTES = 2**32
 
 INSTALL_HINT = "install it with `apt-get install dataset-fashion-mnist` or pass the folder path"
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -77,7 +81,8 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = _CODES[code]
-    want = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: np.prod wrapped 65536**4 to 0 and let a 16-byte file pass as empty.
+    want = header + math.prod(shape) * dtype.itemsize
     if len(raw) != want:
         what = "truncated" if len(raw) < want else "has trailing bytes"
         raise ValueError(
@@ -118,18 +123,10 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | No
     if compress is None:
         compress = path.suffix == ".gz"
     if compress:
+        import gzip
+
         body = gzip.compress(body, mtime=0)  # mtime=0: same bytes for the same array
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename, or a power cut can leave it empty
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _durable.write_bytes(path, body)
 
 
 def load_idx_pair(
@@ -208,10 +205,45 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"read_idx: path must exist, got {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"read_idx: path must be an IDX file, got a folder: {path}")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by file name
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as err:  # zlib: a corrupt body
-            raise ValueError(f"read_idx: {path} must be a complete gzip file, got {err}") from err
+        raw = _gunzip(raw, path)
     return raw
+
+
+def _gunzip(data: bytes, path: Path) -> bytes:
+    """Decompress a gzipped IDX file, never more than its header declares (+1 byte).
+
+    A small file that inflates to gigabytes (a gzip bomb) fails once it passes the size its
+    own header gives, or at once if that size is above `MAX_BYTES`.
+    """
+    stream = zlib.decompressobj(wbits=31)  # 31: gzip framing
+    try:
+        out = stream.decompress(data, 4 + 4 * 255)  # the longest possible header
+        declared = _declared_size(out)
+        if declared is not None:
+            if declared > MAX_BYTES:
+                raise ValueError(
+                    f"read_idx: {path} header must declare at most {MAX_BYTES} bytes, got "
+                    f"{declared}"
+                )
+            if declared + 1 > len(out):  # max_length 0 would mean no limit
+                out += stream.decompress(stream.unconsumed_tail, declared + 1 - len(out))
+    except zlib.error as err:  # a corrupt body or checksum
+        raise ValueError(f"read_idx: {path} must be a complete gzip file, got {err}") from err
+    if declared is not None and not stream.eof and len(out) <= declared:
+        raise ValueError(f"read_idx: {path} must be a complete gzip file, got a truncated one")
+    return out
+
+
+def _declared_size(head: bytes) -> int | None:
+    """The total size an IDX header declares, or None if ``head`` is not a full IDX header."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _CODES:
+        return None
+    header = 4 + 4 * head[3]
+    if len(head) < header:
+        return None
+    shape = (int.from_bytes(head[i : i + 4], "big") for i in range(4, header, 4))
+    return header + math.prod(shape) * _CODES[head[2]].itemsize

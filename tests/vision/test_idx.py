@@ -115,5 +115,49 @@ def test_write_is_synced_before_the_rename(tmp_path, monkeypatch):
         idx.os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))
     )
     idx.write_idx(tmp_path / "x", np.zeros((2, 2), np.uint8))
-    assert events == ["fsync", "replace"]
+    assert events == ["fsync", "replace", "fsync"]  # the file, then its folder (the rename)
     np.testing.assert_array_equal(idx.read_idx(tmp_path / "x"), np.zeros((2, 2), np.uint8))
+
+
+def test_header_sizes_are_multiplied_as_python_ints(tmp_path):
+    # 65536**4 wrapped to 0 in np.prod(int64): a 20-byte file passed as an empty array.
+    (tmp_path / "x").write_bytes(bytes([0, 0, 8, 4]) + (65536).to_bytes(4, "big") * 4)
+    with pytest.raises(ValueError, match=r"must be \d{20,} bytes .*truncated"):
+        idx.read_idx(tmp_path / "x")
+
+
+def test_gzip_bomb_is_not_decompressed_past_the_declared_size(tmp_path, monkeypatch):
+    import gzip
+
+    header = bytes([0, 0, 8, 1]) + (4).to_bytes(4, "big")
+    bomb = gzip.compress(header + bytes(4) + bytes(50_000_000))  # ~50 KB on disk
+    (tmp_path / "b.gz").write_bytes(bomb)
+    seen = []
+    real = idx.zlib.decompressobj
+
+    class Spy:
+        def __init__(self, *a, **k):
+            self.inner = real(*a, **k)
+
+        def decompress(self, data, max_length=0):
+            out = self.inner.decompress(data, max_length)
+            seen.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(idx.zlib, "decompressobj", Spy)
+    with pytest.raises(ValueError, match=r"b\.gz must be 12 bytes .*has trailing bytes"):
+        idx.read_idx(tmp_path / "b.gz")
+    assert sum(seen) <= 1024  # a header's worth, never the 50 MB
+    monkeypatch.undo()
+    huge = gzip.compress(bytes([0, 0, 8, 1]) + (2**32 - 1).to_bytes(4, "big") + bytes(10))
+    (tmp_path / "h.gz").write_bytes(huge)
+    with pytest.raises(ValueError, match=r"h\.gz header must declare at most 4294967296 bytes"):
+        idx.read_idx(tmp_path / "h.gz")
+
+
+def test_folder_given_as_a_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match="must be an IDX file, got a folder"):
+        idx.read_idx(tmp_path)
