@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from jaxcnn.train.lock import LOCK_NAME, WorkdirLockedError, holder, locks_workdir, workdir_lock
+from jaxcnn.train.lock import LOCK_NAME, holder, locks_workdir, workdir_lock
 
 TRY_LOCK = (
     "import sys\n"
