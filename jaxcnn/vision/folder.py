@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,16 @@ from PIL import Image
 from jaxcnn import _checks
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_PIXELS = 2**25  # per image (5792 x 5792); a data set of larger images is not a folder
+# PIL reports a damaged file with any of these, not only OSError.
+_PIL_ERRORS = (
+    OSError,
+    SyntaxError,
+    EOFError,
+    struct.error,
+    IndexError,
+    Image.DecompressionBombError,
+)
 _OTHER_COLOUR = ("CMYK", "YCbCr", "LAB", "HSV")  # colour modes converted to RGB on reading
 
 
@@ -31,7 +42,8 @@ def load_image_folder(
       TypeError: ``channels`` not an int.
       FileNotFoundError: ``root`` is missing or holds no class folder with images.
       ValueError: ``channels`` not 1 or 3, images of different sizes, a grayscale image where RGB is
-        expected (or the reverse), or an unreadable file.
+        expected (or the reverse), an image above `MAX_PIXELS`, or an unreadable file (each
+        named).
     """
     if not _checks.is_int(channels):  # 3.0 passed "in (1, 3)" and failed later as a slice
         raise TypeError(
@@ -70,6 +82,13 @@ def load_image_folder(
 def _read(path: Path, channels: int) -> np.ndarray:
     try:
         with Image.open(path) as opened:
+            # Checked before decoding: a few-KB PNG can declare gigapixels (a decompression
+            # bomb); PIL only warns below twice its own, much larger, limit.
+            if opened.size[0] * opened.size[1] > MAX_PIXELS:
+                raise ValueError(
+                    f"load_image_folder: {path} must have at most {MAX_PIXELS} pixels, got "
+                    f"{opened.size[0]} x {opened.size[1]} (a decompression bomb?)"
+                )
             opened.load()
             im: Image.Image = opened
             mode = im.mode
@@ -80,8 +99,17 @@ def _read(path: Path, channels: int) -> np.ndarray:
                 im = im.convert("RGB")
                 mode = im.mode
             array = np.asarray(im)
-    except OSError as err:
-        raise ValueError(f"load_image_folder: {path} must be a readable image, got {err}") from err
+    except (
+        OSError,
+        SyntaxError,
+        EOFError,
+        struct.error,
+        IndexError,
+        Image.DecompressionBombError,
+    ) as err:
+        raise ValueError(
+            f"load_image_folder: {path} must be a readable image, got {type(err).__name__}: {err}"
+        ) from err
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     gray = array.ndim == 2 or mode in ("L", "LA", "I", "I;16", "F", "1")

@@ -84,3 +84,27 @@ def test_16_bit_images_are_scaled_to_0_1(tmp_path, monkeypatch, mode):
     x, _, _ = load_image_folder(tmp_path, channels=1)
     np.testing.assert_allclose(x[0, ..., 0], values / 65535.0, rtol=1e-6)
     assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    import zlib
+
+    from jaxcnn.vision import folder
+
+    # A few-KB PNG declaring 8000 x 8000 grey pixels (64 MB decoded), under PIL's own limits.
+    side = 8000
+    row = b"\0" + bytes(side)
+    body = zlib.compress(row * 200, 9)  # only 200 rows: PIL checks the header size first
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        return len(data).to_bytes(4, "big") + kind + data + crc
+
+    ihdr = side.to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "bomb.png").write_bytes(png)
+    with pytest.raises(
+        ValueError, match=r"bomb\.png must have at most \d+ pixels, got 8000 x"
+    ):
+        folder.load_image_folder(tmp_path, channels=1)
