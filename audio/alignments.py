@@ -30,20 +30,29 @@ def read_phn(path: str | os.PathLike) -> list[Segment]:
       A list of ``(start, end, symbol)`` tuples in file order.
 
     Raises:
-      ValueError: a line that is not two non-negative ints and a symbol, or an empty file
-        (the message names the file and the line number).
+      ValueError: a line that is not two non-negative ASCII ints and a symbol, a file that is
+        not UTF-8, or an empty file (the message names the file and the line number).
+      OSError: the file cannot be read (a folder: IsADirectoryError).
     """
     segments = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) != 3 or not (fields[0].isdigit() and fields[1].isdigit()):
-                raise ValueError(
-                    f"read_phn: line {number} of {path} must be 'start end symbol', got {line!r}"
-                )
-            segments.append((int(fields[0]), int(fields[1]), fields[2]))
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"read_phn: {path} must be UTF-8 text, got byte {raw[e.start]:#04x} on line {line}"
+        ) from e
+    for number, line in enumerate(text.split("\n"), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        # isascii: str.isdigit accepts "1²", which int() then refuses
+        if len(fields) != 3 or not all(f.isascii() and f.isdigit() for f in fields[:2]):
+            raise ValueError(
+                f"read_phn: line {number} of {path} must be 'start end symbol', got {line!r}"
+            )
+        segments.append((int(fields[0]), int(fields[1]), fields[2]))
     if not segments:
         raise ValueError(f"read_phn: {path} must contain at least one segment, got none")
     return segments

@@ -107,3 +107,19 @@ def test_write_phn_refuses_what_read_phn_cannot_read(tmp_path, segments, error, 
     ok = [(np.int64(0), np.int32(100), "iy")]  # NumPy ints are fine
     alignments.write_phn(tmp_path / "u.phn", ok)
     assert alignments.read_phn(tmp_path / "u.phn") == [(0, 100, "iy")]
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"0 10 a\n10 20 \xff\n", r"must be UTF-8 text, got byte 0xff on line 2"),
+        ("0 10 a\n1\u00b2 20 b\n".encode(), r"line 2 of .* must be 'start end symbol'"),
+        ("0 \u0661\u0662 a\n".encode(), r"line 1 of .* must be 'start end symbol'"),
+    ],
+)
+def test_read_phn_names_file_and_line(tmp_path, content, match):
+    path = tmp_path / "bad.phn"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match) as info:
+        alignments.read_phn(path)
+    assert "bad.phn" in str(info.value)
