@@ -125,6 +125,24 @@ def read_json(path: str | os.PathLike, *, fix: str = "delete it to rebuild it"):
         raise CorruptFileError(f"{path} is not valid JSON ({e}); {fix}") from e
 
 
+def read_utf8(path: str | os.PathLike, fn: str) -> str:
+    """The UTF-8 text of ``path``.
+
+    Raises:
+      OSError: the file cannot be read (named by the OS error; a folder: IsADirectoryError).
+      ValueError: the file is not UTF-8; the message names ``fn``, the file, the byte and
+        its 1-based line.
+    """
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"{fn}: {path} must be UTF-8 text, got byte {raw[e.start]:#04x} on line {line}"
+        ) from e
+
+
 def fsync_dir(folder: str | os.PathLike) -> None:
     """fsync a folder so that a rename in it survives a power cut (no-op where unsupported)."""
     try:

@@ -11,6 +11,7 @@ every machine, for any subset of the files, and independent of file order.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import zlib
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from jax.typing import ArrayLike
 from jaxcnn.text.sequences import BucketStats, bucket_sequences
 from jaxcnn.text.vocab import UNK_ID, Vocabulary
 
-from jaxcnn import _checks
+from jaxcnn import _checks, _durable
 
 if TYPE_CHECKING:  # imported late at run time: the data side works without jaxcnn.train
     from jaxcnn.train.data import Dataset
@@ -231,12 +232,15 @@ def read_labelled(
       ``Example.key`` is ``"{file name}:{line}"``.
 
     Raises:
-      ValueError: see ``errors``; or no example at all.
+      OSError: the file cannot be read (named).
+      ValueError: see ``errors``; a file that is not UTF-8 (byte and line named); or no
+        example at all.
     """
     fn = "read_labelled"
     mode = _checks.one_of(errors, ("RAISE", "SKIP"), fn, "errors")
     rows, no_label, empty = [], 0, 0
-    with open(path, encoding="utf-8") as f:
+    # newline=None: \r\n and \r end lines, as reading the file in text mode did
+    with io.StringIO(_durable.read_utf8(path, fn), newline=None) as f:
         for lineno, line in enumerate(f, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():

@@ -10,9 +10,8 @@ file really covers.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
-import tempfile
-from pathlib import Path
 
 import flax.linen as nn
 import jax
@@ -21,7 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from jaxcnn.text.vocab import PAD_ID, UNK_ID, Vocabulary
 
-from jaxcnn import _checks
+from jaxcnn import _checks, _durable
 
 
 class Embedding(nn.Module):
@@ -82,7 +81,9 @@ def load_vectors(
       ``(table, stats)``: ``table`` float32 ``(len(vocab), D)``, ``stats`` a :class:`VectorStats`.
 
     Raises:
-      ValueError: an empty file (or one with only a word2vec header), a word2vec header whose
+      OSError: the file cannot be read (named).
+      ValueError: a file that is not UTF-8 (byte and line named), an empty file (or one with
+        only a word2vec header), a word2vec header whose
         count is not the number of vectors, a dimension other than ``dim``, or a broken line
         (wrong number of fields or a non-number), with its 1-based line number.
     """
@@ -96,10 +97,12 @@ def load_vectors(
     ignored = 0
     file_dim = declared = None
     read = 0  # vector lines, kept or not
-    with open(path, encoding="utf-8") as f:
+    # newline=None: \r\n and \r end lines, as reading the file in text mode did
+    with io.StringIO(_durable.read_utf8(path, fn), newline=None) as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.rstrip("\r\n").rstrip(" ").split(" ")
-            if lineno == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            # isascii: str.isdigit accepts "1²", which int() refuses
+            if lineno == 1 and len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts):
                 declared, file_dim = int(parts[0]), int(parts[1])  # word2vec "count dim"
                 _check_dim(fn, file_dim, dim, path, lineno)
                 continue
@@ -183,16 +186,7 @@ def save_vectors(
     for word, row in zip(words, table[2:], strict=True):
         # 9 significant digits identify a float32 exactly: a round trip is bit-exact.
         lines.append(word + " " + " ".join(format(float(v), ".9g") for v in row))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    _durable.write_text(path, "\n".join(lines) + "\n")
 
 
 def replace_table(variables: dict, name: str, table: ArrayLike) -> dict:

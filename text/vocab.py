@@ -13,13 +13,11 @@ import dataclasses
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from jaxcnn import _checks
+from jaxcnn import _checks, _durable
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -134,25 +132,37 @@ class Vocabulary:
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON, atomically (temp file + ``os.replace``)."""
         obj = {"format": FORMAT, "tokens": list(self.tokens), "counts": list(self.counts)}
-        _atomic_write_text(Path(path), json.dumps(obj, ensure_ascii=False))
+        _durable.write_text(path, json.dumps(obj, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Read a vocabulary written by :meth:`save`.
 
         Raises:
-          ValueError: the file is not a vocabulary of this format, or lacks its ``tokens`` or
-            ``counts`` list.
+          FileNotFoundError / OSError: the file cannot be read (named).
+          ValueError: the file is not UTF-8 JSON (`jaxcnn._durable.CorruptFileError`), not a
+            vocabulary of this format, lacks its ``tokens`` or ``counts`` list, or holds a
+            non-string token, a count that is not an int >= 0, or duplicates (file named).
         """
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+        fn = "Vocabulary.load"
+        obj = _durable.read_json(path, fix="rebuild it with build_vocabulary(...).save(path)")
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             got = obj.get("format") if isinstance(obj, dict) else type(obj).__name__
-            raise ValueError(f"Vocabulary.load: file must have format {FORMAT!r}, got {got!r}")
+            raise ValueError(f"{fn}: {path} must have format {FORMAT!r}, got {got!r}")
         for key in ("tokens", "counts"):
             if not isinstance(obj.get(key), list):
                 got = "no such key" if key not in obj else type(obj[key]).__name__
-                raise ValueError(f"Vocabulary.load: {path} must have a list {key!r}, got {got}")
-        return cls(tuple(obj["tokens"]), tuple(int(c) for c in obj["counts"]))
+                raise ValueError(f"{fn}: {path} must have a list {key!r}, got {got}")
+        bad = [t for t in obj["tokens"] if not isinstance(t, str)][:3]
+        if bad:
+            raise ValueError(f"{fn}: {path} tokens must be strings, got {bad!r}")
+        bad = [c for c in obj["counts"] if not _checks.is_int(c) or c < 0][:3]
+        if bad:  # int("12") used to pass a string count, int("x") failed naming no file
+            raise ValueError(f"{fn}: {path} counts must be ints >= 0, got {bad!r}")
+        try:
+            return cls(tuple(obj["tokens"]), tuple(obj["counts"]))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{fn}: {path} does not hold a valid vocabulary: {e}") from e
 
 
 def build_vocabulary(
@@ -196,16 +206,3 @@ def build_vocabulary(
     tokens = (PAD, UNK) + tuple(w for w, _ in kept)
     counts = (0, unk_count) + tuple(c for _, c in kept)
     return Vocabulary(tokens, counts)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    # A crash mid-write must never leave a half-written file under the real name.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
