@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import tempfile
+import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from jaxcnn import _durable
+from jaxcnn._figure import save_figure
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
@@ -65,10 +67,16 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     ``overwrite``: a model folder holding a run of another config starts afresh (`fit`'s
     ``overwrite``); else `fit` raises `ProvenanceError`.
 
-    A model whose ``row.json`` already exists for the same config is reused (the main job resumes).
+    A model whose ``row.json`` already exists for the same config is reused (the main job resumes);
+    a damaged ``row.json`` (or the CNN's ``variables.npz``) is recomputed with a warning.
+
+    Raises:
+      ValueError: a name in ``config.models`` or ``config.augment`` is not one of `MODELS`
+        (checked before anything is written: ``--models ../../x`` made a folder outside).
     """
     from jaxcnn.train import Dataset, TrainConfig, fit, results
 
+    _check_models(config)  # before any folder is made: a name is a path under workdir
     out = Path(workdir)
     out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train), (x_test, y_test), num_classes = load_data(config)
@@ -166,11 +174,13 @@ def save_variables(path, variables) -> None:
     from flax import traverse_util
 
     flat = traverse_util.flatten_dict(variables, sep="/")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-    os.close(fd)
-    np.savez(tmp, **{k: np.asarray(v) for k, v in flat.items()})
-    os.replace(tmp, path)
+    arrays = {k: np.asarray(v) for k, v in flat.items()}
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+            np.savez(f, **arrays)
+
+    _durable.atomic_write(path, write)
 
 
 def load_variables(path) -> dict:
@@ -198,14 +208,36 @@ def plot_comparison(histories: dict, path) -> None:
     axes[1].set(xlabel="epoch", ylabel="test accuracy")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=80)
+    finally:
+        plt.close(fig)
+
+
+def _check_models(config: ImagesConfig) -> None:
+    for field in ("models", "augment"):
+        unknown = [m for m in getattr(config, field) if m not in MODELS]
+        if unknown:
+            raise ValueError(
+                f"images.run: config.{field} must be among {list(MODELS)}, got {unknown}"
+            )
 
 
 def _cached(path: Path, config: ImagesConfig, name: str):
+    """The model's cached ``{"config", "row", "history"}``, or None to (re)compute it."""
     if not path.exists():
         return None
-    cached = json.loads(path.read_text())
+    try:
+        cached = _durable.read_json(path)
+        if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict):
+            raise ValueError(f"{path} must hold a row, got {type(cached).__name__}")
+        if not isinstance(cached.get("history"), list):
+            raise ValueError(f"{path} must hold a history list")
+        if name == "cnn":  # the inspect experiment reads these
+            load_variables(path.parent / "variables.npz")
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        warnings.warn(f"images: damaged cache {path} ({e}); retraining {name}", stacklevel=3)
+        return None
 
     # Which other models run, or are augmented, does not change this model's result.
     def key(c: dict) -> dict:
@@ -216,9 +248,7 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

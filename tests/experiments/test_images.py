@@ -92,3 +92,47 @@ def _flat(tree, prefix=""):
             yield from _flat(v, f"{prefix}{k}/")
         else:
             yield f"{prefix}{k}", np.asarray(v)
+
+
+@pytest.mark.parametrize(
+    "model, damage",
+    [
+        ("mlp", lambda d: (d / "row.json").write_text('{"config": {"data')),  # truncated
+        ("mlp", lambda d: (d / "row.json").write_bytes(b"")),  # empty
+        ("mlp", lambda d: (d / "row.json").write_text("[1, 2]")),  # not a row
+        ("cnn", lambda d: (d / "variables.npz").write_bytes(bytes(64))),  # zeroed
+    ],
+)
+def test_damaged_cache_is_recomputed_with_a_warning(
+    images_run, tmp_path, monkeypatch, model, damage
+):
+    import shutil
+
+    import jaxcnn.train
+
+    config, workdir, _ = images_run
+    copy = tmp_path / "w"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns(".jaxcnn.lock"))
+    damage(copy / model)
+
+    def retrain(*args, **kwargs):
+        raise AssertionError("retrained")
+
+    monkeypatch.setattr(jaxcnn.train, "fit", retrain)
+    with pytest.warns(UserWarning, match=f"damaged cache .*{model}"):
+        with pytest.raises(AssertionError, match="retrained"):
+            images.run(dataclasses.replace(config, models=(model,)), str(copy))
+
+
+@pytest.mark.parametrize("field", ["models", "augment"])
+def test_model_names_cannot_escape_the_workdir(tmp_path, field):
+    config = dataclasses.replace(images.get_config(quick=True), **{field: ("../../x",)})
+    with pytest.raises(ValueError, match=rf"config\.{field} must be among"):
+        images.run(config, str(tmp_path / "a" / "b"))
+    assert not (tmp_path / "x").exists() and not (tmp_path / "a" / "x").exists()
+
+
+def test_results_files_are_strict_json(images_run):
+    from tests.strict_json import assert_strict_json_files
+
+    assert_strict_json_files(images_run[1], at_least=3)
