@@ -20,6 +20,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
+from jaxcnn._figure import save_figure
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import kernels
 
@@ -195,8 +196,10 @@ def save_edges_figure(photo, edges, l2, l1, path, name):
         ax.set_axis_off()
     fig.suptitle(f"Sobel edges: skimage.data.{name}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=70)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=70)
+    finally:
+        plt.close(fig)
 
 
 def save_boxes_figure(image, score, fired, path, title):
@@ -216,8 +219,10 @@ def save_boxes_figure(image, score, fired, path, title):
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=65)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=65)
+    finally:
+        plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcnn.experiments import images
 
+from jaxcnn._figure import save_figure
 from jaxcnn.arith.receptive import Window
 from jaxcnn.inspect import (
     conv_activations,
@@ -191,8 +192,10 @@ def save_occlusion(xs, maps, labels, path, dataset):
         for ax in axes[:, k]:
             ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=80)
+    finally:
+        plt.close(fig)
 
 
 def _is_conv(module) -> bool:

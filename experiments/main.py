@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+from jaxcnn import _durable
+
 # (name, module, what the table compares). Order: cheapest first, so a failure shows early.
 PIPELINES = (
     ("params", "jaxcnn.experiments.param_counts", "the notes' parameter and shape arithmetic"),
@@ -77,8 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         summary[name] = {"seconds": seconds, "rows": result.get("rows", [])}
         if name != "params":
             print(format_table(title, result.get("rows", []), seconds))
-    (workdir / "summary.json").parent.mkdir(parents=True, exist_ok=True)
-    (workdir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    text = json.dumps(_durable.strict_json(summary), indent=2, allow_nan=False, default=str)
+    _durable.write_text(workdir / "summary.json", text + "\n")
     return summary
 
 

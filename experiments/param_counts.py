@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxcnn import arith
+from jaxcnn import _durable, arith
 from jaxcnn import layers as L
 from jaxcnn.train import results
 from jaxcnn.train.lock import locks_workdir
@@ -254,9 +254,7 @@ def run(config: Config, workdir) -> dict:
             f"# The notes' parameter and shape figures, recomputed\n\ncommit "
             f"{out['code_version']}, {out['date']}\n\n"
         )
-        tmp = path / "results.md.tmp"
-        tmp.write_text(header + md)
-        tmp.replace(path / "results.md")
+        _durable.write_text(path / "results.md", header + md)
     return out
 
 

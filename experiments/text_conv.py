@@ -28,9 +28,8 @@ import dataclasses
 import datetime
 import json
 import math
-import os
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +45,8 @@ from jaxcnn.text.datasets import (
 from jaxcnn.text.sequences import bucket_sequences, pad_to
 from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 
+from jaxcnn import _durable
+from jaxcnn._figure import save_figure
 from jaxcnn.train.lock import locks_workdir
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
@@ -465,11 +466,10 @@ def plot_learning_curves(histories: dict, path: Path) -> None:
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        save_figure(fig, path, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 def _subset(items, n, rng):
@@ -479,17 +479,18 @@ def _subset(items, n, rng):
 
 
 def _read_json(path: Path):
+    """The parsed file, or None when it is missing or damaged (then it is rebuilt)."""
+    if not path.exists():
+        return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return _durable.read_json(path)
+    except (OSError, ValueError) as e:
+        warnings.warn(f"text_conv: {e}; recomputing it", stacklevel=2)
         return None
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

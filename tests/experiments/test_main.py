@@ -5,6 +5,8 @@ import json
 import pytest
 from jaxcnn.experiments import main as main_job
 
+from tests.strict_json import assert_strict_json_files
+
 
 def test_format_table_prints_every_row_and_marks_missing_values():
     rows = [
@@ -32,6 +34,7 @@ def test_only_params_runs_the_notes_arithmetic_and_writes_a_summary(tmp_path):
     counts = {row["item"]: row["computed"] for row in summary["params"]["rows"]}
     assert 158_474 in counts.values()  # the notes' MLP, counted from a real module
     assert (tmp_path / "params" / "results.json").exists()
+    assert_strict_json_files(tmp_path, at_least=2)
 
 
 def test_unknown_pipeline_is_an_error(capsys):

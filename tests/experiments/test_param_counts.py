@@ -6,6 +6,8 @@ import json
 
 from jaxcnn.experiments import param_counts
 
+from tests.strict_json import assert_strict_json_files
+
 
 def test_param_counts_reproduces_the_notes(tmp_path):
     out = param_counts.main(["--workdir", str(tmp_path), "--quick"])
@@ -37,5 +39,6 @@ def test_param_counts_reproduces_the_notes(tmp_path):
     assert row("100x100 image")["computed"] == 100_000_000
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(out["rows"]))
+    assert_strict_json_files(tmp_path)
     md = (tmp_path / "results.md").read_text()
     assert "10,000,100,000" in md and "| item |" in md

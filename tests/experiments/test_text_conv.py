@@ -7,6 +7,8 @@ import math
 import pytest
 from jaxcnn.experiments import text_conv
 
+from tests.strict_json import assert_strict_json_files
+
 
 def _tiny():
     return dataclasses.replace(
@@ -43,6 +45,18 @@ def test_quick_run_writes_rows_and_resumes(tmp_path):
     assert text_conv.run(config, str(tmp_path)) == json.loads(
         (tmp_path / "results.json").read_text()
     )
+    assert_strict_json_files(tmp_path, at_least=2)
+    # a damaged results.json is recomputed with a warning, not a crash
+    (tmp_path / "results.json").write_text('{"config": {"clas')
+
+    def recompute(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(text_conv, "load_data", recompute)
+        with pytest.warns(UserWarning, match=r"results\.json is not valid JSON"):
+            with pytest.raises(AssertionError, match="recomputed"):
+                text_conv.run(config, str(tmp_path))
 
 
 def test_bad_model_names():

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from jaxcnn.experiments import transfer
 
+from tests.strict_json import assert_strict_json_files
+
 
 @pytest.fixture(scope="module")
 def pretrained():
@@ -54,3 +56,4 @@ def test_run_quick(tmp_path):
     assert summary["rows"][1]["test_accuracy"] > 0.5  # frozen features transfer to 5-9
     assert summary["rows"][1]["params"] == 256 * 5 + 5  # logistic regression on 256 features
     assert (tmp_path / "results.md").exists()
+    assert_strict_json_files(tmp_path)
