@@ -189,6 +189,13 @@ def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):
     dilations = _checks.positive(_checks.ntuple(dilation, n, fn, "dilation"), fn, "dilation")
     (groups,) = _checks.positive(_checks.ntuple(groups, 1, fn, "groups"), fn, "groups")
     c_in, c_out = xs[-1], ks[-1]
+    if c_in == 0:  # the lanes lowering divided by it
+        raise ValueError(f"{fn}: x must have at least one input channel, got shape {xs}")
+    if 0 in ks[:-2]:
+        raise ValueError(
+            f"{fn}: kernel must have a window of size >= 1 on every spatial axis, got kernel "
+            f"shape {ks}"
+        )
     if c_in % groups:
         raise ValueError(f"{fn}: groups must divide the input channels {c_in}, got {groups}")
     if c_out % groups:
@@ -227,3 +234,7 @@ def check_bias(bias, c_out: int, fn: str) -> None:
         )
     if tuple(shape) != (c_out,):
         raise ValueError(f"{fn}: bias must have shape ({c_out},), got shape {tuple(shape)}")
+    dtype = getattr(bias, "dtype", None)
+    if dtype is None or not jnp.issubdtype(dtype, jnp.number):
+        # a str array has a shape too; NumPy's float conversion then failed unnamed
+        raise TypeError(f"{fn}: bias must be a numeric array, got dtype {dtype}")

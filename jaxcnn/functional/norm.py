@@ -88,7 +88,8 @@ def layer_norm(x, scale=None, bias=None, *, epsilon=1e-5, axis=-1) -> jax.Array:
       scale: ``None`` or an array of the normalised axes' sizes in increasing axis order,
         e.g. ``(D,)`` for ``axis=-1`` or ``(H, W, C)`` for ``axis=(-3, -2, -1)``.
       bias: ``None`` or the same shape as ``scale``.
-      epsilon: non-negative real added to the (biased) variance.
+      epsilon: positive real added to the (biased) variance (0 would turn a constant row,
+        variance 0, into 0/0 = NaN).
       axis: an int or a tuple of distinct ints (negative allowed): the axes normalised over,
         e.g. ``-1`` (features) or ``(-3, -2, -1)`` (a whole NHWC example).
 
@@ -98,7 +99,7 @@ def layer_norm(x, scale=None, bias=None, *, epsilon=1e-5, axis=-1) -> jax.Array:
     Raises:
       TypeError: a non-array or non-floating ``x``, a non-int axis, or a non-real ``epsilon``.
       ValueError: a rank-0 ``x``, an axis out of range or repeated, ``scale`` / ``bias`` of
-        the wrong shape, or a negative ``epsilon``.
+        the wrong shape, or an ``epsilon`` that is not > 0.
     """
     fn = "layer_norm"
     shape = getattr(x, "shape", None)
@@ -107,7 +108,7 @@ def layer_norm(x, scale=None, bias=None, *, epsilon=1e-5, axis=-1) -> jax.Array:
     if not shape:
         raise ValueError(f"{fn}: x must have rank >= 1 (an axis to normalise over), got shape ()")
     _checks.floating(x, fn, "x")
-    _epsilon(epsilon, fn)
+    _epsilon(epsilon, fn, positive=True)
     axes = _axes(axis, len(shape), fn)
     mean = jnp.mean(x, axis=axes, keepdims=True)
     centred = x - mean
@@ -148,11 +149,15 @@ def _vector(v, c: int, fn: str, name: str) -> None:
         raise ValueError(f"{fn}: {name} must have shape ({c},) (one per channel), got {got}")
 
 
-def _epsilon(epsilon, fn: str) -> None:
+def _epsilon(epsilon, fn: str, *, positive: bool = False) -> None:
     if not _checks.is_real(epsilon):
         raise TypeError(f"{fn}: epsilon must be a real number, got {type(epsilon).__name__}")
     if not epsilon >= 0:
         raise ValueError(f"{fn}: epsilon must be non-negative, got {epsilon!r}")
+    if positive and epsilon == 0:
+        raise ValueError(
+            f"{fn}: epsilon must be > 0 (a constant row has variance 0: 0/0 = NaN), got 0"
+        )
 
 
 def _affine(x, mean, inv, scale, bias, c, fn):
