@@ -2,6 +2,7 @@
 do not rot. Only structure and arithmetic are checked here; no timing is asserted."""
 
 import json
+import statistics
 
 import jax
 import jax.numpy as jnp
@@ -67,9 +68,18 @@ def test_conv_speed_main_writes_its_json(tmp_path, monkeypatch):
     assert {"jaxcnn", "flax"} <= set(entry) and entry["jaxcnn"]["median"] > 0
 
 
-def test_train_loop_runs_every_contender(monkeypatch):
+def test_train_loop_runs_every_contender(monkeypatch, tmp_path):
     monkeypatch.setitem(train_loop.CASES, "mlp_b256", (train_loop.FrameMLP, (840,), 138, 16, 4))
-    train_loop.main(["--cases", "mlp_b256", "--repeats", "2", "--no-torch"])
+    out = tmp_path / "loop.json"
+    train_loop.main(["--cases", "mlp_b256", "--repeats", "2", "--no-torch", "--out", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["case"] == "mlp_b256" and row["batch"] == 16
+    assert set(row["all"]) == {"this", "flax_step"}  # --no-torch: no torch contender
+    for kind in ("this", "flax_step"):
+        assert len(row["all"][kind]) == 2 and all(v > 0 for v in row["all"][kind])
+        assert row[f"{kind}_ex_s"] == statistics.median(row["all"][kind])
+    assert row["speedup_vs_flax_step"] == row["this_ex_s"] / row["flax_step_ex_s"]
+    assert "torch_ex_s" not in row
 
 
 def test_train_loop_tiny_job_runs(monkeypatch):

@@ -46,13 +46,26 @@ def test_shapes_and_counts(name):
 
 
 def test_augment_only_in_training():
-    x = jnp.arange(2 * 6 * 6 * 1, dtype=jnp.float32).reshape(2, 6, 6, 1)
+    x = jnp.arange(2 * 6 * 6 * 1, dtype=jnp.float32).reshape(2, 6, 6, 1) + 1.0
     layer = Augment(padding=1)
     assert layer.apply({}, x, train=False) is x
     a = layer.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
     b = layer.apply({}, x, train=True, rngs={"dropout": jax.random.key(0)})
     assert a.shape == x.shape
-    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, b)  # a function of the key
+    # Independent reference: every output example is one of the 3 x 3 shifted crops of the
+    # zero-padded input, flipped or not; and over a few keys the inputs do change (an
+    # identity Augment passed the old test).
+    padded = np.pad(np.asarray(x), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    changed = False
+    for seed in range(8):
+        out = np.asarray(layer.apply({}, x, train=True, rngs={"dropout": jax.random.key(seed)}))
+        for i in range(len(x)):
+            crops = [padded[i, dy : dy + 6, dx : dx + 6] for dy in range(3) for dx in range(3)]
+            crops += [c[:, ::-1] for c in crops]
+            assert any(np.array_equal(out[i], c) for c in crops), (seed, i)
+            changed |= not np.array_equal(out[i], np.asarray(x[i]))
+    assert changed
 
 
 def test_bad_names():
