@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything jaxcnn needs on a fresh Debian machine: the data sets that ship as
 # Debian packages and a virtual environment at .venv. Idempotent, and a no-op (well under a
-# second) when everything is already in place. Usage: bash scripts/setup.sh [--bench]
+# second) when everything is already in place. Usage: bash scripts/setup.sh [--bench] [--parity]
+# (--parity: PyTorch for the parity tests, as CI runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +19,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 extras="test,corpus"
-[ "${1:-}" = "--bench" ] && extras="$extras,bench"
+for arg in "$@"; do
+    case "$arg" in
+        --bench) extras="$extras,bench" ;;
+        --parity) extras="$extras,parity" ;;
+        *) echo "setup: unknown option $arg (want --bench, --parity)" >&2; exit 2 ;;
+    esac
+done
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$python" -c 'import sys; assert sys.version_info >= (3, 11), "jaxcnn needs Python >= 3.11"'
