@@ -79,3 +79,12 @@ def test_too_large_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", no_read)
     with pytest.raises(ValueError, match="must be under 1 GiB, got 100 bytes"):
         cifar.read_cifar_batch(tmp_path / "big")
+
+
+def test_damaged_pickle_with_an_unknown_codec_is_a_named_valueerror(tmp_path):
+    obj = {b"data": np.zeros((1, 3072), np.uint8), b"labels": [0]}
+    raw = pickle.dumps(obj, protocol=2)
+    assert b"latin1" in raw  # NumPy's array pickle encodes its bytes through a codec name
+    (tmp_path / "data_batch_1").write_bytes(raw.replace(b"latin1", b"latinX"))
+    with pytest.raises(ValueError, match=r"data_batch_1 must be a CIFAR python batch"):
+        cifar.read_cifar_batch(tmp_path / "data_batch_1")
