@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -63,6 +64,12 @@ def _finished_steps(workdir: Path) -> list[int]:
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _flat(variables: dict) -> dict:
     import jax
 
@@ -102,6 +109,14 @@ def test_two_runs_on_one_workdir(tmp_path):
     for k in got:
         assert final[k].tobytes() == got[k].tobytes(), k
     assert holder(workdir) is None
+    # One mode for every file of the run, from the umask: orbax's files were 0644 and the
+    # manifests, results and plots 0600, so another user could read checkpoints but not
+    # their manifests (and then counted every checkpoint as corrupt).
+    want = 0o666 & ~_umask()
+    modes = {str(p.relative_to(workdir)): p.stat().st_mode & 0o777 for p in workdir.rglob("*")}
+    files = {k: m for k, m in modes.items() if (workdir / k).is_file()}
+    assert any(k.endswith(MANIFEST) for k in files) and "results.json" in files
+    assert {k: m for k, m in files.items() if m != want} == {}
 
     # A reader changes nothing, even beside an in-progress save of a live run.
     tmp_save = workdir / "checkpoints" / "999.orbax-checkpoint-tmp-1234"
