@@ -39,9 +39,9 @@ def read_phn(path: str | os.PathLike) -> list[Segment]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
+        bad_line = raw.count(b"\n", 0, e.start) + 1
         raise ValueError(
-            f"read_phn: {path} must be UTF-8 text, got byte {raw[e.start]:#04x} on line {line}"
+            f"read_phn: {path} must be UTF-8 text, got byte {raw[e.start]:#04x} on line {bad_line}"
         ) from e
     for number, line in enumerate(text.split("\n"), 1):
         fields = line.split()

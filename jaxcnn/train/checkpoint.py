@@ -284,8 +284,9 @@ def _check_structure(path: Path, meta: dict | None, paths: list[str], shapes: li
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 
 
-def _disk_full_errno(e: BaseException) -> int | None:
-    """ENOSPC / EFBIG / EDQUOT when ``e`` (or its cause) says the disk is full, else None."""
+def _disk_full_errno(error: BaseException) -> int | None:
+    """ENOSPC / EFBIG / EDQUOT when ``error`` (or its cause) says the disk is full, else None."""
+    e: BaseException | None = error
     while e is not None:
         if isinstance(e, OSError) and e.errno in _DISK_FULL:
             return e.errno
