@@ -185,3 +185,65 @@ def _check_labels(labels, fn: str, arg: str) -> np.ndarray:
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise ValueError(f"{fn}: {arg} must hold non-negative ints, got dtype {labels.dtype}")
     return labels
+
+
+def with_baselines(rows: list[dict], baseline: dict | None, linear: dict | None) -> list[dict]:
+    """The model rows followed by the majority and linear baseline rows, for printed tables.
+
+    Args:
+      rows: model rows (``"model"``, ``"test_accuracy"``, ``"test_ci95"``, ...).
+      baseline: :func:`baseline_score`'s dict, or None; linear: ``"baseline_linear"``, or None.
+    """
+    extra = []
+    if baseline is not None:
+        extra.append({**baseline, "model": f"baseline: {baseline['model']}"})
+    if linear is not None:
+        extra.append({**linear, "model": f"baseline: {linear['model']}"})
+    return [*rows, *extra]
+
+
+def best_family(accuracy: dict[str, float]) -> str:
+    """The family (``"MLP"``, ``"CNN"``, ``"linear"``, ...) with the highest accuracy."""
+    return max(accuracy, key=accuracy.get)
+
+
+def family_ranking(rows: list[dict], families: dict[str, str], linear: dict | None) -> dict:
+    """Best test accuracy per family, ``{"MLP": 0.85, "CNN": 0.86, "linear": 0.83}``.
+
+    Args:
+      rows: model rows; a row whose model is not in ``families`` is left out (language models).
+      families: model name -> family; linear: the ``"baseline_linear"`` dict, or None.
+    """
+    best: dict[str, float] = {}
+    for r in rows:
+        fam = families.get(r["model"])
+        if fam is not None and r.get("test_accuracy") is not None:
+            best[fam] = max(best.get(fam, -1.0), float(r["test_accuracy"]))
+    if linear is not None:
+        best["linear"] = float(linear["test_accuracy"])
+    return dict(sorted(best.items(), key=lambda kv: -kv[1]))
+
+
+def ranking_note(main: dict, full: dict | None, full_source: str | None) -> str:
+    """Markdown lines: the family ranking here, the recorded ``--full`` one, and whether they agree.
+
+    Args:
+      main: :func:`family_ranking` of this run; full: the same for a recorded full-size run
+        (None: none recorded); full_source: where the full figures come from (command, date,
+        commit).
+    """
+
+    def order(r):
+        return " > ".join(f"{k} {v:.3f}" for k, v in r.items())
+
+    lines = [f"Ranking of the families (best model each), this run: {order(main)}."]
+    if not full:
+        lines.append("No recorded full-size run to compare with.")
+    else:
+        agree = best_family(main) == best_family(full)
+        lines.append(f"Recorded full-size run ({full_source}): {order(full)}.")
+        lines.append(
+            f"Best family here {best_family(main)}, at full size {best_family(full)}: "
+            + ("they agree." if agree else "they DISAGREE.")
+        )
+    return "\n".join(lines)
