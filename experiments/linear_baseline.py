@@ -29,6 +29,7 @@ def tfidf_logistic_regression(
     dev_labels=None,
     *,
     c_grid: Sequence[float] = TEXT_C_GRID,
+    min_df: int = 2,
     seed: int = 0,
 ) -> dict:
     """TF-IDF (words and word bigrams, sublinear tf) + multinomial logistic regression.
@@ -56,7 +57,7 @@ def tfidf_logistic_regression(
         )
     if not c_grid:
         raise ValueError(f"{fn}: c_grid must be a non-empty sequence of numbers, got {c_grid!r}")
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df)
     x_train = vectorizer.fit_transform(train_texts)
     grid = list(c_grid) if dev_texts is not None else [c_grid[0]]
     best, best_acc = None, -1.0

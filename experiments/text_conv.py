@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from jaxcnn.experiments import compare
 from jaxcnn.text.datasets import (
     LEXNAMES,
     bucket_datasets,
@@ -47,6 +48,13 @@ from jaxcnn.text.sequences import bucket_sequences, pad_to
 from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
+# Families for "which kind of model is best" (the language models are not ranked).
+FAMILIES = {"bag_of_embeddings": "MLP", **{n: "CNN" for n in CLASSIFIERS if n.startswith("kim")}}
+# The recorded --full run the main job's ranking is compared with (issue 26, 59d3a4b).
+FULL_RUN = {
+    "source": "issue 26: `--full` at 59d3a4b; linear = scikit-learn TF-IDF words + bigrams",
+    "ranking": {"CNN": 0.788, "linear": 0.753, "MLP": 0.710},
+}
 LANGUAGE_MODELS = ("causal_conv_lm", "window_mlp_lm")
 PROBES = ("dog", "water", "run", "red", "music", "king", "quickly", "disease")
 
@@ -144,6 +152,10 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
     for name in config.classifiers:
         row, histories[name] = fit_classifier(name, config, data, vectors, out / name, overwrite)
         rows.append(row)
+    baseline = compare.baseline_score(data["labels"]["train"], data["labels"]["test"],
+                                      seed=config.seed)  # fmt: skip
+    linear = linear_baseline(config, data)
+    rows = compare.mark_rows(rows, baseline["test_ci95"])
     if config.language_models:
         lm_data = load_lm_data(config, data)
         for name in config.language_models:
@@ -156,13 +168,19 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "data": data["stats"],
         "skipgram": skipgram,
         "loaded_vectors": loaded,
+        "baseline": baseline["test_accuracy"],
+        "baseline_ci95": baseline["test_ci95"],
+        "baseline_linear": linear,
+        "ranking": compare.family_ranking(rows, FAMILIES, linear),
         "seconds": time.perf_counter() - start,
         "code_version": results.code_version(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     results.write_json(out / "results.json", summary)
     _write_text(out / "results.md", markdown(summary))
-    plot_learning_curves(histories, out / "learning_curves.png")
+    plot_learning_curves(histories, out / "learning_curves.png",
+                         {"linear baseline": linear["test_accuracy"],
+                          "majority class": baseline["test_accuracy"]})  # fmt: skip
     return summary
 
 
@@ -178,9 +196,11 @@ def load_data(config: TextConfig) -> dict:
     test = _subset(test, config.eval_examples, rng)
     vocab = build_vocabulary((e.text for e in train), min_freq=config.min_freq,
                              max_size=config.max_vocab)  # fmt: skip
-    seqs, labels, enc = {}, {}, {}
+    seqs, labels, enc, texts = {}, {}, {}, {}
     for split, items in (("train", train), ("dev", dev), ("test", test)):
         seqs[split], labels[split], enc[split] = encode_examples(items, vocab)
+        # the raw text of exactly the examples the models see (for the TF-IDF baseline)
+        texts[split] = [e.text for e in items if encode_examples([e], vocab)[2].kept]
     train_sets, train_stats = bucket_datasets(
         seqs["train"], labels["train"], config.lengths, too_long=config.too_long,
         min_count=config.batch_size,
@@ -199,8 +219,8 @@ def load_data(config: TextConfig) -> dict:
         "test_buckets": dataclasses.asdict(test_stats),
         "classes": len(LEXNAMES),
     }
-    return {"vocab": vocab, "seqs": seqs, "labels": labels, "train": train_sets, "dev": dev_set,
-            "test": test_sets, "stats": stats}  # fmt: skip
+    return {"vocab": vocab, "seqs": seqs, "labels": labels, "texts": texts, "train": train_sets,
+            "dev": dev_set, "test": test_sets, "stats": stats}  # fmt: skip
 
 
 def load_lm_data(config: TextConfig, data: dict) -> dict:
@@ -328,7 +348,40 @@ def fit_classifier(
     row = _row(name, result, compiles, len(data["train"]), config.epochs)
     row.update(test_accuracy=test["accuracy"], test_loss=test["loss"],
                dev_accuracy=result.eval["accuracy"])  # fmt: skip
+    # glosses are the independent units: one per example, so the bucket order does not matter
+    predictions, labels = bucket_predictions(model, result.variables, data["test"])
+    row["test_ci95"] = compare.score(predictions, labels, seed=config.seed)["test_ci95"]
     return row, result.history
+
+
+def bucket_predictions(model, variables, datasets) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted classes and labels over several buckets, concatenated in bucket order."""
+    from jaxcnn.train import predict
+
+    preds = [np.asarray(predict(model, variables, d, batch_size=512)).argmax(axis=1)
+             for d in datasets]  # fmt: skip
+    labels = [np.asarray(d.arrays["y"]) for d in datasets]
+    return np.concatenate(preds), np.concatenate(labels)
+
+
+def linear_baseline(config: TextConfig, data: dict) -> dict:
+    """TF-IDF word + bigram logistic regression on the same glosses (C chosen on dev).
+
+    Returns:
+      ``{"model", "test_accuracy", "test_ci95", "C", "dev_accuracy", "features"}``.
+    """
+    from jaxcnn.experiments.linear_baseline import tfidf_logistic_regression
+
+    texts, labels = data["texts"], data["labels"]
+    fitted = tfidf_logistic_regression(texts["train"], labels["train"], texts["test"],
+                                       texts["dev"], labels["dev"], seed=config.seed)  # fmt: skip
+    return {
+        "model": fitted["model"],
+        **compare.score(fitted["predictions"], labels["test"], seed=config.seed),
+        "C": fitted["C"],
+        "dev_accuracy": fitted["dev_accuracy"],
+        "features": fitted["features"],
+    }
 
 
 def fit_language_model(name, config: TextConfig, lm: dict, workdir: Path, overwrite: bool = False):
@@ -421,17 +474,28 @@ def markdown(summary: dict) -> str:
     """results.md: the model table, the dense-vs-conv count and the skip-gram check."""
     from jaxcnn.train.results import markdown_table
 
-    cols = ["model", "params", "test_accuracy", "test_perplexity", "train_examples_per_s",
-            "buckets", "train_compiles", "xla_compiles"]  # fmt: skip
+    cols = ["model", "params", "test_accuracy", "test_ci95", "did_not_learn", "test_perplexity",
+            "train_examples_per_s", "buckets", "train_compiles", "xla_compiles"]  # fmt: skip
+    rows = compare.with_baselines(
+        summary["rows"],
+        {"model": "majority class", "test_accuracy": summary.get("baseline"),
+         "test_ci95": summary.get("baseline_ci95")} if "baseline" in summary else None,
+        summary.get("baseline_linear"),
+    )  # fmt: skip
+    rows = [{**r, "test_ci95": compare.format_ci(r["test_ci95"])} if "test_ci95" in r else r
+            for r in rows]  # fmt: skip
     d = summary["dense_vs_conv"]
     lines = [
         "# WordNet glosses: 45 lexicographer classes; next-word prediction", "",
         f"config: `{json.dumps(summary['config'])}`", f"commit {summary['code_version']}, "
-        f"{summary['date']}, {summary['seconds']:.0f} s", "", markdown_table(summary["rows"], cols),
+        f"{summary['date']}, {summary['seconds']:.0f} s", "", markdown_table(rows, cols),
         f"Dense {d['length']}x{d['dim']} -> {d['length']}x{d['dim']}: {d['dense_params']:,} "
         f"parameters; width-{d['width']} convolution: {d['conv_params']:,} "
         f"({d['ratio']:,.0f}x fewer).", "",
     ]  # fmt: skip
+    if "ranking" in summary:
+        full = FULL_RUN["ranking"] if summary["config"]["wordnet_dir"] is None else None
+        lines += [compare.ranking_note(summary["ranking"], full, FULL_RUN["source"]), ""]
     sg = summary.get("skipgram")
     if sg:
         lines += [
@@ -444,8 +508,9 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_learning_curves(histories: dict, path: Path) -> None:
-    """Training loss per epoch of every model (and dev accuracy of the classifiers)."""
+def plot_learning_curves(histories: dict, path: Path, references: dict | None = None) -> None:
+    """Training loss per epoch of every model (and dev accuracy of the classifiers);
+    ``references`` (name -> test accuracy, the baselines) as dashed lines on the accuracy panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -457,6 +522,8 @@ def plot_learning_curves(histories: dict, path: Path) -> None:
         ax1.plot(epochs, [h["train_loss"] for h in hist], marker="o", label=name)
         if hist and "eval_accuracy" in hist[0]:
             ax2.plot(epochs, [h["eval_accuracy"] for h in hist], marker="o", label=name)
+    for (label, value), style in zip((references or {}).items(), ("--", ":"), strict=False):
+        ax2.axhline(value, color="gray", linestyle=style, label=f"{label} (test)")
     ax1.set(xlabel="epoch", ylabel="training loss", title="training loss")
     ax2.set(xlabel="epoch", ylabel="dev accuracy", title="classifiers: dev accuracy")
     ax1.legend(fontsize=7)
