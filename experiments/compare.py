@@ -247,3 +247,35 @@ def ranking_note(main: dict, full: dict | None, full_source: str | None) -> str:
             + ("they agree." if agree else "they DISAGREE.")
         )
     return "\n".join(lines)
+
+
+def summarize(rows, train_labels, test_labels, units, linear, families, *, seed: int = 0) -> dict:
+    """Everything a pipeline's results.json gains from the comparison, in one call.
+
+    Args:
+      rows: model rows with ``"test_accuracy"``; train_labels, test_labels, units: as
+        :func:`baseline_score`; linear: the ``"baseline_linear"`` dict; families: model -> family.
+
+    Returns:
+      ``{"rows" (marked with "did_not_learn"), "baseline", "baseline_ci95", "baseline_linear",
+      "ranking"}``.
+    """
+    base = baseline_score(train_labels, test_labels, units, seed=seed)
+    marked = mark_rows(rows, base["test_ci95"])
+    return {
+        "rows": marked,
+        "baseline": base["test_accuracy"],
+        "baseline_ci95": base["test_ci95"],
+        "baseline_linear": linear,
+        "ranking": family_ranking(marked, families, linear),
+    }
+
+
+def table_rows(summary: dict) -> list[dict]:
+    """Model rows plus the baseline rows, intervals printed as text (for results.md)."""
+    base = None
+    if summary.get("baseline") is not None:
+        base = {"model": "majority class", "test_accuracy": summary["baseline"],
+                "test_ci95": summary.get("baseline_ci95")}  # fmt: skip
+    rows = with_baselines(summary["rows"], base, summary.get("baseline_linear"))
+    return [{**r, "test_ci95": format_ci(r.get("test_ci95"))} for r in rows]
