@@ -133,3 +133,35 @@ def test_score_gives_accuracy_and_interval():
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_family_ranking_and_the_note_say_which_family_wins_and_whether_sizes_agree():
+    rows = [
+        {"model": "bag", "test_accuracy": 0.53},
+        {"model": "kim_a", "test_accuracy": 0.55},
+        {"model": "kim_b", "test_accuracy": 0.58},
+        {"model": "lm", "test_accuracy": 0.34},  # not a classifier family: left out
+    ]
+    families = {"bag": "MLP", "kim_a": "CNN", "kim_b": "CNN"}
+    linear = {"model": "tfidf", "test_accuracy": 0.63, "test_ci95": [0.61, 0.65]}
+    ranking = compare.family_ranking(rows, families, linear)
+    assert ranking == {"linear": 0.63, "CNN": 0.58, "MLP": 0.53}
+    assert list(ranking) == ["linear", "CNN", "MLP"]
+    full = {"CNN": 0.788, "linear": 0.753, "MLP": 0.71}
+    note = compare.ranking_note(ranking, full, "a full run")
+    assert "linear 0.630 > CNN 0.580 > MLP 0.530" in note and "they DISAGREE" in note
+    assert "they agree" in compare.ranking_note(full, full, "a full run")
+    assert "No recorded full-size run" in compare.ranking_note(ranking, None, None)
+
+
+def test_summarize_marks_rows_against_the_majority_interval():
+    train = np.array([0, 0, 0, 1, 2])
+    test = np.array([0, 1, 2, 0] * 50)  # majority class 0: accuracy 0.5
+    rows = [{"model": "a", "test_accuracy": 0.5}, {"model": "b", "test_accuracy": 0.9}]
+    linear = {"model": "lin", "test_accuracy": 0.7, "test_ci95": [0.6, 0.8]}
+    out = compare.summarize(rows, train, test, None, linear, {"a": "MLP", "b": "CNN"})
+    assert out["baseline"] == 0.5 and out["baseline_linear"] is linear
+    assert [r["did_not_learn"] for r in out["rows"]] == [True, False]
+    table = compare.table_rows(out)
+    assert [r["model"] for r in table][-2:] == ["baseline: majority class", "baseline: lin"]
+    assert table[-1]["test_ci95"] == "[0.600, 0.800]"
