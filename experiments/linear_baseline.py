@@ -1,12 +1,13 @@
 """The classical linear baseline of each pipeline, on exactly the pipeline's split.
 
-* text: logistic regression on TF-IDF word + bigram features (scikit-learn, sparse; the
-  regularisation strength chosen on the dev glosses);
+* text: logistic regression on TF-IDF word + bigram features (scikit-learn, sparse; C = 30,
+  or the dev-best of a grid: :data:`TEXT_C_GRID`);
 * speech and images: softmax (multinomial logistic) regression on the inputs the models see,
   standardised with the training set's per-input mean and deviation (the 21x40 MFCC windows;
   the pixels), trained with the project's own loop (``jaxcnn.train.fit``) on the same Dataset,
   so the speech windows stay one gather from the frame bank and no ``(N, 840)`` copy exists.
-  Measured against scikit-learn (``docs/performance.md``: same accuracy, several times faster).
+  Measured against scikit-learn (docs/images.md, docs/audio.md: as good or better, 7x to 50x
+  faster under load).
 
 scikit-learn is imported inside :func:`tfidf_logistic_regression` only (an optional
 dependency of the experiments, never of the library).
