@@ -208,10 +208,12 @@ def cached(path, key: dict, compute) -> dict:
 
     path = Path(path)
     key = json.loads(json.dumps(key))
-    if path.exists():
+    try:
         stored = json.loads(path.read_text())
-        if stored.get("key") == key:
-            return stored["row"]
+    except (OSError, ValueError):  # absent, unreadable or damaged: compute it again
+        stored = None
+    if isinstance(stored, dict) and stored.get("key") == key and "row" in stored:
+        return stored["row"]
     row = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     results.write_json(path, {"key": key, "row": row})

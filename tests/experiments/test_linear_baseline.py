@@ -69,3 +69,19 @@ def test_tfidf_baseline_reads_words_and_bigrams_and_picks_c_on_dev():
     assert out["C"] == 1.0 and out["dev_accuracy"] == 1.0  # ties keep the first C
     with pytest.raises(ValueError, match="train_labels must have shape"):
         linear_baseline.tfidf_logistic_regression(texts, labels[:3], texts)
+
+
+def test_cached_reuses_the_row_for_the_same_key_only(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"test_accuracy": 0.5 + len(calls)}
+
+    path = tmp_path / "linear" / "row.json"
+    first = linear_baseline.cached(path, {"a": 1}, compute)
+    assert linear_baseline.cached(path, {"a": 1}, compute) == first and len(calls) == 1
+    assert linear_baseline.cached(path, {"a": 2}, compute) != first and len(calls) == 2
+    path.write_text('{"key": {"a": 2}, "ro')  # damaged: recomputed, not an error
+    linear_baseline.cached(path, {"a": 2}, compute)
+    assert len(calls) == 3
