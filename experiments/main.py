@@ -28,12 +28,14 @@ PIPELINES = (
     ("images", "jaxcnn.experiments.images", "Fashion-MNIST (10 classes)"),
 )
 
-# Columns of the per-pipeline table, in order, with how to print them.
+# Columns of the per-pipeline table, in order, with how to print them (a format string or a
+# function of the value).
 COLUMNS = (
     ("model", "model", "{}"),
     ("params", "parameters", "{:,}"),
     ("test_accuracy", "test acc.", "{:.4f}"),
     ("test_per_39", "PER (39 phones)", "{:.3f}"),  # speech only; "-" elsewhere
+    ("test_ci95", "95% interval", "ci"),
     ("train_examples_per_s", "train ex/s", "{:,.0f}"),
 )
 
@@ -78,14 +80,31 @@ def main(argv: list[str] | None = None) -> dict:
         seconds = time.perf_counter() - start
         summary[name] = {"seconds": seconds, "rows": result.get("rows", [])}
         if name != "params":
-            print(format_table(title, result.get("rows", []), seconds))
+            print(format_table(title, table_rows(result), seconds))
     text = json.dumps(_durable.strict_json(summary), indent=2, allow_nan=False, default=str)
     _durable.write_text(workdir / "summary.json", text + "\n")
     return summary
 
 
+def table_rows(result: dict) -> list[dict]:
+    """A pipeline's model rows, then its majority-class and linear baselines (issue 26)."""
+    from jaxcnn.experiments import compare
+
+    base = None
+    if result.get("baseline") is not None:
+        base = {"model": "majority class", "test_accuracy": result["baseline"],
+                "test_ci95": result.get("baseline_ci95")}  # fmt: skip
+    return compare.with_baselines(result.get("rows", []), base, result.get("baseline_linear"))
+
+
 def format_table(title: str, rows: list[dict], seconds: float) -> str:
-    """One markdown table of MLP vs CNN rows (columns in ``COLUMNS``; extra keys ignored)."""
+    """One markdown table of MLP vs CNN rows (columns in ``COLUMNS``; extra keys ignored).
+
+    A row marked ``did_not_learn`` (accuracy not above the majority baseline's interval) says so
+    after its name.
+    """
+    from jaxcnn.experiments.compare import format_ci
+
     lines = [f"\n{title}  ({seconds:.0f} s)", ""]
     lines.append("| " + " | ".join(header for _, header, _ in COLUMNS) + " |")
     lines.append("|" + "---|" * len(COLUMNS))
@@ -93,7 +112,12 @@ def format_table(title: str, rows: list[dict], seconds: float) -> str:
         cells = []
         for key, _, fmt in COLUMNS:
             value = row.get(key)
-            cells.append("-" if value is None else fmt.format(value))
+            if value is None:
+                cells.append("-")
+            else:
+                cells.append(format_ci(value) if fmt == "ci" else fmt.format(value))
+        if row.get("did_not_learn"):
+            cells[0] += " (did not learn)"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 from jaxcnn.audio import corpus, phones
+from jaxcnn.experiments import compare, linear_baseline
 
 from jaxcnn.paths import data_home
 from jaxcnn.train.lock import locks_workdir
 
 MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
+FAMILIES = {"mlp": "MLP", "notes_cnn": "CNN", "cnn_100k": "CNN", "time_cnn": "CNN"}  # issue 26
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,7 +127,7 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
         model_dir = out / name
         model_dir.mkdir(exist_ok=True)
         cached = _cached(model_dir / "row.json", config, data["fingerprint"])
-        if cached is not None:
+        if cached is not None and "test_ci95" in cached["row"]:  # older rows lack the interval
             rows.append(cached["row"])
             histories[name] = cached["history"]
             confusions[name] = np.array(cached["confusion"])
@@ -159,6 +161,13 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
             "test_phone39_accuracy": scores["phone39_accuracy"],
             "test_per_39": per["per_39"],
             "test_per_39_argmax": per["per_39_argmax"],
+            # issue 26: bootstrap over test utterances (frames of one utterance are not independent)
+            "test_ci95": compare.score(
+                np.asarray(logits).argmax(axis=1),
+                test_bank.labels,
+                test_bank.utterance,
+                seed=config.seed,
+            )["test_ci95"],
             "dev_accuracy": float(result.history[-1].get("eval_accuracy", float("nan"))),
             "train_accuracy": float(result.history[-1]["train_accuracy"]),
             "train_examples_per_s": float(result.throughput),
@@ -181,6 +190,12 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
                 "confusion": scores["phone_confusion"].tolist(),
             },
         )
+    # issue 26: majority and linear baselines, "did not learn", family ranking (experiments.compare)
+    linear = _linear(config, out, datasets, banks, data["fingerprint"])
+    comparison = compare.summarize(rows, train_bank.labels, test_bank.labels,
+                                   test_bank.utterance, linear, FAMILIES,
+                                   seed=config.seed)  # fmt: skip
+    rows = comparison.pop("rows")
     best = max(rows, key=lambda r: r["test_accuracy"])["model"]
     summary = {
         "config": _asdict(config),
@@ -188,13 +203,15 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "data": data,
         "rows": rows,
+        **comparison,
         "best": best,
         "history": histories,
     }
     results.write_json(out / "results.json", summary)
-    columns = ["model", "params", "test_accuracy", "test_phone_accuracy",
-               "test_phone39_accuracy", "test_per_39", "test_per_39_argmax", "dev_accuracy",
-               "train_accuracy", "train_examples_per_s", "epochs"]  # fmt: skip
+    columns = ["model", "params", "test_accuracy", "test_ci95", "did_not_learn",
+               "test_phone_accuracy", "test_phone39_accuracy", "test_per_39",
+               "test_per_39_argmax", "dev_accuracy", "train_accuracy", "train_examples_per_s",
+               "epochs"]  # fmt: skip
     note = (
         f"\n\nFrame accuracy on {data['frames']['test']:,} frames of "
         f"{data['speakers']['test']} unseen test speakers ({data['hours']:.2f} h corpus "
@@ -204,7 +221,9 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "the training alignments (test_per_39) or after frame-wise arg-max (..._argmax). "
         f"Commit {summary['code_version']}, {summary['date']}.\n"
     )
-    (out / "results.md").write_text(results.markdown_table(rows, columns) + note)
+    note += "\n" + compare.ranking_note(comparison["ranking"], None, None) + "\n"  # issue 26
+    table = results.markdown_table(compare.table_rows(summary), columns)  # issue 26: + baselines
+    (out / "results.md").write_text(table + note)
     plot_learning_curves(histories, out / "learning_curves.png")
     plot_confusion(confusions[best], out / "confusion.png", f"{best}: test phones (row-normalised)")
     return summary
@@ -342,6 +361,20 @@ def corpus_split_choices() -> tuple[str, ...]:
     from jaxcnn.audio import corpus_folder
 
     return corpus_folder.SPLITS
+
+
+def _linear(config: SpeechConfig, out: Path, datasets: dict, banks: dict, fingerprint) -> dict:
+    """The linear baseline on the same windows (issue 26), cached in ``<workdir>/linear``."""
+    test = banks["test"][0]
+    key = {k: v for k, v in _asdict(config).items() if k not in ("models", "epochs")}
+    return linear_baseline.cached(
+        out / "linear" / "row.json",
+        {**key, "fingerprint": fingerprint, "training": linear_baseline.WINDOW_TRAINING},
+        lambda: linear_baseline.windows_baseline(
+            datasets["train"], datasets["test"], test.labels, test.utterance,
+            phones.NUM_STATES, seed=config.seed,
+        ),
+    )  # fmt: skip
 
 
 def _make(name: str):

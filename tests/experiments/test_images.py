@@ -31,6 +31,23 @@ def test_rows_follow_the_contract_and_learn(images_run):
     saved = json.loads((workdir / "results.json").read_text())
     assert saved["rows"] == summary["rows"]
     assert "| mlp |" in (workdir / "results.md").read_text()
+
+
+def test_rows_carry_intervals_and_the_baselines(images_run):
+    config, workdir, summary = images_run
+    (_, y_train), (_, y_test), _ = images.load_data(config)
+    majority = np.bincount(y_train).argmax()
+    assert summary["baseline"] == pytest.approx(np.mean(y_test == majority))
+    linear = summary["baseline_linear"]
+    assert {"model", "test_accuracy", "test_ci95"} <= set(linear)
+    assert linear["test_accuracy"] > 0.8  # 8x8 digits are nearly linearly separable
+    for row in [*summary["rows"], linear]:
+        low, high = row["test_ci95"]
+        assert low <= row["test_accuracy"] <= high and high - low < 0.2
+    assert not any(r["did_not_learn"] for r in summary["rows"])
+    text = (workdir / "results.md").read_text()
+    assert "| baseline: majority class |" in text and "logistic regression on pixels" in text
+    assert "Ranking of the families" in text
     assert (workdir / "learning_curves.png").stat().st_size > 0
 
 

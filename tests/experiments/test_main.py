@@ -15,15 +15,36 @@ def test_format_table_prints_every_row_and_marks_missing_values():
             "params": 158474,
             "test_accuracy": 0.59312,
             "test_per_39": 0.4567,
+            "test_ci95": [0.5711, 0.6149],
             "train_examples_per_s": 12345.6,
         },
         {"model": "cnn", "params": 9204, "test_accuracy": None},
+        {"model": "notes", "params": 9204, "test_accuracy": 0.058, "did_not_learn": True},
     ]
     table = main_job.format_table("speech", rows, 61.2).splitlines()
     assert table[1] == "speech  (61 s)"
-    assert table[3] == "| model | parameters | test acc. | PER (39 phones) | train ex/s |"
-    assert table[5] == "| mlp | 158,474 | 0.5931 | 0.457 | 12,346 |"
-    assert table[6] == "| cnn | 9,204 | - | - | - |"
+    assert table[3] == (
+        "| model | parameters | test acc. | PER (39 phones) | 95% interval | train ex/s |"
+    )
+    assert table[5] == "| mlp | 158,474 | 0.5931 | 0.457 | [0.571, 0.615] | 12,346 |"
+    assert table[6] == "| cnn | 9,204 | - | - | - | - |"
+    assert table[7] == "| notes (did not learn) | 9,204 | 0.0580 | - | - | - |"
+
+
+def test_table_rows_end_with_the_baselines():
+    result = {
+        "rows": [{"model": "mlp", "test_accuracy": 0.6}],
+        "baseline": 0.05,
+        "baseline_ci95": [0.04, 0.06],
+        "baseline_linear": {"model": "logistic regression", "test_accuracy": 0.55,
+                            "test_ci95": [0.5, 0.6]},
+    }  # fmt: skip
+    rows = main_job.table_rows(result)
+    assert [r["model"] for r in rows] == [
+        "mlp", "baseline: majority class", "baseline: logistic regression",
+    ]  # fmt: skip
+    assert rows[1]["test_ci95"] == [0.04, 0.06] and rows[2]["test_accuracy"] == 0.55
+    assert main_job.table_rows({"rows": []}) == []
 
 
 def test_only_params_runs_the_notes_arithmetic_and_writes_a_summary(tmp_path):

@@ -42,6 +42,13 @@ def check_run(config, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert [r["params"] for r in on_disk["rows"]] == [r["params"] for r in summary["rows"]]
+    # issue 26: intervals on every row, the majority and linear baselines beside them
+    for r in [*summary["rows"], summary["baseline_linear"]]:
+        assert r["test_ci95"][0] <= r["test_accuracy"] <= r["test_ci95"][1]
+    assert (
+        0 < summary["baseline"] < 1
+        and "| baseline: majority class |" in (tmp_path / "results.md").read_text()
+    )
     return summary
 
 

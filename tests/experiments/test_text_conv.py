@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 
+import numpy as np
 import pytest
 from jaxcnn.experiments import text_conv
 
@@ -35,6 +36,22 @@ def test_quick_run_writes_rows_and_resumes(tmp_path):
     assert 1.0 < lm["test_perplexity"] < 2 * config.lm_vocab
     d = summary["dense_vs_conv"]
     assert (d["dense_params"], d["conv_params"]) == (10_000_100_000, 50_100)  # the notes
+    # intervals and baselines on the same kept test glosses as the models
+    low, high = kim["test_ci95"]
+    assert low <= kim["test_accuracy"] <= high
+    data = text_conv.load_data(config)
+    assert (
+        len(data["texts"]["test"])
+        == len(data["labels"]["test"])
+        == sum(t.size for t in data["test"])
+    )
+    train, test = data["labels"]["train"], data["labels"]["test"]
+    assert summary["baseline"] == pytest.approx((test == np.bincount(train).argmax()).mean())
+    linear = summary["baseline_linear"]
+    assert {"model", "test_accuracy", "test_ci95"} <= set(linear)
+    assert linear["test_ci95"][0] <= linear["test_accuracy"] <= linear["test_ci95"][1]
+    assert linear["test_accuracy"] > summary["baseline"]  # TF-IDF learns something
+    assert "| baseline: majority class |" in (tmp_path / "results.md").read_text()
     sg = summary["skipgram"]
     assert sg["pairs"] == config.sg_pairs and sg["synonym_pairs"] > 0
     for name in ("results.json", "results.md", "learning_curves.png", "vocab.json"):
