@@ -1,6 +1,8 @@
 """Speech front-end: MFCC / log-mel frames, frame labels from alignments, context windows.
 
-Modules (import the one you need; none is imported here, so ``import audio`` stays cheap):
+Needs the ``audio`` extra (librosa, soundfile): ``pip install 'jaxcnn[audio]'``; without it
+``import jaxcnn.audio`` raises an ImportError saying so. Modules (import the one you need; none is
+imported here, so ``import jaxcnn.audio`` stays cheap):
 
 * ``audio.features``: load WAV / FLAC / NIST SPHERE, 40 MFCC or log-mel (MFSC), deltas, CMVN,
   cached parallel extraction to ``.npz`` (entries: ``audio.cache``).
@@ -17,3 +19,9 @@ Modules (import the one you need; none is imported here, so ``import audio`` sta
 
 See ``docs/audio.md``.
 """
+
+from jaxcnn._extras import require
+
+# Checked up front (without importing them) so a missing extra fails here, naming the fix.
+require("jaxcnn.audio", "audio", "librosa", "soundfile")
+del require

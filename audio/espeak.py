@@ -20,6 +20,8 @@ import os
 import numpy as np
 from jaxcnn.audio.alignments import Segment
 
+from jaxcnn._extras import optional_import
+
 ENGLISH_VOICES = (
     "en-us",
     "en",
@@ -98,7 +100,7 @@ def synthesize(text: str, speaker: Speaker = Speaker()) -> tuple[np.ndarray, int
 
     Raises:
       TypeError / ValueError: empty text, an unknown voice or variant, rate or pitch out of range.
-      ImportError: espeakng_loader is not installed.
+      ImportError: espeakng_loader is not installed (``pip install 'jaxcnn[corpus]'``).
       RuntimeError: espeak-ng refuses the voice or produces no audio.
     """
     fn = "synthesize"
@@ -125,8 +127,13 @@ def _check_speaker(speaker: Speaker, fn: str) -> None:
         raise ValueError(f"{fn}: pitch must be an int in [0, 99], got {speaker.pitch!r}")
 
 
+def _loader():
+    # espeak-ng (GPL-3.0+) comes from the corpus extra; only synthesis needs it.
+    return optional_import("espeakng_loader", "jaxcnn.audio.espeak", "corpus")
+
+
 def _data_path() -> str:
-    import espeakng_loader
+    espeakng_loader = _loader()
 
     return espeakng_loader.get_data_path()
 
@@ -135,8 +142,7 @@ class _Engine:
     """The process's espeak-ng library, initialised once, with a callback that collects output."""
 
     def __init__(self):
-        import espeakng_loader
-
+        espeakng_loader = _loader()
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]

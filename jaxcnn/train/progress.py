@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 
 def progress_bar(total: int, enabled: bool | None, desc: str = "train"):
     """A tqdm bar over ``total`` steps, or a no-op object when disabled.
 
-    ``enabled=None`` shows the bar only when stderr is a terminal, so logs and CI stay clean.
+    ``enabled=None`` shows the bar only when stderr is a terminal and tqdm is installed (it is not
+    a core dependency), so logs, CI and a slim install stay clean.
+
+    Raises:
+      ImportError: ``enabled=True`` and tqdm is not installed.
     """
     if enabled is None:
-        enabled = sys.stderr.isatty()
+        enabled = sys.stderr.isatty() and _has_tqdm()
     if not enabled:
         return _NoBar()
-    from tqdm.auto import tqdm
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as e:
+        raise ImportError("progress bars need tqdm: pip install tqdm") from e
 
     return tqdm(total=total, desc=desc, unit="step", dynamic_ncols=True, leave=False)
+
+
+def _has_tqdm() -> bool:
+    try:
+        return importlib.util.find_spec("tqdm") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 class _NoBar:

@@ -5,23 +5,15 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
-from PIL import Image
 
 from jaxcnn import _checks
+from jaxcnn._extras import optional_import
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MAX_PIXELS = 2**25  # per image (5792 x 5792); a data set of larger images is not a folder
-# PIL reports a damaged file with any of these, not only OSError.
-_PIL_ERRORS = (
-    OSError,
-    SyntaxError,
-    EOFError,
-    struct.error,
-    IndexError,
-    Image.DecompressionBombError,
-)
 _OTHER_COLOUR = ("CMYK", "YCbCr", "LAB", "HSV")  # colour modes converted to RGB on reading
 
 
@@ -44,6 +36,7 @@ def load_image_folder(
       ValueError: ``channels`` not 1 or 3, images of different sizes, a grayscale image where RGB is
         expected (or the reverse), an image above `MAX_PIXELS`, or an unreadable file (each
         named).
+      ImportError: Pillow is not installed (``pip install 'jaxcnn[images]'``).
     """
     if not _checks.is_int(channels):  # 3.0 passed "in (1, 3)" and failed later as a slice
         raise TypeError(
@@ -55,13 +48,15 @@ def load_image_folder(
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"load_image_folder: root must be a folder, got {root}")
+    # Pillow is the images extra, imported here so `import jaxcnn.vision` needs only the core.
+    image_module = optional_import("PIL.Image", "jaxcnn.vision.load_image_folder", "images")
     classes = sorted(d.name for d in root.iterdir() if d.is_dir())
     images, labels, first = [], [], None
     for label, name in enumerate(classes):
         for path in sorted((root / name).iterdir()):
             if path.suffix.lower() not in EXTENSIONS:
                 continue
-            image = _read(path, channels)
+            image = _read(image_module, path, channels)
             if first is None:
                 first = (path, image.shape)
             elif image.shape != first[1]:
@@ -79,9 +74,9 @@ def load_image_folder(
     return np.stack(images), np.asarray(labels, np.int32), tuple(classes)
 
 
-def _read(path: Path, channels: int) -> np.ndarray:
+def _read(image_module: ModuleType, path: Path, channels: int) -> np.ndarray:
     try:
-        with Image.open(path) as opened:
+        with image_module.open(path) as opened:
             # Checked before decoding: a few-KB PNG can declare gigapixels (a decompression
             # bomb); PIL only warns below twice its own, much larger, limit.
             if opened.size[0] * opened.size[1] > MAX_PIXELS:
@@ -90,7 +85,7 @@ def _read(path: Path, channels: int) -> np.ndarray:
                     f"{opened.size[0]} x {opened.size[1]} (a decompression bomb?)"
                 )
             opened.load()
-            im: Image.Image = opened
+            im = opened
             mode = im.mode
             if mode == "P":  # palette images: expand through the palette first
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -99,13 +94,14 @@ def _read(path: Path, channels: int) -> np.ndarray:
                 im = im.convert("RGB")
                 mode = im.mode
             array = np.asarray(im)
+    # PIL reports a damaged file with any of these, not only OSError.
     except (
         OSError,
         SyntaxError,
         EOFError,
         struct.error,
         IndexError,
-        Image.DecompressionBombError,
+        image_module.DecompressionBombError,
     ) as err:
         raise ValueError(
             f"load_image_folder: {path} must be a readable image, got {type(err).__name__}: {err}"
