@@ -20,7 +20,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import kernels
 
@@ -176,11 +176,6 @@ def _best_score(score, r, c, s):
 
 
 def save_edges_figure(photo, edges, l2, l1, path, name):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [
         (photo, "original", "gray"),
         (edges[..., 0], "H (horizontal edges)", "RdBu"),
@@ -188,7 +183,8 @@ def save_edges_figure(photo, edges, l2, l1, path, name):
         (l2, "sqrt(H^2+V^2)", "gray"),
         (l1, "|H|+|V|", "gray"),
     ]
-    fig, axes = plt.subplots(1, 5, figsize=(12, 2.8))
+    fig = new_figure((12, 2.8))
+    axes = fig.subplots(1, 5)
     for ax, (img, title, cmap) in zip(axes, panels, strict=True):
         lim = np.abs(img).max() if cmap == "RdBu" else None
         ax.imshow(img, cmap=cmap, vmin=-lim if lim else None, vmax=lim)
@@ -196,19 +192,12 @@ def save_edges_figure(photo, edges, l2, l1, path, name):
         ax.set_axis_off()
     fig.suptitle(f"Sobel edges: skimage.data.{name}", fontsize=10)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=70)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=70)
 
 
 def save_boxes_figure(image, score, fired, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = new_figure((9, 3.2))
+    axes = fig.subplots(1, 2)
     axes[0].imshow(image, cmap="gray")
     rows, cols = np.nonzero(fired)
     axes[0].scatter(cols, rows, s=30, facecolors="none", edgecolors="red", linewidths=1.2)
@@ -219,10 +208,7 @@ def save_boxes_figure(image, score, fired, path, title):
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=65)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=65)
 
 
 def main(argv: list[str] | None = None) -> dict:

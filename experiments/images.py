@@ -24,7 +24,7 @@ import numpy as np
 from jaxcnn.experiments import compare
 
 from jaxcnn import _durable
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
@@ -257,12 +257,8 @@ def load_variables(path) -> dict:
 def plot_comparison(histories: dict, path, references: dict | None = None) -> None:
     """Test accuracy per epoch for every model in one PNG; ``references`` (name -> accuracy,
     the baselines) as dashed horizontal lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = new_figure((9, 3.2))
+    axes = fig.subplots(1, 2)
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
         axes[0].plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
@@ -273,10 +269,7 @@ def plot_comparison(histories: dict, path, references: dict | None = None) -> No
     axes[1].set(xlabel="epoch", ylabel="test accuracy")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=80)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def _check_models(config: ImagesConfig) -> None:

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxcnn.experiments import images
 
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.arith.receptive import Window
 from jaxcnn.inspect import (
     conv_activations,
@@ -176,13 +176,9 @@ def _trained_with(row_json: Path, default: images.ImagesConfig) -> images.Images
 
 
 def save_occlusion(xs, maps, labels, path, dataset):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = FASHION_MNIST_CLASSES if dataset == "fashion_mnist" else [str(i) for i in range(10)]
-    fig, axes = plt.subplots(2, len(maps), figsize=(2.1 * len(maps), 4.3), squeeze=False)
+    fig = new_figure((2.1 * len(maps), 4.3))
+    axes = fig.subplots(2, len(maps), squeeze=False)
     for k, (x, m, y) in enumerate(zip(xs, maps, labels, strict=True)):
         axes[0, k].imshow(x[..., 0], cmap="gray")
         axes[0, k].set_title(names[y], fontsize=8)
@@ -192,10 +188,7 @@ def save_occlusion(xs, maps, labels, path, dataset):
         for ax in axes[:, k]:
             ax.set_axis_off()
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=80)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=80)
 
 
 def _is_conv(module) -> bool:

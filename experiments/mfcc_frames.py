@@ -30,6 +30,7 @@ import numpy as np
 from jaxcnn.audio import corpus, phones
 from jaxcnn.experiments import compare, linear_baseline
 
+from jaxcnn._figure import new_figure
 from jaxcnn.paths import data_home
 from jaxcnn.train.lock import locks_workdir
 
@@ -317,12 +318,8 @@ def _cache_name(root: Path) -> str:
 
 def plot_learning_curves(histories: dict, path: Path) -> None:
     """Dev-speaker frame accuracy and training loss per epoch, one line per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = new_figure((10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
         ax1.plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
@@ -332,19 +329,14 @@ def plot_learning_curves(histories: dict, path: Path) -> None:
     ax2.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
     """Row-normalised 46x46 phone confusion matrix (true rows, predicted columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = confusion.sum(axis=1, keepdims=True)
     norm = confusion / np.maximum(rows, 1)
-    fig, ax = plt.subplots(figsize=(9, 8))
+    fig = new_figure((9, 8))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1)
     ticks = np.arange(phones.NUM_PHONES)
     ax.set_xticks(ticks, phones.PHONES, rotation=90, fontsize=6)
@@ -353,7 +345,6 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def corpus_split_choices() -> tuple[str, ...]:

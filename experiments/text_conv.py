@@ -47,7 +47,7 @@ from jaxcnn.text.sequences import bucket_sequences, pad_to
 from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 
 from jaxcnn import _durable
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
@@ -518,12 +518,8 @@ def markdown(summary: dict) -> str:
 def plot_learning_curves(histories: dict, path: Path, references: dict | None = None) -> None:
     """Training loss per epoch of every model (and dev accuracy of the classifiers);
     ``references`` (name -> test accuracy, the baselines) as dashed lines on the accuracy panel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = new_figure((10, 4))
+    ax1, ax2 = fig.subplots(1, 2)
     for name, hist in histories.items():
         epochs = [h["epoch"] for h in hist]
         ax1.plot(epochs, [h["train_loss"] for h in hist], marker="o", label=name)
@@ -536,10 +532,7 @@ def plot_learning_curves(histories: dict, path: Path, references: dict | None = 
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=90)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def _subset(items, n, rng):

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jaxcnn import _durable
+from jaxcnn._extras import optional_import
+
+if TYPE_CHECKING:  # matplotlib is the plots extra: imported only when a figure is drawn
+    from matplotlib.figure import Figure
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int) -> None:
@@ -22,3 +27,17 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int) -> None:
     if not path.suffix:
         path = path.with_name(f"{path.name}.{fmt}")
     _durable.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=fmt))
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A ``matplotlib.figure.Figure`` of ``figsize`` inches, not registered with pyplot.
+
+    Drawing on a bare ``Figure`` and saving it with ``fig.savefig`` needs no GUI backend, so
+    nothing here calls ``matplotlib.use`` or touches pyplot's state: a notebook's backend and its
+    open figures stay as they were, and the figure is freed with its last reference.
+
+    Raises:
+      ImportError: matplotlib is not installed (names the ``plots`` extra).
+    """
+    figure = optional_import("matplotlib.figure", "drawing a figure", "plots")
+    return figure.Figure(figsize=figsize)

@@ -13,7 +13,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxcnn import _checks
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 
 
 def conv_activations(
@@ -111,13 +111,9 @@ def save_activation_maps(
         _checks.rank(m, 4, fn, f"maps[{name!r}]", "(N, H, W, C)")
     if image is not None:
         _checks.rank(image, 3, fn, "image", "(H, W, C)")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cols = max_channels + (1 if image is not None else 0)
-    fig, axes = plt.subplots(len(maps), cols, figsize=(1.1 * cols, 1.2 * len(maps) + 0.2))
+    fig = new_figure((1.1 * cols, 1.2 * len(maps) + 0.2))
+    axes = fig.subplots(len(maps), cols)
     axes = np.atleast_2d(axes)
     for row, (name, m) in enumerate(maps.items()):
         offset = 0
@@ -134,10 +130,7 @@ def save_activation_maps(
         for ax in axes[row]:
             ax.set_axis_off()
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=80)  # atomic: a killed save leaves no broken PNG
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=80)  # atomic: a killed save leaves no broken PNG
 
 
 def _show_input(ax, image) -> None:

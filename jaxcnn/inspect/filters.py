@@ -11,7 +11,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxcnn import _checks
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 
 
 def first_conv_kernel(params: Mapping[str, Any]) -> tuple[str, np.ndarray]:
@@ -77,22 +77,15 @@ def save_filter_grid(
     kernel: ArrayLike, path: str | os.PathLike, *, title: str | None = None
 ) -> None:
     """Write ``filter_grid(kernel)`` as a PNG (matplotlib, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     grid = filter_grid(kernel)
-    fig, ax = plt.subplots(figsize=(4, 4 * grid.shape[0] / grid.shape[1] + 0.4))
+    fig = new_figure((4, 4 * grid.shape[0] / grid.shape[1] + 0.4))
+    ax = fig.subplots()
     ax.imshow(grid[..., 0] if grid.shape[2] == 1 else grid, cmap="gray", interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=100)  # atomic: a killed save leaves no broken PNG
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=100)  # atomic: a killed save leaves no broken PNG
 
 
 def _first_kernel(tree, path):

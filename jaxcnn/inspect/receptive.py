@@ -12,7 +12,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from jaxcnn import _checks
-from jaxcnn._figure import save_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.arith.receptive import Window, receptive_fields
 
 
@@ -100,14 +100,11 @@ def save_receptive_field(
 ) -> None:
     """Draw the window ``rows x cols`` (``[start, stop)`` each) on ``image`` ``(H, W, C)``; with
     ``gradient`` ``(H, W)`` a second panel shows the effective receptive field."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.patches as patches
-    import matplotlib.pyplot as plt
-
     panels = 1 if gradient is None else 2
-    fig, axes = plt.subplots(1, panels, figsize=(2.6 * panels, 2.8))
+    fig = new_figure((2.6 * panels, 2.8))  # first: names the plots extra if matplotlib is missing
+    import matplotlib.patches as patches
+
+    axes = fig.subplots(1, panels)
     axes = np.atleast_1d(axes)
     image = np.asarray(image)
     for ax in axes:
@@ -128,7 +125,4 @@ def save_receptive_field(
         axes[1].imshow(np.asarray(gradient), cmap="hot", alpha=0.6)
         axes[1].set_title("|gradient| (effective)", fontsize=8)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=90)  # atomic: a killed save leaves no broken PNG
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=90)  # atomic: a killed save leaves no broken PNG

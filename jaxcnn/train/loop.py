@@ -232,9 +232,11 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workd
 
 
 def _with_defaults(callbacks: Sequence[Any], workdir) -> list:
-    """The caller's callbacks, plus curves.png at the end of a workdir run without PlotCurves."""
+    """The caller's callbacks, plus curves.png at the end of a workdir run without PlotCurves
+    (when matplotlib, the plots extra, is installed: the core trains without it)."""
     callbacks = list(callbacks)
-    if workdir is not None and not any(isinstance(c, PlotCurves) for c in callbacks):
+    default_curves = workdir is not None and results_io.can_plot()
+    if default_curves and not any(isinstance(c, PlotCurves) for c in callbacks):
         callbacks.append(PlotCurves())
     return callbacks
 

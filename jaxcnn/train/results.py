@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from jaxcnn import _durable
-from jaxcnn._figure import save_figure
+from jaxcnn import _durable, _extras
+from jaxcnn._figure import new_figure, save_figure
 
 
 def write_json(path, obj) -> None:
@@ -61,6 +61,11 @@ def code_version() -> str:
         return "unknown"
 
 
+def can_plot() -> bool:
+    """Whether matplotlib is installed (the ``plots`` extra), so ``plot_curves`` can draw."""
+    return _extras.available("matplotlib")
+
+
 def plot_curves(history, path) -> None:
     """Learning curves (loss and accuracy per epoch, train and eval) as an image at ``path``.
 
@@ -68,13 +73,9 @@ def plot_curves(history, path) -> None:
     (``.png``, ``.svg``, ``.pdf``, ...); a name without one gets ``.png`` appended, as
     ``savefig`` does.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = new_figure((9, 3.5))
+    axes = fig.subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split in ("train", "eval"):
             values = [h.get(f"{split}_{metric}") for h in history]
@@ -85,7 +86,4 @@ def plot_curves(history, path) -> None:
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        save_figure(fig, path, dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=100)
