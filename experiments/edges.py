@@ -116,6 +116,7 @@ def run(config: EdgesConfig, workdir: str) -> dict:
     summary = {
         "config": dataclasses.asdict(config),
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "synthetic": synthetic,
         "photos": photos,
     }

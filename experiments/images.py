@@ -145,6 +145,7 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     summary = {
         "config": dataclasses.asdict(config),
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "rows": rows,
         "baseline": baseline["test_accuracy"],
         "baseline_ci95": baseline["test_ci95"],

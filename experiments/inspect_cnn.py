@@ -148,6 +148,7 @@ def run(config: InspectConfig, workdir: str) -> dict:
         "config": dataclasses.asdict(config),
         "trained_with": dataclasses.asdict(images_config),
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "first_layer": {"path": path, "shape": list(kernel.shape)},
         "dead_filters": dead,
         "occlusion": stats,

@@ -201,6 +201,7 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     summary = {
         "config": _asdict(config),
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "data": data,
         "rows": rows,

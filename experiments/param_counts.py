@@ -237,6 +237,7 @@ def run(config: Config, workdir) -> dict:
         "config": dataclasses.asdict(config),
         "rows": table,
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "seconds": time.perf_counter() - start,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

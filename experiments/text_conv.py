@@ -180,6 +180,7 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "ranking": compare.family_ranking(rows, FAMILIES, linear),
         "seconds": time.perf_counter() - start,
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     results.write_json(out / "results.json", summary)

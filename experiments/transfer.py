@@ -111,6 +111,7 @@ def run(config: TransferConfig, workdir: str) -> dict:
     summary = {
         "config": dataclasses.asdict(config),
         "code_version": results.code_version(),
+        "provenance": results.provenance(),
         "rows": rows,
     }
     results.write_json(out / "results.json", summary)

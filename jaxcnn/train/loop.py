@@ -816,5 +816,6 @@ def _results_record(result: FitResult, config: TrainConfig, mesh) -> dict:
         "steps": result.steps,
         "devices": [str(d) for d in mesh.devices.flat],
         "code_version": results_io.code_version(),
+        "provenance": results_io.provenance(),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
 import subprocess
+import tomllib
 from pathlib import Path
 
 from jaxcnn import _durable, _extras
@@ -41,24 +44,76 @@ def markdown_table(rows, columns) -> str:
 
 
 def code_version() -> str:
-    """The git commit of this checkout (with "+dirty" for local changes), or "unknown"."""
-    root = Path(__file__).resolve().parents[2]
+    """The git commit of this checkout (with "+dirty" for local changes), or "unknown".
+
+    A commit is recorded only when jaxcnn itself runs from a git checkout of this project (the
+    folder above the package holds jaxcnn's pyproject.toml and is the repository's root); an
+    installed wheel, even inside some other repository (a user's project with its .venv), gives
+    "unknown" instead of that repository's commit.
+    """
+    return _commit_of(Path(__file__).resolve().parents[2])
+
+
+def _commit_of(root: Path) -> str:
+    """The commit (+dirty) of the git checkout of jaxcnn whose root is ``root``, else "unknown"."""
+    if not _is_jaxcnn_checkout(root):
+        return "unknown"
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
+        top = _git(root, "rev-parse", "--show-toplevel")
+        commit = _git(root, "rev-parse", "HEAD")
+        if top is None or commit is None or Path(top).resolve() != root.resolve():
             return "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+        return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def provenance() -> dict:
+    """What produced a result, for every ``results.json``.
+
+    Returns:
+      ``{"jaxcnn", "python", "jax", "jaxlib", "flax", "optax", "numpy"`` (version strings, None
+      for one not installed), ``"backend"`` (``jax.default_backend()``: cpu, gpu, tpu),
+      ``"device_kinds"`` (sorted distinct ``device_kind`` of ``jax.devices()``),
+      ``"device_count"``, ``"git_commit"`` (``code_version()`` when running from a git checkout
+      of this project, else None)``}``.
+    """
+    import jax
+
+    import jaxcnn
+
+    devices = jax.devices()
+    commit = code_version()
+    return {
+        "jaxcnn": jaxcnn.__version__,
+        "python": platform.python_version(),
+        **{name: _version(name) for name in ("jax", "jaxlib", "flax", "optax", "numpy")},
+        "backend": jax.default_backend(),
+        "device_kinds": sorted({d.device_kind for d in devices}),
+        "device_count": len(devices),
+        "git_commit": None if commit == "unknown" else commit,
+    }
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _is_jaxcnn_checkout(root: Path) -> bool:
+    try:
+        with open(root / "pyproject.toml", "rb") as f:
+            return tomllib.load(f).get("project", {}).get("name") == "jaxcnn"
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def _git(root: Path, *args: str) -> str | None:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def can_plot() -> bool:
