@@ -31,12 +31,13 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -c 'import sys; assert sys.version_info >= (3, 11), "jaxcnn needs Python >= 3.11"'
     "$python" -m venv .venv
 fi
-# Reinstall only when the dependency list or the extras change.
+# Reinstall only when the dependency list, the lock or the extras change.
 stamp=.venv/.jaxcnn-setup
-want="$(sha256sum pyproject.toml | cut -c1-16) $extras"
+want="$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16) $extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing Python packages into .venv ($extras)"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[$extras]"
+    # The exact versions of requirements.lock: the set the reproducibility promise holds for.
+    .venv/bin/python -m pip install -q -c requirements.lock -e ".[$extras]"
     echo "$want" >"$stamp"
 fi
