@@ -27,6 +27,8 @@ import numpy as np
 from jax import lax
 from jax.extend import core
 
+# jax.extend.core has DropVar from jax 0.10; before, an output nobody reads is stored and ignored.
+_DROP_VAR = getattr(core, "DropVar", ())
 # Call-like primitives whose body is evaluated in line. The training step is differentiated
 # before it is wrapped, so a custom rule (custom_jvp / custom_vjp) is never needed again.
 _INLINE = {
@@ -105,11 +107,15 @@ def _eval(jaxpr, consts, args):
             sub_jaxpr, sub_consts = (sub.jaxpr, sub.consts) if hasattr(sub, "consts") else (sub, [])
             outvals = _eval(sub_jaxpr, sub_consts, invals)
         else:
-            outvals = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
+            bind_params = eqn.primitive.get_bind_params(eqn.params)
+            subfuns = []
+            if isinstance(bind_params, tuple):  # jax < 0.10 returns (subfuns, params)
+                subfuns, bind_params = bind_params
+            outvals = eqn.primitive.bind(*subfuns, *invals, **bind_params)
             if not eqn.primitive.multiple_results:
                 outvals = [outvals]
         for var, value in zip(eqn.outvars, outvals, strict=True):
-            if not isinstance(var, core.DropVar):
+            if not isinstance(var, _DROP_VAR):
                 env[var] = value
     return [read(v) for v in jaxpr.outvars]
 
