@@ -54,6 +54,7 @@ rm -rf "$venv"
     tests/train/test_canonical.py \
     tests/train/test_checkpoint.py \
     tests/train/test_provenance.py \
+    tests/train/test_results_provenance.py \
     tests/audio/test_features.py \
     tests/inspect/test_filters_activations.py \
     tests/test_side_effects.py \
