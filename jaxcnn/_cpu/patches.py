@@ -55,7 +55,7 @@ def conv_patches(
         )
 
     chunk = batch_chunk(x.shape[0], patch_elements(x.shape, kernel.shape, strides, dilations, pads))
-    if chunk == x.shape[0]:
+    if chunk is x.shape[0] or chunk == x.shape[0]:
         return conv(x)
     # A patch matrix far larger than the caches makes the lowering memory-bound (writing it costs
     # more than the matmul): convolve the batch a few images at a time instead, and recompute
@@ -81,6 +81,8 @@ def patch_elements(x_shape, kernel_shape, strides, dilations, pads) -> int:
 def batch_chunk(batch: int, per_example: int) -> int:
     """The largest divisor of ``batch`` whose patch matrix fits :data:`CHUNK_ELEMENTS` (>= 1;
     an empty batch is its own chunk, 0)."""
+    if not isinstance(batch, int):  # a symbolic batch (jax.export): one chunk
+        return batch
     if batch == 0:
         return 0
     fits = max(CHUNK_ELEMENTS // max(per_example, 1), 1)
