@@ -192,7 +192,7 @@ def pick(
     cache = default_cache() if cache is None else cache
     with _LOCK:
         hit = cache.get(key)
-        if hit in names:
+        if hit is not None and hit in names:
             return hit
         if len(names) == 1:
             return names[0]

@@ -50,9 +50,10 @@ def record_choices() -> Iterator[list[dict]]:
       "lowering", "how"}`` dict per convolution traced (``how``: ``"forced"``, ``"measured"``
       (or read from the tuner's cache) or ``"rule"``).
     """
-    token = _RECORD.set([])
+    record: list[dict] = []
+    token = _RECORD.set(record)
     try:
-        yield _RECORD.get()
+        yield record
     finally:
         _RECORD.reset(token)
 
