@@ -8,7 +8,8 @@ pass *and* both gradients into matrix products (the transposes of the slices and
 concatenation are pads and slices that XLA fuses), which the CPU backend runs near its peak.
 
 The patch matrix costs ``prod(window)`` times the input's memory, so this lowering pays off when
-the matmul dominates: enough channels, small windows (see :mod:`jaxcnn.functional._lowering`).
+the matmul dominates: enough channels, small windows (the tuner
+measures when: :mod:`jaxcnn._cpu.autotune`).
 Writing a patch matrix much larger than the caches costs more than the matmul itself on a
 2-core machine (LeNet's second layer at batch 256: 160 MB, 144 ms to build, 40 ms to multiply),
 so a large batch is convolved a few examples at a time (:data:`CHUNK_ELEMENTS`).

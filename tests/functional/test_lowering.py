@@ -336,7 +336,7 @@ def test_config_forces_a_lowering():
 
 
 def test_every_supported_lowering_has_one_function():
-    # (test_choose_lowering_rule pins the names themselves.)
+    # (test_fallback_rule pins the names themselves.)
     assert tuple(LOWERING_FUNCTIONS) == LOWERINGS
 
 
