@@ -59,9 +59,7 @@ class NotesCNN(nn.Module):
     def __call__(self, x, train: bool = False):
         h = _image(x)
         for _ in range(self.layers):
-            # activation= rather than nn.relu(...): with 3 channels the layers run on the lanes
-            # lowering, which then keeps the activations channels-first between layers.
-            h = Conv2D(self.filters, 3, padding="VALID", activation="relu")(h)  # each: H-2, W-2
+            h = nn.relu(Conv2D(self.filters, 3, padding="VALID")(h))  # each: H-2, W-2
         return Dense(self.num_classes)(Flatten()(h))  # (B, 1 * 20 * 3) -> (B, 138)
 
 

@@ -1,4 +1,4 @@
-"""Training-step speed: jaxcnn (lowering "auto") vs plain Flax (lax.conv) vs PyTorch CPU.
+"""Training-step speed: jaxcnn (CPU lowerings "auto") vs plain Flax (lax.conv) vs PyTorch CPU.
 
 The four rows of issue 7, one training step each (forward, backward, Adam) on a fixed batch:
 
@@ -10,23 +10,28 @@ The four rows of issue 7, one training step each (forward, backward, Adam) on a 
 * ``text``: conv1d width 5 SAME, 100 -> 100 channels over 1000 positions, global max pool, dense
   2; batch 64.
 
-Contenders: ``jaxcnn`` (the library's layers and lowerings, one jitted step per call, as the
-other two), ``jaxcnn_loop`` (the same step run ``--steps`` times inside one ``lax.scan`` per call,
-its convolutions canonicalised: how ``jaxcnn.train.fit`` runs a chunk of steps, with XLA's
-temporaries allocated once per call instead of once per step), ``flax`` (plain Flax layers,
-``lax.conv``) and ``torch`` (PyTorch, if importable).
+Contenders: ``jaxcnn`` (the library's functions, layers and CPU lowerings, one jitted step per
+call, as the other two), ``jaxcnn_loop`` (the same step run ``--steps`` times inside one
+``lax.scan`` per call, its convolutions canonicalised: how ``jaxcnn.train.fit`` runs a chunk of
+steps, with XLA's temporaries allocated once per call instead of once per step), ``flax`` (plain
+Flax layers, ``lax.conv``) and ``torch`` (PyTorch, if importable).
 
 Implementations are timed interleaved (one block of steps each, round-robin, ``--repeats``
-times, the order rotated each round) so that load on a shared machine hits them alike; the table
-gives medians with min-max.
+times, the order rotated and reversed round by round, with a short untimed pause between blocks:
+``benchmarks._interleave``) so that load on a shared machine hits them alike; the table gives
+medians with min-max. The JSON's ``meta`` names the CPU model and core count, and each row lists
+the CPU lowering the library chose for each of its convolutions (``lowerings``): by measuring
+on this machine (``JAXCNN_AUTOTUNE`` unset: the first run of a shape tunes it, and the choice
+is cached under ``jaxcnn.paths.data_home("autotune")``) or by the fallback rule
+(``JAXCNN_AUTOTUNE=0``).
 GFLOP/s counts the model's multiply-adds (2 FLOPs each): forward, plus twice forward for the
 backward pass, less the unneeded input gradient of the first layer. The matmul peak is the best
 of ``jnp.dot`` and ``torch.mm`` on 2048x2048 float32.
 
 ``--layers`` instead times each conv layer of the rows (forward + both gradients) under every
-lowering: the measurements behind ``jaxcnn.functional._lowering.choose_lowering``; and a few
-strided transposed convolutions, where ``"lax"`` is XLA's convolution with ``lhs_dilation`` and
-the other lowerings run phase by phase (``jaxcnn.functional._subpixel``).
+CPU lowering (forced with ``jaxcnn.config.lowering``); and a few strided transposed
+convolutions, where ``"lax"`` is XLA's convolution with ``lhs_dilation`` and the other lowerings
+run phase by phase (``jaxcnn._cpu.subpixel``).
 
 Usage: ``python -m benchmarks.conv_speed [--rows lenet,cnn10,mlp,text] [--repeats 7]
 [--steps 5] [--layers] [--json out.json]``.
@@ -47,7 +52,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks._interleave import rotated
+from benchmarks._interleave import rotated, settle
+from jaxcnn import config
+from jaxcnn import layers as L
+from jaxcnn._cpu import autotune, engine
 from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool2d
 from jaxcnn.train.canonical import canonicalize_convolutions
 from jaxcnn.train.results import write_json
@@ -80,8 +88,9 @@ class LeNet(nn.Module):
             x = _conv_relu(self, self.ours, x, features, (5, 5), "SAME", f"conv{i}")
             # jaxcnn's 2x2 pool tiles the input: reshape + max, not Flax's reduce_window.
             x = max_pool2d(x, 2) if self.ours else nn.max_pool(x, (2, 2), (2, 2))
-        x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))  # (B, 3136) -> (B, 128)
-        return nn.Dense(10)(x)
+        dense = L.Dense if self.ours else nn.Dense
+        x = nn.relu(dense(128)(x.reshape(x.shape[0], -1)))  # (B, 3136) -> (B, 128)
+        return dense(10)(x)
 
 
 class CNN10(nn.Module):
@@ -94,20 +103,22 @@ class CNN10(nn.Module):
         x = x[..., None]
         for i in range(10):
             x = _conv_relu(self, self.ours, x, 3, (3, 3), "VALID", f"conv{i}")
-        return nn.Dense(138)(x.reshape(x.shape[0], -1))
+        return (L.Dense if self.ours else nn.Dense)(138)(x.reshape(x.shape[0], -1))
 
 
 class MLP(nn.Module):
-    """840-128-128-128-138 (identical for both JAX columns: there is no convolution)."""
+    """840-128-128-128-138: ``jaxcnn.layers.Dense`` when ``ours``, else ``flax.linen.Dense``
+    (the two compile to the same HLO, debug metadata aside)."""
 
     ours: bool
 
     @nn.compact
     def __call__(self, x):  # (B, 21, 40)
+        dense = L.Dense if self.ours else nn.Dense
         x = x.reshape(x.shape[0], -1)
         for _ in range(3):
-            x = nn.relu(nn.Dense(128)(x))
-        return nn.Dense(138)(x)
+            x = nn.relu(dense(128)(x))
+        return dense(138)(x)
 
 
 class TextCNN(nn.Module):
@@ -118,12 +129,11 @@ class TextCNN(nn.Module):
     @nn.compact
     def __call__(self, x):  # (B, 1000, 100)
         x = _conv_relu(self, self.ours, x, 100, (5,), "SAME", "conv0")
-        return nn.Dense(2)(jnp.max(x, axis=1))
+        return (L.Dense if self.ours else nn.Dense)(2)(jnp.max(x, axis=1))
 
 
 def _conv_relu(module, ours, x, features, window, padding, name):
-    """relu(conv(x)): jaxcnn.functional (lowering "auto", the ReLU as its ``activation``, so a
-    channels-first lowering applies it in its own layout) when ``ours``, else ``nn.Conv``."""
+    """relu(conv(x)): jaxcnn.functional's convolution when ``ours``, else ``nn.Conv``."""
     if not ours:
         return nn.relu(nn.Conv(features, window, padding=padding, name=name)(x))
     kernel = module.param(
@@ -131,7 +141,7 @@ def _conv_relu(module, ours, x, features, window, padding, name):
     )
     bias = module.param(f"{name}_bias", nn.initializers.zeros, (features,))
     f = conv2d if len(window) == 2 else conv1d
-    return f(x, kernel, bias, padding=padding, activation="relu")
+    return nn.relu(f(x, kernel, bias, padding=padding))
 
 
 JAX_MODELS = {"lenet": LeNet, "cnn10": CNN10, "mlp": MLP, "text": TextCNN}
@@ -283,8 +293,12 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
         }
         if torch is not None:
             impls["torch"] = torch_step(row)
-        for run in impls.values():  # compile and warm up
-            run()
+        lowerings = []
+        for name, run in impls.items():  # compile and warm up
+            with engine.record_choices() as chosen:
+                run()
+            if name == "jaxcnn":
+                lowerings = chosen
             run()
         per = {name: [] for name in impls}
         names = list(impls)
@@ -295,7 +309,13 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
                 for _ in range(1 if name == "jaxcnn_loop" else steps):
                     run()
                 per[name].append(ROWS[row][0] * steps / (time.perf_counter() - t))
-        entry = {"row": row, "batch": ROWS[row][0], "train_flops_per_example": train_flops(row)}
+                settle()
+        entry = {
+            "row": row,
+            "batch": ROWS[row][0],
+            "train_flops_per_example": train_flops(row),
+            "lowerings": lowerings,
+        }
         for name, rates in per.items():
             entry[name] = {
                 "median": statistics.median(rates),
@@ -305,6 +325,8 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
             }
         results.append(entry)
         print(_row_line(entry), flush=True)
+        for c in lowerings:
+            print(f"  {c['fn']} x={c['x']} k={c['kernel']}: {c['lowering']} ({c['how']})")
     return results
 
 
@@ -388,6 +410,7 @@ def bench_layers(repeats) -> list[dict]:
                 t = time.perf_counter()
                 jax.block_until_ready(fns[low](x, k))
                 times[low].append(time.perf_counter() - t)
+                settle()
         entry = {"layer": name, "ms": {low: 1e3 * statistics.median(v) for low, v in times.items()}}
         out.append(entry)
         print(name, "  ".join(f"{low} {ms:.1f} ms" for low, ms in entry["ms"].items()), flush=True)
@@ -415,7 +438,11 @@ def _torch_transposed_grad(x, k, kwargs):
 
 
 def _layer_loss(layer, lowering):
-    return lambda x, k: jnp.sum(layer(x, k, lowering=lowering) ** 2)
+    def loss(x, k):
+        with config.lowering(lowering):  # read while tracing
+            return jnp.sum(layer(x, k) ** 2)
+
+    return loss
 
 
 def main(argv=None) -> dict:
@@ -431,6 +458,9 @@ def main(argv=None) -> dict:
         "torch": None if torch is None else torch.__version__,
         "backend": jax.default_backend(),
         "cpus": os.cpu_count(),
+        "cpu_model": autotune.cpu_model(),
+        "cores": autotune.core_count(),
+        "autotune": config.autotune_enabled(),
         "machine": platform.processor() or platform.machine(),
         "loadavg_before": os.getloadavg(),
         "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -5,8 +5,9 @@ same program; this measures that claim on the LeNet and MFCC-CNN shapes of the n
 Measurements are interleaved (wrapper, lax, wrapper, lax, ...) so drift in machine load hits
 both alike; the table reports medians and their ratio. It also says whether the two optimised
 HLO modules are identical, which makes the timing a sanity check rather than the only evidence.
-The wrapper is timed with ``lowering="lax"`` (its own cost); the library default
-(``lowering="auto"``, which may pick another lowering per backend and shape) gets its own columns.
+The wrapper is timed with the CPU lowering forced to ``"lax"`` (``jaxcnn.config.lowering``: its
+own cost); the library default (``"auto"``, which may pick another lowering per shape on the CPU)
+gets its own columns.
 
     python -m benchmarks.ops [--batch 256] [--repeats 15] [--iters 5] [--out ops.json]
 """
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jaxcnn import config
 from jaxcnn.functional import conv2d
 
 # (name, input (H, W, C_in), kernel (KH, KW, C_in, C_out))
@@ -43,7 +45,8 @@ def _lax_loss(x, k):
 
 def _jaxcnn_loss(x, k):
     # The "lax" lowering isolates the wrapper's own cost; "auto" is timed separately below.
-    return jnp.sum(conv2d(x, k, lowering="lax"))
+    with config.lowering("lax"):
+        return jnp.sum(conv2d(x, k))
 
 
 def _auto_loss(x, k):

@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from jaxcnn import arith  # noqa: E402
-from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
-from jaxcnn.functional._lowering import LOWERINGS as FORCED  # noqa: E402
+from jaxcnn._cpu.rule import LOWERINGS as FORCED  # noqa: E402
 from tests import reference  # noqa: E402
+from tests.forced import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
 
 # Every lowering a convolution or transposed convolution accepts, "auto" included: the
 # library's own list, so a new lowering is fuzzed without touching this script.

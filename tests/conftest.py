@@ -3,7 +3,10 @@
 import os
 
 import jax
+import pytest
 from hypothesis import HealthCheck, settings
+
+from jaxcnn import config
 
 # Silent rank promotion hides shape bugs: make it an error, as Equinox's tests do.
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -20,3 +23,11 @@ settings.register_profile(
     "thorough", max_examples=300, deadline=None, database=None, suppress_health_check=_QUIET
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_lowerings():
+    """Every test runs the CPU convolutions by the fallback rule (no timing, no cache on disk),
+    unless it turns the tuner on itself (``with jaxcnn.config.autotune(True)``)."""
+    with config.autotune(False):
+        yield

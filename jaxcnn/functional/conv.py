@@ -1,45 +1,43 @@
 """Convolution over channels-last batches: ``conv1d`` (NWC, WIO) and ``conv2d`` (NHWC, HWIO).
 
 Each call checks its arguments on static shapes (so errors name the argument before XLA sees
-anything) and then hands the canonical arguments to one *lowering*, chosen per backend and
-shape or forced by the caller (``lowering=``, :mod:`jaxcnn.config`): ``jax.lax``'s convolution,
-a patch matrix and one matmul, row patches and a 1-D convolution, or fused multiply-adds for
-few channels. Every lowering gives the same numbers and the same derivatives
-(:mod:`jaxcnn.functional._lowering` has the rule and the measurements behind it).
+anything), then hands the canonical arguments to the backend boundary (:mod:`._backend`): one
+``lax.conv_general_dilated`` on GPU and TPU, the CPU engine (:mod:`jaxcnn._cpu`) on the CPU,
+decided per platform when the function is lowered. On the CPU the engine picks a lowering per
+shape by measuring (forcing one: ``jaxcnn.config.lowering``); every lowering gives the same
+numbers and derivatives to float tolerance.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcnn import _checks, config
+from jaxcnn import _checks
+from jaxcnn.functional._backend import conv_general
 from jaxcnn.functional._dtypes import common_dtype
-from jaxcnn.functional._lowering import resolve_lowering
-from jaxcnn.functional._lowering_lanes import conv_lanes, conv_lanes_channels_first
-from jaxcnn.functional._lowering_lax import conv_lax
-from jaxcnn.functional._lowering_patches import conv_patches
-from jaxcnn.functional._lowering_rows import conv_rows
 from jaxcnn.functional._padding import conv_padding
-from jaxcnn.functional.activation import bias_and_activation, resolve_activation
+
+Padding = str | int | Sequence[int | tuple[int, int]]
+IntOrSeq = int | Sequence[int]
 
 _X_LAYOUT = {1: "(N, W, C)", 2: "(N, H, W, C)"}
 _K_LAYOUT = {1: "(K, C_in // groups, C_out)", 2: "(KH, KW, C_in // groups, C_out)"}
 
 
 def conv1d(
-    x,
-    kernel,
-    bias=None,
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
     *,
-    stride=1,
-    padding="VALID",
-    dilation=1,
-    groups=1,
-    flip=False,
-    lowering=None,
-    activation=None,
+    stride: IntOrSeq = 1,
+    padding: Padding = "VALID",
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    flip: bool = False,
 ) -> jax.Array:
     """1D convolution (cross-correlation unless ``flip``) of a channels-last batch.
 
@@ -57,13 +55,6 @@ def conv1d(
       dilation: positive int or 1-sequence (kernel dilation, "atrous").
       groups: positive int dividing ``C_in`` and ``C_out`` (``groups == C_in``: depthwise).
       flip: ``True`` mirror-reverses the kernel (true convolution); ``False`` cross-correlates.
-      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
-        shape), ``"lax"``, ``"patches"`` or ``"lanes"`` (see :mod:`jaxcnn.functional._lowering`;
-        ``"rows"`` is 2-D only and raises here).
-      activation: ``None``, a callable, or a name in
-        :data:`jaxcnn.functional.activation.ELEMENTWISE` (``"relu"``, ``"gelu"``, ...): the
-        result is ``activation(conv + bias)``; the lanes lowering applies an elementwise one
-        in its own layout, which keeps stacked small-channel layers channels-first (faster).
 
     Returns:
       Shape ``(N, W_out, C_out)`` with
@@ -72,27 +63,23 @@ def conv1d(
     Raises:
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
-        larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, a forced lowering that does not support the arguments, a bias of the
-        wrong shape, or an unknown activation name (TypeError: neither name nor callable).
+        larger than the padded input, non-positive stride or dilation, unknown padding, a bias
+        of the wrong shape, or (on the CPU) a lowering forced with ``jaxcnn.config.lowering``
+        that cannot take the arguments.
     """
-    return _conv(
-        x, kernel, bias, 1, "conv1d", stride, padding, dilation, groups, flip, lowering, activation
-    )
+    return _conv(x, kernel, bias, 1, "conv1d", stride, padding, dilation, groups, flip)
 
 
 def conv2d(
-    x,
-    kernel,
-    bias=None,
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
     *,
-    stride=1,
-    padding="VALID",
-    dilation=1,
-    groups=1,
-    flip=False,
-    lowering=None,
-    activation=None,
+    stride: IntOrSeq = 1,
+    padding: Padding = "VALID",
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    flip: bool = False,
 ) -> jax.Array:
     """2D convolution (cross-correlation unless ``flip``) of a channels-last batch.
 
@@ -107,13 +94,6 @@ def conv2d(
       groups: positive int dividing ``C_in`` and ``C_out`` (``groups == C_in``: depthwise).
       flip: ``True`` reverses the kernel on both spatial axes (true convolution, as
         ``scipy.signal.convolve2d``); ``False`` cross-correlates (as PyTorch / ``jax.lax``).
-      lowering: ``None`` (the :mod:`jaxcnn.config` default), ``"auto"`` (chosen per backend and
-        shape), ``"lax"``, ``"patches"``, ``"rows"`` or ``"lanes"`` (see
-        :mod:`jaxcnn.functional._lowering`).
-      activation: ``None``, a callable, or a name in
-        :data:`jaxcnn.functional.activation.ELEMENTWISE` (``"relu"``, ``"gelu"``, ...): the
-        result is ``activation(conv + bias)``; the lanes lowering applies an elementwise one
-        in its own layout, which keeps stacked small-channel layers channels-first (faster).
 
     Returns:
       Shape ``(N, H_out, W_out, C_out)``, each spatial size
@@ -122,52 +102,53 @@ def conv2d(
     Raises:
       TypeError: a non-array, non-floating dtype, or a float where an int is needed.
       ValueError: wrong ranks, channel mismatch, groups not dividing the channels, a window
-        larger than the padded input, non-positive stride or dilation, unknown padding or
-        lowering, a forced lowering that does not support the arguments, a bias of the
-        wrong shape, or an unknown activation name (TypeError: neither name nor callable).
+        larger than the padded input, non-positive stride or dilation, unknown padding, a bias
+        of the wrong shape, or (on the CPU) a lowering forced with ``jaxcnn.config.lowering``
+        that cannot take the arguments.
     """
-    return _conv(
-        x, kernel, bias, 2, "conv2d", stride, padding, dilation, groups, flip, lowering, activation
-    )
+    return _conv(x, kernel, bias, 2, "conv2d", stride, padding, dilation, groups, flip)
 
 
-def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip, lowering, activation):
-    """Check every argument, then hand the canonical arguments to one lowering."""
-    lowering = config.lowering_or_default(lowering, fn)
+def _conv(x, kernel, bias, n, fn, stride, padding, dilation, groups, flip) -> jax.Array:
+    """Check every argument, then convolve through the backend boundary and add the bias."""
     strides, dilations, pads, groups = check_conv_args(
         x, kernel, bias, n, fn, stride, padding, dilation, groups
     )
     if not isinstance(flip, bool):
         raise TypeError(f"{fn}: flip must be a bool, got {type(flip).__name__} {flip!r}")
-    activation, elementwise = resolve_activation(activation, fn)
     x, kernel = common_dtype(x, kernel)
     if flip:
         kernel = lax.rev(kernel, tuple(range(n)))
-    name = resolve_lowering(lowering, x.shape, kernel.shape, strides, dilations, groups, fn)
-    if name == "lanes":
-        # The lanes lowering computes channels-first: the bias and an elementwise activation go
-        # there, so that the move back to channels-last is the last op and cancels against the
-        # next lanes layer's move to the front (see jaxcnn.functional.activation).
-        y = conv_lanes_channels_first(jnp.moveaxis(x, -1, 0), kernel, strides, dilations, pads)
-        inside = activation if elementwise else None
-        y = jnp.moveaxis(bias_and_activation(y, bias, inside, channel_axis=0), 0, -1)
-        return y if elementwise else activation(y)
-    y = LOWERING_FUNCTIONS[name](x, kernel, strides, dilations, pads, groups)
-    return bias_and_activation(y, bias, activation)
+    y = conv_general(x, kernel, strides, dilations, pads, groups, fn)
+    return add_bias(y, bias)
 
 
-# Every lowering takes already-checked, canonical arguments (the signature of ``conv_lax``);
-# adding one means one entry here and its name in ``config.SUPPORTED_LOWERINGS``.
-# ("auto" is resolved per backend and shape by ``_lowering.resolve_lowering``.)
-LOWERING_FUNCTIONS = {
-    "lax": conv_lax,
-    "patches": conv_patches,
-    "rows": conv_rows,
-    "lanes": conv_lanes,
-}
+def add_bias(y: jax.Array, bias: jax.Array | None) -> jax.Array:
+    """``y + bias`` over the last (channel) axis of ``y``; ``y`` itself for no bias.
+
+    Args:
+      y: ``(N, *spatial, C)``; bias: ``None`` or ``(C,)`` (checked by the caller).
+
+    Returns:
+      An array shaped and typed as ``y``.
+    """
+    if bias is None:
+        return y
+    # Broadcast explicitly: the library runs with rank promotion off.
+    return y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,)).astype(y.dtype)
 
 
-def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):
+def check_conv_args(
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None,
+    n: int,
+    fn: str,
+    stride: IntOrSeq,
+    padding: Padding,
+    dilation: IntOrSeq,
+    groups: int,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...], int]:
     """Validate a convolution's arguments on static shapes.
 
     Args:
@@ -223,7 +204,7 @@ def check_conv_args(x, kernel, bias, n, fn, stride, padding, dilation, groups):
     return strides, dilations, pads, groups
 
 
-def check_bias(bias, c_out: int, fn: str) -> None:
+def check_bias(bias: object, c_out: int, fn: str) -> None:
     """Raise unless ``bias`` is ``None`` or an array of shape ``(c_out,)``."""
     if bias is None:
         return

@@ -28,8 +28,7 @@ def conv_activations(
       model: a Flax module, called as ``model.apply(variables, x, train=False)``.
       variables: its variables.
       x: ``(N, H, W, C)`` NHWC input.
-      relu: apply ``max(0, .)`` to each map, as the network does right after its convolutions
-        (a layer built with ``activation=`` already returns its activated output).
+      relu: apply ``max(0, .)`` to each map, as the network does right after its convolutions.
 
     Returns:
       ``{module path: (N, H', W', C') array}`` in the order the layers ran.

@@ -42,13 +42,11 @@ class _Conv(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
-    lowering: str | None = None
-    activation: str | Callable[[jax.Array], jax.Array] | None = None
 
     ndim: ClassVar[int] = 0
 
     @nn.compact
-    def __call__(self, x) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         n = self.ndim
         c_in, window, features, groups = _geometry(self, x)
         kernel, bias = _kernel_and_bias(self, (*window, c_in // groups, features), features)
@@ -62,8 +60,6 @@ class _Conv(nn.Module):
             dilation=self.dilation,
             groups=groups,
             flip=self.flip,
-            lowering=self.lowering,
-            activation=self.activation,
         )
 
 
@@ -78,13 +74,6 @@ class Conv1D(_Conv):
       use_bias: add a ``(features,)`` bias.
       kernel_init, bias_init: initialisers (default ``lecun_normal`` / zeros; see module doc).
       param_dtype: dtype of the parameters.
-      lowering: how the convolution runs (``None``: the :mod:`jaxcnn.config` default,
-        ``"auto"``, ``"lax"``, ``"patches"``, ``"rows"``, ``"lanes"``; see
-        :func:`jaxcnn.functional.conv1d`). Results agree to float tolerance; only speed differs.
-      activation: ``None``, a name (``"relu"``, ``"gelu"``, ... see
-        :mod:`jaxcnn.functional.activation`) or a callable applied to ``conv + bias``.
-        ``Conv2D(3, 3, activation="relu")`` computes what ``nn.relu(Conv2D(3, 3)(x))`` does,
-        faster in a stack of few-channel layers (the lanes lowering applies it channels-first).
 
     Parameters: ``kernel (K, C_in // groups, features)`` (WIO), ``bias (features,)``.
 
@@ -131,13 +120,11 @@ class _ConvTranspose(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
-    lowering: str | None = None
-    activation: str | Callable[[jax.Array], jax.Array] | None = None
 
     ndim: ClassVar[int] = 0
 
     @nn.compact
-    def __call__(self, x) -> jax.Array:
+    def __call__(self, x: jax.Array) -> jax.Array:
         n = self.ndim
         c_in, window, features, groups = _geometry(self, x)
         # The kernel of the conv features -> C_in that this layer is the adjoint of.
@@ -152,8 +139,6 @@ class _ConvTranspose(nn.Module):
             output_padding=self.output_padding,
             dilation=self.dilation,
             groups=groups,
-            lowering=self.lowering,
-            activation=self.activation,
         )
 
 
@@ -167,9 +152,7 @@ class ConvTranspose1D(_ConvTranspose):
       kernel_size: int or 1-tuple ``K``.
       stride, padding, output_padding, dilation, groups: as
         :func:`jaxcnn.functional.conv_transpose1d` (``padding`` is the conv's symmetric int).
-      use_bias, kernel_init, bias_init, param_dtype, lowering, activation: as :class:`Conv1D`
-        (a strided transposed convolution runs phase by phase on every lowering but ``"lax"``;
-        the activation is applied to the channels-last output). The default
+      use_bias, kernel_init, bias_init, param_dtype: as :class:`Conv1D`. The default
         ``lecun_normal`` sees ``fan_in = K * features / groups`` (the kernel's ``I`` axis), the
         same number PyTorch's initialiser computes for ``ConvTranspose1d``.
 

@@ -15,6 +15,11 @@ every ``conv_general_dilated`` written as the pass would write it: transposes to
 layout, the convolution, a transpose back. The numbers are the same (a transpose moves data and
 nothing else); the training loop wraps its step in it so that one ``lax.scan`` can run many
 steps of a convolutional model (``jaxcnn.train.step``).
+
+Only the CPU needs this: each rewritten convolution is a ``lax.platform_dependent`` choice
+between the canonical form (CPU) and the convolution as it was (GPU, TPU: cuDNN takes any
+layout). Convolutions inside ``cond`` branches, where ``jaxcnn.functional``'s backend boundary
+puts them, are rewritten too.
 """
 
 from __future__ import annotations
@@ -52,8 +57,8 @@ def canonicalize_convolutions(fn):
       A function with the same signature and the same results, whose every
       ``lax.conv_general_dilated`` takes ``(N, *spatial, C)`` and ``(*window, I, O)`` operands
       and returns ``(N, *spatial, C)``, with explicit transposes where ``fn``'s layout differs.
-      Control flow inside ``fn`` (``lax.scan`` / ``cond`` / ``while`` bodies, ``jax.checkpoint``)
-      is left as it is.
+      Control flow inside ``fn`` is kept; the convolutions of ``cond`` branches and ``scan`` /
+      ``while`` bodies are rewritten too (not those inside ``jax.checkpoint``).
     """
 
     @functools.wraps(fn)
@@ -107,7 +112,10 @@ def _eval(jaxpr, consts, args):
             sub_jaxpr, sub_consts = (sub.jaxpr, sub.consts) if hasattr(sub, "consts") else (sub, [])
             outvals = _eval(sub_jaxpr, sub_consts, invals)
         else:
-            bind_params = eqn.primitive.get_bind_params(eqn.params)
+            # cond branches (jaxcnn's platform_dependent convolutions), scan / while bodies:
+            # their convolutions are rewritten in place, the control flow kept.
+            params = {k: _rewrite_param(v) for k, v in eqn.params.items()}
+            bind_params = eqn.primitive.get_bind_params(params)
             subfuns = []
             if isinstance(bind_params, tuple):  # jax < 0.10 returns (subfuns, params)
                 subfuns, bind_params = bind_params
@@ -120,7 +128,46 @@ def _eval(jaxpr, consts, args):
     return [read(v) for v in jaxpr.outvars]
 
 
-def _canonical_conv(lhs, rhs, *, dimension_numbers, **params):
+def _rewrite_param(value):
+    """A primitive's parameter with every closed jaxpr in it that has a convolution rewritten."""
+    if isinstance(value, tuple) and any(isinstance(v, core.ClosedJaxpr) for v in value):
+        return tuple(_rewrite_param(v) for v in value)
+    if isinstance(value, core.ClosedJaxpr) and _has_conv(value.jaxpr):
+        return _rewrite_closed(value)
+    return value
+
+
+def _has_conv(jaxpr) -> bool:
+    """Whether ``jaxpr`` (an open one) has a ``conv_general_dilated``, nested ones included."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "conv_general_dilated":
+            return True
+        for v in eqn.params.values():
+            for q in v if isinstance(v, tuple) else (v,):
+                inner = getattr(q, "jaxpr", q)
+                if hasattr(inner, "eqns") and _has_conv(inner):
+                    return True
+    return False
+
+
+def _rewrite_closed(closed):
+    """A closed jaxpr (a ``cond`` branch, a loop body) with its convolutions canonicalised."""
+    avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
+    return jax.make_jaxpr(lambda *a: _eval(closed.jaxpr, closed.consts, a))(*avals)
+
+
+def _canonical_conv(lhs, rhs, **params):
+    """One ``conv_general_dilated``: canonical on the CPU, unchanged on other platforms."""
+
+    def unchanged(lhs, rhs):
+        return lax.conv_general_dilated_p.bind(lhs, rhs, **params)
+
+    return lax.platform_dependent(
+        lhs, rhs, cpu=lambda a, b: _canonical_cpu(a, b, **params), default=unchanged
+    )
+
+
+def _canonical_cpu(lhs, rhs, *, dimension_numbers, **params):
     """One ``conv_general_dilated`` in the canonical layout, transposed in and out."""
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     n = len(lhs_spec) - 2

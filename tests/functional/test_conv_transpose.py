@@ -8,8 +8,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from jax.test_util import check_grads
 
-from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from tests import reference
+from tests.forced import conv1d, conv2d, conv_transpose1d, conv_transpose2d, cpu_eqns
 
 CONV = {1: conv1d, 2: conv2d}
 CONVT = {1: conv_transpose1d, 2: conv_transpose2d}
@@ -156,17 +156,12 @@ def test_a_stack_with_a_lowered_transpose_has_the_gradients_of_an_all_lax_stack(
 
 def _lhs_dilations(fn, *args, **kwargs):
     """The ``lhs_dilation`` of every ``conv_general_dilated`` in ``fn``'s jaxpr, nested ones too."""
-
-    def walk(jaxpr):
-        for e in jaxpr.eqns:
-            if e.primitive.name == "conv_general_dilated":
-                yield tuple(e.params["lhs_dilation"])
-            for p in e.params.values():
-                inner = getattr(p, "jaxpr", p)
-                if hasattr(inner, "eqns"):
-                    yield from walk(inner)
-
-    return list(walk(jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args).jaxpr))
+    jaxpr = jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args)
+    return [
+        tuple(e.params["lhs_dilation"])
+        for e in cpu_eqns(jaxpr)
+        if e.primitive.name == "conv_general_dilated"
+    ]
 
 
 def test_conv_transpose_strides_run_by_phases_unless_lax_is_forced_and_errors_say_why():
@@ -184,13 +179,15 @@ def test_conv_transpose_strides_run_by_phases_unless_lax_is_forced_and_errors_sa
         conv_transpose2d(y, k[..., :4, :], groups=2, lowering="rows")
     with pytest.raises(ValueError, match=r"conv_transpose1d: lowering='rows' needs two spatial"):
         conv_transpose1d(y[:, 0], k[0], lowering="rows")
-    with pytest.raises(ValueError, match=r"conv_transpose2d: lowering must be one of"):
+    with pytest.raises(ValueError, match=r"lowering: lowering must be one of"):
         conv_transpose2d(y, k, lowering="fft")
 
 
 def _conv_paddings(fn, *args, **kwargs):
-    jaxpr = jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args).jaxpr
-    return [e.params["padding"] for e in jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
+    jaxpr = jax.make_jaxpr(lambda *a: fn(*a, **kwargs))(*args)
+    return [
+        e.params["padding"] for e in cpu_eqns(jaxpr) if e.primitive.name == "conv_general_dilated"
+    ]
 
 
 @pytest.mark.parametrize("n", [1, 2])

@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 from jaxcnn import config
-from jaxcnn.functional import conv1d, conv2d
-from jaxcnn.functional._lowering import LOWERINGS, choose_lowering
-from jaxcnn.functional._lowering_lanes import MAX_TERMS
-from jaxcnn.functional.conv import LOWERING_FUNCTIONS
+from jaxcnn._cpu.engine import LOWERING_FUNCTIONS
+from jaxcnn._cpu.lanes import MAX_TERMS
+from jaxcnn._cpu.rule import LOWERINGS, fallback_lowering
 from tests import reference
+from tests.forced import conv1d, conv2d, cpu_eqns
 
 CONV = {1: conv1d, 2: conv2d}
 TOL = {"rtol": 2e-5, "atol": 2e-5}
@@ -160,7 +160,7 @@ def test_patches_in_batch_chunks_equal_lax(monkeypatch, groups):
     # A patch matrix past CHUNK_ELEMENTS is convolved a few examples at a time (lax.map with
     # the patches recomputed in the backward pass): values, gradients and second-order
     # derivatives in both modes must not notice.
-    from jaxcnn.functional import _lowering_patches
+    from jaxcnn._cpu import patches as _lowering_patches
 
     x, k = _rand(0, 6, 5, 4, 4), _rand(1, 3, 2, 4 // groups, 2)
     kw = dict(stride=(1, 2), padding=1, groups=groups)
@@ -173,7 +173,7 @@ def test_patches_in_batch_chunks_equal_lax(monkeypatch, groups):
 
 
 def test_batch_chunk_is_the_largest_divisor_that_fits(monkeypatch):
-    from jaxcnn.functional import _lowering_patches
+    from jaxcnn._cpu import patches as _lowering_patches
 
     monkeypatch.setattr(_lowering_patches, "CHUNK_ELEMENTS", 100)
     assert _lowering_patches.batch_chunk(256, 10) == 8  # 10 would fit, but does not divide 256
@@ -194,7 +194,7 @@ def test_an_empty_batch_gives_an_empty_output(lowering):
 def test_rows_in_batch_chunks_equal_lax(monkeypatch):
     # A row stack past STACK_CHUNK_BYTES is built a few images at a time (unequal chunks here:
     # 3 + 3 + 1): values, gradients and second-order derivatives must not notice.
-    from jaxcnn.functional import _lowering_rows
+    from jaxcnn._cpu import rows as _lowering_rows
 
     x, k = _rand(0, 7, 5, 4, 3), _rand(1, 3, 2, 3, 2)
     kw = dict(stride=(2, 1), padding=((1, 2), (0, 1)), dilation=(1, 2))
@@ -203,8 +203,9 @@ def test_rows_in_batch_chunks_equal_lax(monkeypatch):
     chunks = _lowering_rows.batch_chunks(x.shape, k.shape, (2, 1), (1, 2), pads, 4)
     assert chunks == [(0, 3), (3, 6), (6, 7)]
     _assert_agrees_with_lax(x, k, "rows", **kw)
-    jaxpr = str(jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="rows", **kw))(x, k))
-    assert jaxpr.count("conv_general_dilated") == 3  # one 1-D convolution per chunk
+    jaxpr = jax.make_jaxpr(lambda x, k: conv2d(x, k, lowering="rows", **kw))(x, k)
+    names = [e.primitive.name for e in cpu_eqns(jaxpr)]
+    assert names.count("conv_general_dilated") == 3  # one 1-D convolution per chunk
     batches = jnp.stack([x, -2 * x])  # vmap over a leading axis: each batch is chunked alike
     np.testing.assert_allclose(
         np.asarray(jax.vmap(lambda x: conv2d(x, k, lowering="rows", **kw))(batches)),
@@ -215,7 +216,7 @@ def test_rows_in_batch_chunks_equal_lax(monkeypatch):
 
 
 def test_rows_batch_chunks_are_near_equal_and_fit(monkeypatch):
-    from jaxcnn.functional import _lowering_rows
+    from jaxcnn._cpu import rows as _lowering_rows
 
     monkeypatch.setattr(_lowering_rows, "STACK_CHUNK_BYTES", 8 * 2**20)
     same, one = ((2, 2), (2, 2)), (1, 1)
@@ -294,7 +295,7 @@ def test_lanes_input_gradient_is_itself_a_lanes_convolution():
     jaxpr = jax.make_jaxpr(
         jax.grad(lambda x: jnp.sum(conv2d(x, k, stride=2, padding=1, lowering="lanes")))
     )(x)
-    names = [eqn.primitive.name for eqn in jaxpr.jaxpr.eqns]
+    names = [eqn.primitive.name for eqn in cpu_eqns(jaxpr)]
     assert names.count("jaxcnn_conv_lanes") == 2  # the forward pass and the input gradient
     assert names.count("pad") <= 1  # the cotangent, dilated and padded once
 
@@ -335,21 +336,8 @@ def test_config_forces_a_lowering():
 
 
 def test_every_supported_lowering_has_one_function():
-    # (test_choose_lowering_rule pins the names themselves.)
+    # (test_fallback_rule pins the names themselves.)
     assert tuple(LOWERING_FUNCTIONS) == LOWERINGS
-
-
-def test_lowering_or_default():
-    """None means the context's default; a name is checked, and a bad one names the caller."""
-    assert config.lowering_or_default(None, "conv2d") == "auto"
-    assert config.lowering_or_default("rows", "conv2d") == "rows"
-    with config.lowering("patches"):
-        assert config.lowering_or_default(None, "conv2d") == "patches"
-        assert config.lowering_or_default("lax", "conv2d") == "lax"
-    with pytest.raises(ValueError, match=r"conv_transpose2d: lowering must be one of .*got 'fft'"):
-        config.lowering_or_default("fft", "conv_transpose2d")
-    with pytest.raises(ValueError, match=r"conv2d: lowering must be one of .*got 3"):
-        config.lowering_or_default(3, "conv2d")
 
 
 def test_forced_lowering_errors_name_the_argument():
@@ -365,42 +353,41 @@ def test_forced_lowering_errors_name_the_argument():
         conv1d(x, _rand(1, 3, 40, 4), lowering="rows")
     with pytest.raises(ValueError, match=r"conv2d: groups must be 1 for lowering='rows', got 2"):
         conv2d(_rand(0, 1, 5, 5, 4), _rand(1, 3, 3, 2, 4), groups=2, lowering="rows")
-    with pytest.raises(ValueError, match=r"conv2d: lowering must be one of .*got 'winograd'"):
+    with pytest.raises(ValueError, match=r"lowering: lowering must be one of .*got 'winograd'"):
         conv2d(_rand(0, 1, 4, 4, 1), _rand(1, 2, 2, 1, 1), lowering="winograd")
 
 
-def test_choose_lowering_rule():
-    # GPU / TPU: always cuDNN / XLA's convolution.
-    for backend in ("gpu", "tpu", "cuda"):
-        assert choose_lowering(backend, (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lax"
-    # CPU: few channels go on the lanes; other 2-D layers on a row stack and XLA's 1-D
+def test_fallback_rule():
+    # Few channels go on the lanes; other 2-D layers on a row stack and XLA's 1-D
     # convolution (LeNet's, the images CNN's, the ResNet's); 1-D layers (text) on XLA's.
-    assert choose_lowering("cpu", (256, 21, 40, 3), (3, 3, 3, 3), (1, 1), (1, 1), 1) == "lanes"
-    assert choose_lowering("cpu", (256, 21, 40, 1), (3, 3, 1, 3), (1, 1), (1, 1), 1) == "lanes"
-    assert choose_lowering("cpu", (256, 28, 28, 1), (5, 5, 1, 32), (1, 1), (1, 1), 1) == "rows"
-    assert choose_lowering("cpu", (256, 14, 14, 32), (5, 5, 32, 64), (1, 1), (1, 1), 1) == "rows"
-    assert choose_lowering("cpu", (128, 7, 7, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "rows"
-    assert choose_lowering("cpu", (128, 28, 28, 16), (3, 3, 16, 16), (1, 1), (1, 1), 1) == "rows"
-    assert choose_lowering("cpu", (8, 30, 30, 3), (7, 7, 3, 3), (1, 1), (1, 1), 1) == "rows"
-    assert choose_lowering("cpu", (64, 1000, 100), (5, 100, 100), (1,), (1,), 1) == "lax"
-    assert choose_lowering("cpu", (8, 9, 9, 4), (3, 3, 2, 4), (1, 1), (1, 1), 2) == "lax"
+    rule = fallback_lowering
+    assert rule((256, 21, 40, 3), (3, 3, 3, 3), (1, 1), 1) == "lanes"
+    assert rule((256, 21, 40, 1), (3, 3, 1, 3), (1, 1), 1) == "lanes"
+    assert rule((256, 28, 28, 1), (5, 5, 1, 32), (1, 1), 1) == "rows"
+    assert rule((256, 14, 14, 32), (5, 5, 32, 64), (1, 1), 1) == "rows"
+    assert rule((128, 7, 7, 64), (3, 3, 64, 64), (1, 1), 1) == "rows"
+    assert rule((128, 28, 28, 16), (3, 3, 16, 16), (1, 1), 1) == "rows"
+    assert rule((8, 30, 30, 3), (7, 7, 3, 3), (1, 1), 1) == "rows"
+    assert rule((64, 1000, 100), (5, 100, 100), (1,), 1) == "lax"
+    assert rule((8, 9, 9, 4), (3, 3, 2, 4), (1, 1), 2) == "lax"
     # ... unless the row stack would pass ROWS_MAX_ELEMENTS (ImageNet-sized activations):
     # 128 * 224 * 227 * 3 * 64 = 1.25e9 elements; at stride 2, 112 rows: 6.2e8.
-    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (1, 1), (1, 1), 1) == "lax"
-    assert choose_lowering("cpu", (128, 224, 224, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "lax"
-    assert choose_lowering("cpu", (128, 28, 28, 64), (3, 3, 64, 64), (2, 2), (1, 1), 1) == "rows"
+    assert rule((128, 224, 224, 64), (3, 3, 64, 64), (1, 1), 1) == "lax"
+    assert rule((128, 224, 224, 64), (3, 3, 64, 64), (2, 2), 1) == "lax"
+    assert rule((128, 28, 28, 64), (3, 3, 64, 64), (2, 2), 1) == "rows"
     assert set(LOWERINGS) == {"lax", "patches", "rows", "lanes"}
     assert set(config.SUPPORTED_LOWERINGS) == {"auto", *LOWERINGS}
 
 
 def test_auto_picks_lanes_on_cpu_and_matches_lax():
-    if jax.default_backend() != "cpu":
-        pytest.skip("the rule under test is the CPU one")
+    # Lowered for the CPU: the CPU branch of the backend boundary, whatever machine this is.
     x, k = _rand(0, 2, 9, 12, 3), _rand(1, 3, 3, 3, 3)
-    auto_text = jax.jit(lambda x, k: conv2d(x, k, lowering="auto")).lower(x, k).as_text()
-    assert "convolution" not in auto_text  # lanes: no convolution op at all
-    lax_text = jax.jit(lambda x, k: conv2d(x, k, lowering="lax")).lower(x, k).as_text()
-    assert "convolution" in lax_text
+    auto = jax.jit(lambda x, k: conv2d(x, k, lowering="auto")).trace(x, k)
+    assert "convolution" not in auto.lower(lowering_platforms=("cpu",)).as_text()  # lanes
+    # ... and on a GPU the boundary keeps XLA's convolution.
+    assert "convolution" in auto.lower(lowering_platforms=("cuda",)).as_text()
+    lax_cpu = jax.jit(lambda x, k: conv2d(x, k, lowering="lax")).trace(x, k)
+    assert "convolution" in lax_cpu.lower(lowering_platforms=("cpu",)).as_text()
     np.testing.assert_allclose(
         np.asarray(conv2d(x, k)), np.asarray(conv2d(x, k, lowering="lax")), **TOL
     )

@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from jaxcnn.functional._subpixel import axis_phases
+from jaxcnn._cpu.subpixel import axis_phases
 
 
 def _pairs_by_definition(size_in, size_out, k, s, p, d):

@@ -15,7 +15,7 @@ LAYERS = [
     ("conv1d_causal_dil", lambda: L.Conv1D(4, 3, padding="CAUSAL", dilation=2), (2, 9, 2), False),
     ("conv2d", lambda: L.Conv2D(4, (3, 2), padding=1), (2, 6, 5, 3), False),
     ("conv2d_groups_flip", lambda: L.Conv2D(6, 3, groups=3, flip=True), (2, 5, 5, 3), False),
-    ("conv2d_relu_lanes", lambda: L.Conv2D(3, 3, activation="relu"), (2, 6, 7, 2), False),
+    ("conv2d_few_channels", lambda: L.Conv2D(3, 3), (2, 6, 7, 2), False),
     ("conv_transpose1d", lambda: L.ConvTranspose1D(3, 3, stride=2, padding=1), (2, 5, 4), False),
     (
         "conv_transpose2d",

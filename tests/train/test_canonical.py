@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from jax import lax
 
-from jaxcnn.functional import conv1d, conv2d
 from jaxcnn.train.canonical import canonicalize_convolutions, is_canonical_stablehlo
+from tests.forced import conv1d, conv2d
 
 # (x shape, kernel shape, dimension numbers, keyword arguments of conv_general_dilated)
 CASES = {
@@ -72,6 +72,21 @@ def test_every_convolution_is_canonical_after(name):
     assert is_canonical_stablehlo(after)
 
 
+def test_other_platforms_keep_their_convolutions():
+    """The rewrite is the CPU's: lowered for CUDA, the convolutions are those of the original."""
+    x_shape, k_shape, dims, kwargs = CASES[sorted(CASES)[0]]
+    x, k = jnp.ones(x_shape), jnp.ones(k_shape)
+    grad = jax.grad(_conv_loss(dims, kwargs), argnums=(0, 1))
+
+    def convs(f, platform):
+        text = jax.jit(f).trace(x, k).lower(lowering_platforms=(platform,)).as_text()
+        return re.findall(r"stablehlo.convolution.*dim_numbers = (\S+)", text)
+
+    assert convs(grad, "cuda")
+    assert convs(canonicalize_convolutions(grad), "cuda") == convs(grad, "cuda")
+    assert convs(canonicalize_convolutions(grad), "cpu") != convs(grad, "cpu")
+
+
 def test_is_canonical_stablehlo_reads_dim_numbers():
     assert is_canonical_stablehlo("no convolution here")
     line = "stablehlo.convolution(%0, %1) dim_numbers = {}x{}->{}, window = {{}}"
@@ -85,7 +100,7 @@ def _train_step(params, x, y):
     """A small CNN's SGD step: jaxcnn convolutions (jit-wrapped, custom_jvp ReLU) and a dense."""
 
     def loss(p):
-        h = conv2d(x, p["k1"], p["b1"], padding="SAME", activation="relu", lowering="rows")
+        h = jax.nn.relu(conv2d(x, p["k1"], p["b1"], padding="SAME", lowering="rows"))
         h = conv1d(h.reshape(h.shape[0], -1, h.shape[-1]), p["k2"], lowering="lax")
         h = jax.nn.relu(h).mean(axis=1)
         return jnp.mean((h @ p["w"] - y) ** 2)

@@ -8,7 +8,8 @@ pass *and* both gradients into matrix products (the transposes of the slices and
 concatenation are pads and slices that XLA fuses), which the CPU backend runs near its peak.
 
 The patch matrix costs ``prod(window)`` times the input's memory, so this lowering pays off when
-the matmul dominates: enough channels, small windows (see :mod:`jaxcnn.functional._lowering`).
+the matmul dominates: enough channels, small windows (the tuner
+measures when: :mod:`jaxcnn._cpu.autotune`).
 Writing a patch matrix much larger than the caches costs more than the matmul itself on a
 2-core machine (LeNet's second layer at batch 256: 160 MB, 144 ms to build, 40 ms to multiply),
 so a large batch is convolved a few examples at a time (:data:`CHUNK_ELEMENTS`).
@@ -55,7 +56,7 @@ def conv_patches(
         )
 
     chunk = batch_chunk(x.shape[0], patch_elements(x.shape, kernel.shape, strides, dilations, pads))
-    if chunk == x.shape[0]:
+    if chunk is x.shape[0] or chunk == x.shape[0]:
         return conv(x)
     # A patch matrix far larger than the caches makes the lowering memory-bound (writing it costs
     # more than the matmul): convolve the batch a few images at a time instead, and recompute
@@ -81,6 +82,8 @@ def patch_elements(x_shape, kernel_shape, strides, dilations, pads) -> int:
 def batch_chunk(batch: int, per_example: int) -> int:
     """The largest divisor of ``batch`` whose patch matrix fits :data:`CHUNK_ELEMENTS` (>= 1;
     an empty batch is its own chunk, 0)."""
+    if not isinstance(batch, int):  # a symbolic batch (jax.export): one chunk
+        return batch
     if batch == 0:
         return 0
     fits = max(CHUNK_ELEMENTS // max(per_example, 1), 1)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcnn.functional._xla_guards import concat_zeros
+from jaxcnn._cpu.xla_guards import concat_zeros
 
 
 class AxisPhase(NamedTuple):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax
 from jax import lax
 
-from jaxcnn.functional._xla_guards import concat_zeros, split_padding
+from jaxcnn._cpu.xla_guards import concat_zeros, split_padding
 
 # Channels-last activations and kernels, as everywhere in jaxcnn.
-_DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
+DIMS = {1: ("NWC", "WIO", "NWC"), 2: ("NHWC", "HWIO", "NHWC")}
 
 
 def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
@@ -32,6 +32,6 @@ def conv_lax(x, kernel, strides, dilations, pads, groups) -> jax.Array:
         window_strides=strides,
         padding=pads,
         rhs_dilation=dilations,
-        dimension_numbers=_DIMS[x.ndim - 2],
+        dimension_numbers=DIMS[x.ndim - 2],
         feature_group_count=groups,
     )

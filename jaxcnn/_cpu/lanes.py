@@ -5,9 +5,7 @@ convolution or matmul wastes the CPU's 16-wide vector lanes on a channel axis of
 Moving the channels in front, ``(C, N, *spatial)``, puts the long last spatial axis on the
 lanes, and the whole convolution becomes ``prod(window) * C_in * C_out`` scalar-times-slice
 multiply-adds that XLA fuses into one elementwise loop. The primitive takes and returns
-channels-first arrays; :func:`conv_lanes` moves the channels in and out, and ``conv2d`` applies
-its bias and activation before moving them out, so that between two lanes layers the moves
-cancel (:mod:`jaxcnn.functional.activation`).
+channels-first arrays; :func:`conv_lanes` moves the channels in and out.
 
 The convolution is a JAX primitive (``conv_lanes_p``) with its own transpose rules, because
 the gradient JAX derives from the slices is slow: the transpose of each shifted slice is a
@@ -105,10 +103,7 @@ def conv_lanes_channels_first(
 ) -> jax.Array:
     """:func:`conv_lanes` on channels-first arrays: ``(C_in, N, *spatial) -> (C_out, N, *out)``.
 
-    The layout the computation runs in. ``conv2d(..., activation=...)`` applies its bias and
-    activation here, before the channels move back to the end, so that in a stack of lanes
-    layers the move back and the next layer's move to the front are adjacent transposes, which
-    XLA cancels: the activations stay channels-first from layer to layer.
+    The layout the computation runs in.
 
     Args:
       xt: ``(C_in, N, *spatial)``; kernel, strides, dilations, pads: as :func:`conv_lanes`.

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxcnn.functional._lowering_lax import conv_lax
+from jaxcnn._cpu.lax_conv import conv_lax
 from jaxcnn.functional._padding import conv_out_sizes
 
 #: The most bytes of row stack :func:`conv_rows` builds at a time: a quarter of the 32 MiB
@@ -111,9 +111,11 @@ def batch_chunks(
     Returns:
       ``[(start, stop), ...]`` covering ``range(N)`` in order: as few near-equal chunks as keep
       each chunk's row stack within :data:`STACK_CHUNK_BYTES` (one image per chunk at most, if a
-      single image's stack is larger).
+      single image's stack is larger); one chunk for a symbolic batch size.
     """
     n, _, w, c_in = x_shape
+    if not isinstance(n, int):  # a symbolic batch (jax.export): one chunk of any size
+        return [(0, n)]
     kh = kernel_shape[0]
     (out_h,) = conv_out_sizes(x_shape[1:2], (kh,), strides[:1], dilations[:1], pads[:1])
     per_image = out_h * w * kh * c_in * itemsize  # the stack is padded in H only
