@@ -20,3 +20,5 @@ from jaxcnn.train.loop import init_variables as init_variables
 from jaxcnn.train.loop import predict as predict
 from jaxcnn.train.provenance import ProvenanceError as ProvenanceError
 from jaxcnn.train.state import TrainState as TrainState
+from jaxcnn.train.export import export as export
+from jaxcnn.train.export import load_exported as load_exported
