@@ -55,6 +55,7 @@ class ImagesConfig:
     schedule: str = "cosine"
     augment: tuple[str, ...] = ()  # models trained with random crop + flip
     seed: int = 0
+    compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": mixed precision)
 
 
 def get_config(quick: bool = False) -> ImagesConfig:
@@ -112,6 +113,7 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             schedule=config.schedule,
             seed=config.seed,
             num_classes=num_classes,
+            compute_dtype=config.compute_dtype,
         )
         result = fit(model, train, test, train_config, workdir=str(model_dir), overwrite=overwrite)
         predictions = np.asarray(predict(model, result.variables, test)).argmax(axis=1)

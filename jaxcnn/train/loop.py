@@ -357,6 +357,7 @@ def _train_chunk_fn(plan: _Plan, b: int, per_step: bool) -> Callable:
         metrics=plan.metrics,
         padded=plan.steps[b] % plan.chunk[b] != 0,
         per_step=per_step,
+        compute_dtype=plan.config.compute_dtype,
     )
 
 
@@ -777,6 +778,8 @@ def _record(config: TrainConfig, optimizer, loss, metrics: tuple) -> dict:
     the fact that one was given is recorded; a loss and metrics by their qualified names.
     """
     record = config.to_dict()
+    if record["compute_dtype"] == "float32":  # the default: equal to runs from before the field
+        del record["compute_dtype"]
     if optimizer is not None:
         record["fit.optimizer"] = "an optax.GradientTransformation"
     if loss is not None:
