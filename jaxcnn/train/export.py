@@ -27,6 +27,7 @@ import numpy as np
 from flax.core import unfreeze
 
 from jaxcnn.train.adapters import as_model
+from jaxcnn.train.processes import barrier, is_writer
 
 ARTIFACT, VARIABLES, MANIFEST = "model.jaxexport", "variables.msgpack", "export.json"
 
@@ -88,6 +89,7 @@ def export(
         "format": "jax.export serialized Exported + flax msgpack variables",
     }
     _atomic_write(out / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    barrier("export")  # another process may load it next
     return out
 
 
@@ -115,6 +117,8 @@ def load_exported(path: str | Path) -> Callable[[Any], jax.Array]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    if not is_writer():  # many processes: process 0 writes
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
