@@ -26,6 +26,7 @@ from jaxcnn.experiments import compare
 from jaxcnn import _durable
 from jaxcnn._figure import save_figure
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
 from jaxcnn.vision.models import MODELS, make_model
@@ -235,6 +236,8 @@ def load_data(config: ImagesConfig):
 
 def save_variables(path, variables) -> None:
     """Variables as ``.npz`` with ``/``-joined keys (no pickle), written atomically."""
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
+        return
     from flax import traverse_util
 
     flat = traverse_util.flatten_dict(variables, sep="/")
@@ -259,6 +262,8 @@ def load_variables(path) -> dict:
 def plot_comparison(histories: dict, path, references: dict | None = None) -> None:
     """Test accuracy per epoch for every model in one PNG; ``references`` (name -> accuracy,
     the baselines) as dashed horizontal lines."""
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -315,7 +320,8 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
 
 def _write_text(path: Path, text: str) -> None:
-    _durable.write_text(path, text)
+    if is_writer():
+        _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:
