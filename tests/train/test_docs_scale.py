@@ -31,6 +31,7 @@ def test_mixed_precision_and_export_snippets_run(tmp_path, monkeypatch):
     for i, block in enumerate(code):
         exec(compile(block, f"docs/training.md scale snippet {i + 1}", "exec"), namespace)  # noqa: S102
     assert (tmp_path / "saved_cnn" / "model.jaxexport").is_file()
+    print("bf16 digits accuracy", namespace["result"].eval["accuracy"])
 
 
 def _argv(line: str) -> list[str]:
