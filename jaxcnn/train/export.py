@@ -76,8 +76,8 @@ def export(
     (batch,) = jax.export.symbolic_shape("b")
     x_spec = jax.ShapeDtypeStruct((batch, *example_x.shape[1:]), example_x.dtype)
     v_spec = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables)
-    kwargs = {} if platforms is None else {"platforms": tuple(platforms)}
-    exported = jax.export.export(jax.jit(infer), **kwargs)(v_spec, x_spec)
+    targets = None if platforms is None else tuple(platforms)
+    exported = jax.export.export(jax.jit(infer), platforms=targets)(v_spec, x_spec)
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / ARTIFACT, bytes(exported.serialize()))
