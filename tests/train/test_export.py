@@ -37,20 +37,7 @@ def trained():
     return model, result, xe, ye
 
 
-@pytest.mark.parametrize(
-    "lowering",
-    [
-        pytest.param(
-            None,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 23 (branch conv): the default CPU conv lowering compares the "
-                "symbolic batch with a size and fails; remove this mark when that lands",
-            ),
-        ),
-        "lax",
-    ],
-)
+@pytest.mark.parametrize("lowering", [None, "lax"])  # None: the default lowering
 def test_exported_cnn_matches_predict_in_fresh_process(tmp_path, trained, lowering):
     model, result, xe, ye = trained
     scope = contextlib.nullcontext() if lowering is None else jaxcnn.config.lowering(lowering)
