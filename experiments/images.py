@@ -26,6 +26,7 @@ from jaxcnn.experiments import compare
 from jaxcnn import _durable
 from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
 from jaxcnn.vision.models import MODELS, make_model
@@ -55,6 +56,7 @@ class ImagesConfig:
     schedule: str = "cosine"
     augment: tuple[str, ...] = ()  # models trained with random crop + flip
     seed: int = 0
+    compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": mixed precision)
 
 
 def get_config(quick: bool = False) -> ImagesConfig:
@@ -112,6 +114,7 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             schedule=config.schedule,
             seed=config.seed,
             num_classes=num_classes,
+            compute_dtype=config.compute_dtype,
         )
         result = fit(model, train, test, train_config, workdir=str(model_dir), overwrite=overwrite)
         predictions = np.asarray(predict(model, result.variables, test)).argmax(axis=1)
@@ -234,6 +237,8 @@ def load_data(config: ImagesConfig):
 
 def save_variables(path, variables) -> None:
     """Variables as ``.npz`` with ``/``-joined keys (no pickle), written atomically."""
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
+        return
     from flax import traverse_util
 
     flat = traverse_util.flatten_dict(variables, sep="/")
@@ -258,6 +263,8 @@ def load_variables(path) -> dict:
 def plot_comparison(histories: dict, path, references: dict | None = None) -> None:
     """Test accuracy per epoch for every model in one PNG; ``references`` (name -> accuracy,
     the baselines) as dashed horizontal lines."""
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
+        return
     fig = new_figure((9, 3.2))
     axes = fig.subplots(1, 2)
     for name, history in histories.items():
@@ -307,7 +314,8 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
 
 def _write_text(path: Path, text: str) -> None:
-    _durable.write_text(path, text)
+    if is_writer():
+        _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from flax.linen.dtypes import promote_dtype
 
 from jaxcnn import _checks
 from jaxcnn.functional.conv import conv1d, conv2d
@@ -42,6 +43,7 @@ class _Conv(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
+    dtype: Any = None  # computation dtype (as Flax): None = as given, else x, kernel, bias cast
 
     ndim: ClassVar[int] = 0
 
@@ -50,6 +52,8 @@ class _Conv(nn.Module):
         n = self.ndim
         c_in, window, features, groups = _geometry(self, x)
         kernel, bias = _kernel_and_bias(self, (*window, c_in // groups, features), features)
+        if self.dtype is not None:  # mixed precision: float32 parameters, compute in dtype
+            x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
         conv = conv1d if n == 1 else conv2d
         return conv(
             x,
@@ -74,6 +78,8 @@ class Conv1D(_Conv):
       use_bias: add a ``(features,)`` bias.
       kernel_init, bias_init: initialisers (default ``lecun_normal`` / zeros; see module doc).
       param_dtype: dtype of the parameters.
+      dtype: dtype of the computation (``None``: the inputs' and parameters' own; e.g.
+        ``jnp.bfloat16`` with float32 parameters for mixed precision).
 
     Parameters: ``kernel (K, C_in // groups, features)`` (WIO), ``bias (features,)``.
 
@@ -120,6 +126,7 @@ class _ConvTranspose(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
+    dtype: Any = None  # computation dtype (as Flax): None = as given, else x, kernel, bias cast
 
     ndim: ClassVar[int] = 0
 
@@ -129,6 +136,8 @@ class _ConvTranspose(nn.Module):
         c_in, window, features, groups = _geometry(self, x)
         # The kernel of the conv features -> C_in that this layer is the adjoint of.
         kernel, bias = _kernel_and_bias(self, (*window, features // groups, c_in), features)
+        if self.dtype is not None:  # mixed precision: float32 parameters, compute in dtype
+            x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
         conv_t = conv_transpose1d if n == 1 else conv_transpose2d
         return conv_t(
             x,

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
+from flax.linen.dtypes import promote_dtype
 
 from jaxcnn import _checks
 from jaxcnn.functional.dense import dense
@@ -49,6 +50,8 @@ class Dense(nn.Module):
         ``init.torch_kernel_init()`` / ``init.torch_bias_init(D_in)``.
       bias_init: default zeros.
       param_dtype: dtype of the parameters.
+      dtype: dtype of the computation (``None``: the inputs' and parameters' own; e.g.
+        ``jnp.bfloat16`` with float32 parameters for mixed precision).
 
     Parameters: ``kernel (D_in, features)`` (PyTorch's ``Linear.weight`` transposed),
     ``bias (features,)``: ``D_in * features + features`` numbers.
@@ -65,6 +68,7 @@ class Dense(nn.Module):
     kernel_init: Callable[..., Any] = default_kernel_init
     bias_init: Callable[..., Any] = default_bias_init
     param_dtype: Any = jnp.float32
+    dtype: Any = None  # computation dtype (as Flax): None = as given, else x, kernel, bias cast
 
     @nn.compact
     def __call__(self, x) -> jax.Array:
@@ -78,6 +82,8 @@ class Dense(nn.Module):
         bias = None
         if self.use_bias:
             bias = self.param("bias", self.bias_init, (features,), self.param_dtype)
+        if self.dtype is not None:  # mixed precision: float32 parameters, compute in dtype
+            x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
         return dense(x, kernel, bias)
 
 

@@ -12,6 +12,8 @@ from jaxcnn.train.callbacks import TensorBoardLogger as TensorBoardLogger
 from jaxcnn.train.config import TrainConfig as TrainConfig
 from jaxcnn.train.data import Dataset as Dataset
 from jaxcnn.train.data import epoch_order as epoch_order
+from jaxcnn.train.export import export as export
+from jaxcnn.train.export import load_exported as load_exported
 from jaxcnn.train.loop import FitResult as FitResult
 from jaxcnn.train.loop import NonFiniteLossError as NonFiniteLossError
 from jaxcnn.train.loop import evaluate as evaluate

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from jaxcnn import _durable
+from jaxcnn.train.processes import is_writer
 
 
 def settle(result, workdir: str | os.PathLike | None):
@@ -26,7 +27,8 @@ def settle(result, workdir: str | os.PathLike | None):
     if workdir is None:
         return result
     workdir = Path(workdir)
-    _durable.write_jsonl(workdir / "metrics.jsonl", result.history)
+    if is_writer():  # many processes: process 0 writes (jaxcnn.train.processes)
+        _durable.write_jsonl(workdir / "metrics.jsonl", result.history)
     if result.compiles:
         return result
     earlier = {}

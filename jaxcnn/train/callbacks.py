@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from jaxcnn.train import results as results_io
+from jaxcnn.train.processes import is_writer
 
 
 @dataclasses.dataclass
@@ -236,6 +237,8 @@ class TensorBoardLogger(Callback):
         self._writer: Any = None
 
     def on_epoch_end(self, ctx: FitContext) -> None:
+        if not is_writer():  # many processes: process 0 logs
+            return None
         if self._writer is None:
             logdir = _resolve(self.logdir, ctx.workdir, "TensorBoardLogger")
             self._writer = self._writer_cls(str(logdir))

@@ -29,6 +29,7 @@ from orbax.checkpoint import checkpoint_managers as policies
 
 from jaxcnn._checks import positive_int
 from jaxcnn._durable import write_json
+from jaxcnn.train.processes import barrier, is_writer
 
 MANIFEST = "jaxcnn_manifest.json"
 
@@ -117,7 +118,8 @@ class Checkpointer:
                 metrics=None if metric is None else {"metric": float(metric), "step": int(step)},
             )
             self.manager.wait_until_finished()
-            write_json(path / MANIFEST, _manifest(path))
+            if is_writer():  # many processes: process 0 writes, the others wait to read it
+                write_json(path / MANIFEST, _manifest(path))
         except Exception as e:
             code = _disk_full_errno(e)
             if code is None:
@@ -130,6 +132,7 @@ class Checkpointer:
                 "previous checkpoint kept: free some space and rerun to resume",
                 str(self.directory),
             ) from e
+        barrier(f"checkpoint {step}")
         self.latest_path = str(path)
         return self.latest_path
 

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add ``--workdir --seed --epochs --batch-size --quick --overwrite`` to ``parser``.
+    """Add ``--workdir --seed --epochs --batch-size --quick --overwrite --compute-dtype``.
 
     ``--epochs`` and ``--batch-size`` default to None so a script keeps its own defaults
     (from ``get_config(quick)``) unless the user overrides them.
@@ -30,11 +30,18 @@ def add_common_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="a workdir holding a run of another config is started afresh (else an error "
         "names the differing fields; only raising --epochs continues a run)",
     )
+    parser.add_argument(
+        "--compute-dtype",
+        default=None,
+        choices=["float32", "bfloat16"],
+        help="mixed precision: float32 parameters, training activations in this dtype "
+        "(TrainConfig.compute_dtype; scripts whose config has the field)",
+    )
     return parser
 
 
 def apply_overrides(config, args):
-    """Return ``config`` (a dataclass) with seed/epochs/batch_size replaced by given flags."""
+    """``config`` (a dataclass) with seed/epochs/batch_size/compute_dtype replaced if given."""
     import dataclasses
 
     changes = {"seed": args.seed}
@@ -42,5 +49,7 @@ def apply_overrides(config, args):
         changes["epochs"] = args.epochs
     if args.batch_size is not None:
         changes["batch_size"] = args.batch_size
+    if getattr(args, "compute_dtype", None) is not None:
+        changes["compute_dtype"] = args.compute_dtype
     fields = {f.name for f in dataclasses.fields(config)}
     return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in fields})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jaxcnn._checks import is_int, is_real
+from jaxcnn.train.precision import COMPUTE_DTYPES
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine")
@@ -40,6 +41,9 @@ class TrainConfig:
       frozen: fnmatch patterns over "/"-joined parameter paths that are not trained.
       num_classes: classes for per-class accuracy and the confusion matrix (None = from logits).
       progress: show a tqdm bar; None = only when stderr is a terminal.
+      compute_dtype: "float32" or "bfloat16" (mixed precision: parameters and optimiser state
+        stay float32; activations, matmuls and convolutions of training steps run in
+        bfloat16; logits, softmax and the loss in float32; see `jaxcnn.train.precision`).
 
     Raises:
       TypeError: an int field not an int, a float field not a number, or ``frozen`` not str
@@ -66,6 +70,7 @@ class TrainConfig:
     frozen: tuple[str, ...] = ()
     num_classes: int | None = None
     progress: bool | None = None
+    compute_dtype: str = "float32"
 
     def __post_init__(self):
         fn = "TrainConfig"
@@ -96,6 +101,11 @@ class TrainConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"{fn}: optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(
+                f"{fn}: compute_dtype must be one of {list(COMPUTE_DTYPES)}, "
+                f"got {self.compute_dtype!r}"
             )
         if self.schedule not in SCHEDULES:
             raise ValueError(

@@ -23,6 +23,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from jaxcnn.train.processes import is_writer
+
 LOCK_NAME = ".jaxcnn.lock"
 
 _held: dict[str, list] = {}  # realpath of the lock file -> [fd, depth]
@@ -70,14 +72,16 @@ def workdir_lock(workdir: str | os.PathLike) -> Iterator[Path]:
 def locks_workdir(fn: Callable) -> Callable:
     """Decorate ``fn`` to hold `workdir_lock` on its ``workdir`` argument while it runs.
 
-    A ``workdir`` of None takes no lock (`fit` without a workdir writes nothing).
+    A ``workdir`` of None takes no lock (`fit` without a workdir writes nothing); under
+    ``jax.distributed`` only process 0 takes it (`jaxcnn.train.processes.is_writer`).
     """
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         workdir = signature.bind(*args, **kwargs).arguments.get("workdir")
-        if workdir is None:
+        # Many processes run one job in one workdir: process 0 holds the lock for all of them.
+        if workdir is None or not is_writer():
             return fn(*args, **kwargs)
         with workdir_lock(workdir):
             return fn(*args, **kwargs)

@@ -36,6 +36,7 @@ from jaxcnn.train.lock import locks_workdir
 from jaxcnn.train.metrics import BUILTIN, LossFn, smoothed_cross_entropy, summarize
 from jaxcnn.train.optim import make_optimizer
 from jaxcnn.train.parallel import check_batch, data_mesh, replicated
+from jaxcnn.train.processes import barrier, is_writer
 from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.state import TrainState, initial_state
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
@@ -254,7 +255,9 @@ def _open(plan: _Plan, state: TrainState, overwrite: bool, callbacks: list):
     from jaxcnn.train.checkpoint import Checkpointer
 
     if overwrite:
-        _clear_run(workdir)
+        if is_writer():
+            _clear_run(workdir)
+        barrier("fit: cleared")
     best = next((c for c in callbacks if isinstance(c, BestCheckpoint)), None)
     ckpt = Checkpointer(
         workdir / "checkpoints",
@@ -359,6 +362,7 @@ def _train_chunk_fn(plan: _Plan, b: int, per_step: bool) -> Callable:
         metrics=plan.metrics,
         padded=plan.steps[b] % plan.chunk[b] != 0,
         per_step=per_step,
+        compute_dtype=plan.config.compute_dtype,
     )
 
 
@@ -480,6 +484,7 @@ def _finish(plan: _Plan, state, progress: _Progress, ckpt, callbacks) -> FitResu
         record["continued"] = progress.continued
         record["best_epoch"], record["stopped_early"] = result.best_epoch, result.stopped_early
         results_io.write_json(plan.workdir / "results.json", record)
+        barrier("fit: results written")  # a next fit on any process may read them
     return result
 
 
@@ -624,11 +629,14 @@ def _compile(make_fn, state, arrays, idx, active, mesh):
     the call runs it ``S`` times from Python: same steps, same state, same outputs.
     """
     repl = replicated(mesh)
-    jitted = jax.jit(make_fn(False), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
+    # The data arrays keep their own sharding: replicated, or split over the processes that
+    # each fed their own rows (`streaming.call_inputs`).
+    ins = (repl, jax.tree.map(lambda a: a.sharding, arrays), repl, repl)
+    jitted = jax.jit(make_fn(False), in_shardings=ins, out_shardings=repl, donate_argnums=(0,))
     lowered = jitted.lower(state, arrays, idx, active)
     if not loop_hurts_convolutions(lowered, mesh):
         return lowered.compile()
-    step = jax.jit(make_fn(True), in_shardings=repl, out_shardings=repl, donate_argnums=(0,))
+    step = jax.jit(make_fn(True), in_shardings=ins[:3], out_shardings=repl, donate_argnums=(0,))
     return _StepByStep(step.lower(state, arrays, idx[0]).compile())
 
 
@@ -673,7 +681,8 @@ def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics) ->
             with_logits=with_logits,
             loss=loss,
             metrics=metrics,
-        )
+        ),
+        out_shardings=replicated(mesh),  # every process can read the sums / logits
     )
 
 
@@ -779,6 +788,8 @@ def _record(config: TrainConfig, optimizer, loss, metrics: tuple) -> dict:
     the fact that one was given is recorded; a loss and metrics by their qualified names.
     """
     record = config.to_dict()
+    if record["compute_dtype"] == "float32":  # the default: equal to runs from before the field
+        del record["compute_dtype"]
     if optimizer is not None:
         record["fit.optimizer"] = "an optax.GradientTransformation"
     if loss is not None:

@@ -10,21 +10,28 @@ from pathlib import Path
 
 from jaxcnn import _durable, _extras
 from jaxcnn._figure import new_figure, save_figure
+from jaxcnn.train.processes import is_writer
 
 
 def write_json(path, obj) -> None:
-    """Write ``obj`` as indented strict JSON durably (`jaxcnn._durable.write_json`)."""
-    _durable.write_json(path, obj)
+    """Write ``obj`` as indented strict JSON durably (`jaxcnn._durable.write_json`).
+
+    Like every writer here, only process 0 writes under ``jax.distributed`` (`is_writer`).
+    """
+    if is_writer():
+        _durable.write_json(path, obj)
 
 
 def write_jsonl(path, rows) -> None:
     """Write one strict JSON object per line durably (the whole file is replaced)."""
-    _durable.write_jsonl(path, rows)
+    if is_writer():
+        _durable.write_jsonl(path, rows)
 
 
 def write_text(path, text: str) -> None:
     """Write ``text`` durably (`jaxcnn._durable.write_text`)."""
-    _durable.write_text(path, text)
+    if is_writer():
+        _durable.write_text(path, text)
 
 
 def markdown_table(rows, columns) -> str:
@@ -128,6 +135,8 @@ def plot_curves(history, path) -> None:
     (``.png``, ``.svg``, ``.pdf``, ...); a name without one gets ``.png`` appended, as
     ``savefig`` does.
     """
+    if not is_writer():  # many processes: process 0 draws it (processes.py)
+        return
     epochs = [h["epoch"] for h in history]
     fig = new_figure((9, 3.5))
     axes = fig.subplots(1, 2)

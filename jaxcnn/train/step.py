@@ -20,6 +20,7 @@ from jaxcnn.train.adapters import Adapted
 from jaxcnn.train.canonical import canonicalize_convolutions, is_canonical_stablehlo
 from jaxcnn.train.metrics import LossFn, batch_weight, metric_sums, weighted_values
 from jaxcnn.train.parallel import shard_batch
+from jaxcnn.train.precision import with_compute_dtype
 
 
 def make_train_chunk(
@@ -32,6 +33,7 @@ def make_train_chunk(
     metrics: tuple[tuple[str, LossFn], ...] = (),
     padded: bool = True,
     per_step: bool = False,
+    compute_dtype: str = "float32",
 ) -> Callable:
     """A pure function ``(state, arrays, indices (S, B), active (S,)) -> (state, per_step)``.
 
@@ -40,15 +42,18 @@ def make_train_chunk(
     Dropout keys are ``fold_in(key(seed), step)`` (`TrainState.step_key`). ``loss`` is
     ``(logits, labels, weight) -> per-element loss``; the step minimises its weighted mean.
     With ``padded=False`` every step is taken as active (whole chunks only).
+    ``compute_dtype`` "bfloat16": the forward and backward pass in bfloat16, parameters,
+    optimiser state, logits and loss float32 (`precision.with_compute_dtype`).
 
     With ``per_step=True`` it returns the single step ``(state, arrays, idx (B,)) ->
     (state, sums)`` instead, with no loop around it: the same arithmetic, for the caller to
     run step by step where a loop body compiles badly (see `loop_hurts_convolutions`).
     """
     names = ("loss", "weight", "correct") + tuple(n for n, _ in metrics)
+    apply = with_compute_dtype(model.apply, compute_dtype)
 
     def loss_fn(params, model_state, batch, key):
-        logits, model_state = model.apply({"params": params, **model_state}, batch["x"], True, key)
+        logits, model_state = apply({"params": params, **model_state}, batch["x"], True, key)
         weight = batch_weight(batch)
         values = weighted_values(loss, logits, batch["y"], weight, "loss")
         total = jnp.sum(weight)
