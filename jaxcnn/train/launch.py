@@ -1,5 +1,7 @@
 """Run one script on many processes: ``jax.distributed`` set up, then the script, unchanged.
 
+Usage::
+
     # N local processes on this machine (CPU: one device each, gloo collectives)
     python -m jaxcnn.train.launch --processes 2 jaxcnn.experiments.images --quick
 
