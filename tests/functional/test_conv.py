@@ -358,15 +358,13 @@ def test_conv1d_errors():
 
 @pytest.mark.parametrize("lowering", ["lax", "lanes", "patches"])
 def test_degenerate_shapes_and_bias_fail_by_name(lowering):
-    import jaxcnn.functional as F
-
     x = np.ones((1, 5, 5, 2), np.float32)
     with pytest.raises(ValueError, match=r"conv2d: kernel must have a window of size >= 1"):
-        F.conv2d(x, np.ones((0, 3, 2, 4), np.float32), lowering=lowering)
+        conv2d(x, np.ones((0, 3, 2, 4), np.float32), lowering=lowering)
     with pytest.raises(ValueError, match=r"conv2d: x must have at least one input channel"):
-        F.conv2d(x[..., :0], np.ones((3, 3, 0, 4), np.float32), lowering=lowering)
+        conv2d(x[..., :0], np.ones((3, 3, 0, 4), np.float32), lowering=lowering)
     with pytest.raises(TypeError, match=r"conv2d: bias must be a numeric array, got dtype <U"):
-        F.conv2d(x, np.ones((3, 3, 2, 4), np.float32), np.array(["a"] * 4), lowering=lowering)
+        conv2d(x, np.ones((3, 3, 2, 4), np.float32), np.array(["a"] * 4), lowering=lowering)
 
 
 def test_layer_norm_epsilon_zero_is_refused():
