@@ -24,7 +24,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import threading
 import time
 import warnings
@@ -34,6 +33,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxcnn import _durable
 from jaxcnn.paths import data_home
 
 #: Version of the cache file's layout; a file with another one is ignored.
@@ -143,17 +143,9 @@ def _read(path: Path, machine: dict) -> dict[str, dict]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    """Write ``text`` to ``path`` durably (`jaxcnn._durable`: temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    _durable.write_text(path, text)
 
 
 def default_cache() -> TuningCache:

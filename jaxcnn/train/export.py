@@ -14,8 +14,6 @@ callable ``x (B, ...) -> logits (B, ...)`` for any batch size ``B``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax.core import unfreeze
 
+from jaxcnn import _durable
 from jaxcnn.train.adapters import as_model
 from jaxcnn.train.processes import barrier, is_writer
 
@@ -119,11 +118,4 @@ def load_exported(path: str | Path) -> Callable[[Any], jax.Array]:
 def _atomic_write(path: Path, data: bytes) -> None:
     if not is_writer():  # many processes: process 0 writes
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _durable.write_bytes(path, data)
