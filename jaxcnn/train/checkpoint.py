@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -137,11 +138,34 @@ class Checkpointer:
         return self.latest_path
 
     def _remove_partial(self, step: int) -> None:
-        """Delete a failed save's temp folders and its step folder (it has no manifest)."""
-        for p in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-            shutil.rmtree(p, ignore_errors=True)
-        if not (self._step_dir(step) / MANIFEST).is_file():
-            shutil.rmtree(self._step_dir(step), ignore_errors=True)
+        """Delete a failed save's temp folders and its step folder (it has no manifest).
+
+        The first failing orbax thread raises while its sibling threads may still be writing
+        (and creating folders) in the temp folder, so one pass of rmtree can leave a folder
+        behind; the removal is repeated until nothing of the step is left, for up to 10 s.
+        """
+        try:
+            self.manager.wait_until_finished()
+        except Exception:  # the same failure again, from another thread: already handled
+            pass
+        deadline, clean_checks = time.monotonic() + 10.0, 0
+        while True:
+            leftovers = list(self.directory.glob(f"{step}.orbax-checkpoint-tmp*"))
+            if self._step_dir(step).exists() and not (self._step_dir(step) / MANIFEST).is_file():
+                leftovers.append(self._step_dir(step))
+            clean_checks = 0 if leftovers else clean_checks + 1
+            if clean_checks == 2:  # still clean 0.1 s later: no thread is writing any more
+                return
+            if time.monotonic() > deadline:
+                warnings.warn(
+                    f"Checkpointer: could not remove the partial save(s) {leftovers}; the "
+                    "next run removes them when it opens the folder",
+                    stacklevel=3,
+                )
+                return
+            for p in leftovers:
+                shutil.rmtree(p, ignore_errors=True)
+            time.sleep(0.1)
 
     def restore_latest(self, like_state, config: dict | None = None):
         """The newest intact checkpoint as ``(state, meta)``, or None if there is none.
