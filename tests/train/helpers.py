@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import flax.linen as nn
 import numpy as np
-from sklearn.datasets import load_digits
 
 from jaxcnn.train import Dataset
 
 
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits file read directly, as `load_digits` does: (1797, 8, 8), (1797,).
+
+    Importing scikit-learn costs the child processes of the kill/resume tests a few seconds
+    each; the file it ships is all they need.
+    """
+    spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
+    if spec is None or spec.origin is None:
+        raise ImportError("the digits tests need scikit-learn: pip install scikit-learn")
+    data = np.loadtxt(Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
+
+
 def digits(n_train: int = 1400):
     """Digits shuffled once with a fixed seed: (x_train, y_train, x_test, y_test), NHWC."""
-    d = load_digits()
-    order = np.random.default_rng(0).permutation(len(d.target))
-    x = (d.images[order] / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1)
-    y = d.target[order].astype(np.int32)
+    images, target = _load_digits()
+    order = np.random.default_rng(0).permutation(len(target))
+    x = (images[order] / 16.0).astype(np.float32)[..., None]  # (1797, 8, 8, 1)
+    y = target[order].astype(np.int32)
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
