@@ -129,11 +129,20 @@ def _eval(jaxpr, consts, args):
 
 
 def _rewrite_param(value):
-    """A primitive's parameter with every closed jaxpr in it that has a convolution rewritten."""
-    if isinstance(value, tuple) and any(isinstance(v, core.ClosedJaxpr) for v in value):
+    """A primitive's parameter with every jaxpr in it that has a convolution rewritten.
+
+    Closed jaxprs: ``cond`` branches, ``scan`` / ``while`` bodies. Open ones (no constants):
+    the body of a ``jax.checkpoint`` (remat) region or a ``shard_map``; rewritten through a
+    closed jaxpr, and kept as they were should the rewrite need constants (an open jaxpr has
+    nowhere to put them).
+    """
+    if isinstance(value, tuple) and any(isinstance(v, (core.ClosedJaxpr, core.Jaxpr)) for v in value):
         return tuple(_rewrite_param(v) for v in value)
     if isinstance(value, core.ClosedJaxpr) and _has_conv(value.jaxpr):
         return _rewrite_closed(value)
+    if isinstance(value, core.Jaxpr) and not value.constvars and _has_conv(value):
+        rewritten = _rewrite_closed(core.ClosedJaxpr(value, ()))
+        return value if rewritten.consts else rewritten.jaxpr
     return value
 
 

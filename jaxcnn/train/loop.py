@@ -17,6 +17,7 @@ import functools
 import math
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -331,7 +332,7 @@ def _run_call(plan: _Plan, state, progress: _Progress, call, mats, ckpt, bar) ->
     if b not in progress.compiled:
         t0 = time.perf_counter()
         progress.compiled[b] = _compile(
-            functools.partial(_train_chunk_fn, plan, b), state, call_arrays, idx, active, plan.mesh
+            _train_chunk_fn(plan, b), state, call_arrays, idx, active, plan.mesh
         )
         progress.compile_seconds += time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -351,7 +352,7 @@ def _run_call(plan: _Plan, state, progress: _Progress, call, mats, ckpt, bar) ->
     return state
 
 
-def _train_chunk_fn(plan: _Plan, b: int, per_step: bool) -> Callable:
+def _train_chunk_fn(plan: _Plan, b: int) -> Callable:
     """Bucket ``b``'s pure training call (`make_train_chunk`), before compilation."""
     return make_train_chunk(
         plan.model,
@@ -361,7 +362,6 @@ def _train_chunk_fn(plan: _Plan, b: int, per_step: bool) -> Callable:
         loss=plan.loss,
         metrics=plan.metrics,
         padded=plan.steps[b] % plan.chunk[b] != 0,
-        per_step=per_step,
         compute_dtype=plan.config.compute_dtype,
     )
 
@@ -627,50 +627,32 @@ def _chunked(mat: np.ndarray, c: int):
     return idx.reshape(n, c, b), active.reshape(n, c)
 
 
-def _compile(make_fn, state, arrays, idx, active, mesh):
+def _compile(chunk_fn, state, arrays, idx, active, mesh):
     """The bucket's compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
 
     Ahead-of-time: the compile time is measured on its own, never inside a training call.
     The whole chunk is one ``lax.scan`` (its step's convolutions canonicalised, so that XLA
-    CPU runs them fast in the loop: `jaxcnn.train.canonical`); should a convolution still be
-    left on XLA CPU's slow path (`loop_hurts_convolutions`), one step is compiled instead and
-    the call runs it ``S`` times from Python: same steps, same state, same outputs.
+    CPU runs them fast in the loop: `jaxcnn.train.canonical`).
+
+    Warns:
+      UserWarning: a convolution inside the loop is still in a layout XLA CPU runs on its
+        slow path (`loop_hurts_convolutions`): the results are right, the steps slower.
     """
     repl = replicated(mesh)
     # The data arrays keep their own sharding: replicated, or split over the processes that
     # each fed their own rows (`streaming.call_inputs`).
     ins = (repl, jax.tree.map(lambda a: a.sharding, arrays), repl, repl)
-    jitted = jax.jit(make_fn(False), in_shardings=ins, out_shardings=repl, donate_argnums=(0,))
+    jitted = jax.jit(chunk_fn, in_shardings=ins, out_shardings=repl, donate_argnums=(0,))
     lowered = jitted.lower(state, arrays, idx, active)
-    if not loop_hurts_convolutions(lowered, mesh):
-        return lowered.compile()
-    step = jax.jit(make_fn(True), in_shardings=ins[:3], out_shardings=repl, donate_argnums=(0,))
-    return _StepByStep(step.lower(state, arrays, idx[0]).compile())
-
-
-class _StepByStep:
-    """A chunk call made of single compiled steps (each in XLA's entry computation).
-
-    Inactive (padding) steps are skipped on the host and report zero sums, exactly like the
-    scan's ``cond``; the per-step sums stay on the device until the call ends (no host sync
-    per step), so the loop sees the same ``(S,)`` arrays as from the scan.
-    """
-
-    def __init__(self, step):
-        self.step = step
-
-    def __call__(self, state, arrays, idx, active):
-        idx, active = np.asarray(idx), np.asarray(active)
-        sums = []
-        for s in np.flatnonzero(active):
-            state, out = self.step(state, arrays, idx[s])
-            sums.append(out)
-        sums = jax.device_get(sums)
-        out = {k: np.zeros(len(active), np.float32) for k in ("loss", "weight", "correct")}
-        for s, o in zip(np.flatnonzero(active), sums, strict=True):
-            for k in out:
-                out[k][s] = o[k]
-        return state, out
+    if loop_hurts_convolutions(lowered, mesh):
+        warnings.warn(
+            "fit: a convolution of this model's training step stays in a layout that XLA CPU "
+            "runs on its slow path inside a loop (jaxcnn.train.canonical could not rewrite it); "
+            "training is correct but slower. TrainConfig(steps_per_call=1) runs one step per "
+            "call, outside any loop.",
+            stacklevel=4,
+        )
+    return lowered.compile()
 
 
 @functools.lru_cache(maxsize=64)

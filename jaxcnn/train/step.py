@@ -46,8 +46,8 @@ def make_train_chunk(
     optimiser state, logits and loss float32 (`precision.with_compute_dtype`).
 
     With ``per_step=True`` it returns the single step ``(state, arrays, idx (B,)) ->
-    (state, sums)`` instead, with no loop around it: the same arithmetic, for the caller to
-    run step by step where a loop body compiles badly (see `loop_hurts_convolutions`).
+    (state, sums)`` instead, with no loop around it: the same arithmetic, e.g. to read one
+    step's jaxpr.
     """
     names = ("loss", "weight", "correct") + tuple(n for n, _ in metrics)
     apply = with_compute_dtype(model.apply, compute_dtype)

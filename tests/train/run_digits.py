@@ -4,7 +4,7 @@ Usage: python -m tests.train.run_digits OUT.npz [--workdir DIR] [--epochs N] [--
     [--model mlp|cnn] [--early-stop]
 Writes the final variables to OUT.npz, flattened by "/"-joined path. ``--bad-batch`` first
 tries a batch size that the device count does not divide and prints the error. ``--model cnn``
-trains a convolutional model, which `fit` runs one compiled step per call on the CPU.
+trains a convolutional model (its step's convolutions canonicalised inside the scan).
 ``--early-stop`` adds `EARLY_STOP` (it stops the run after its third epoch).
 """
 

@@ -155,3 +155,25 @@ def test_pytrees_and_keyword_arguments_pass_through():
     assert jax.tree.structure(got) == jax.tree.structure(want)
     np.testing.assert_array_equal(np.asarray(got["y"]), np.asarray(want["y"]))
     assert int(got["n"]) == 5
+
+
+def test_convolutions_in_a_remat_region_are_rewritten_and_keep_their_numbers():
+    """``jax.checkpoint`` keeps its body as an open jaxpr: rewritten too, still a remat."""
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.standard_normal((2, 7, 6, 3)), jnp.float32)
+    k = jnp.asarray(rng.standard_normal((3, 3, 3, 4)), jnp.float32)
+    conv = jax.checkpoint(_conv_loss(("NHWC", "HWIO", "NHWC"), {}))
+    grad = jax.grad(conv, argnums=(0, 1))
+
+    def run(step):
+        return jax.jit(lambda x, k: lax.scan(lambda c, _: (c, step(x, k)), 0, None, length=2)[1])
+
+    want = run(grad)(x, k)
+    got = run(canonicalize_convolutions(grad))(x, k)
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
+        scale = float(np.abs(np.asarray(a)).max())
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-5 * scale)
+    assert not is_canonical_stablehlo(run(grad).lower(x, k).as_text())
+    rewritten = jax.make_jaxpr(canonicalize_convolutions(grad))(x, k)
+    assert "remat" in str(rewritten) or "checkpoint" in str(rewritten)  # still rematerialised
+    assert is_canonical_stablehlo(run(canonicalize_convolutions(grad)).lower(x, k).as_text())

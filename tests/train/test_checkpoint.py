@@ -44,7 +44,7 @@ def uninterrupted(references):
     return references("mlp")
 
 
-# mlp: whole lax.scan chunks; cnn: one compiled step per call (fit's CPU path for convolutions).
+# mlp and cnn: whole lax.scan chunks (the cnn's convolutions canonicalised for XLA CPU's loops).
 @pytest.mark.slow  # three processes per model, about 60 s of CPU each
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path, references, model):

@@ -37,3 +37,19 @@ def test_a_cnn_chunk_gives_the_results_of_one_step_per_call(model):
     # The same steps, dropout keys and batches; only XLA's order of summation may differ.
     for a, b in zip(jax.tree.leaves(looped), jax.tree.leaves(stepwise), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+
+
+def test_a_convolution_left_slow_in_the_loop_warns_and_trains_the_same(monkeypatch):
+    """Should a convolution escape the canonical rewrite, fit says so (it used to fall back to
+    one compiled step per call without a word) and its results do not change."""
+    import jaxcnn.train.loop as loop
+
+    xs, ys = digits()[:2]
+    train = Dataset.from_arrays(xs[:64], ys[:64])
+    cfg = TrainConfig(epochs=1, batch_size=32, learning_rate=3e-3, num_classes=10)
+    want = fit(SmallCNN(), train, None, cfg).variables
+    monkeypatch.setattr(loop, "loop_hurts_convolutions", lambda lowered, mesh: True)
+    with pytest.warns(UserWarning, match="slow path inside a loop"):
+        got = fit(SmallCNN(), train, None, cfg).variables
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
