@@ -28,3 +28,15 @@ def test_fit_is_quiet_by_default_off_a_terminal(capsys):
     fit(MLP(), train, test, TrainConfig(epochs=1, batch_size=64, num_classes=10))
     captured = capsys.readouterr()
     assert "loss=" not in captured.err and "ex_s=" not in captured.err
+
+
+def test_only_process_0_shows_a_bar(monkeypatch):
+    # Under jax.distributed every process runs fit: the others must stay quiet even when asked.
+    from jaxcnn.train import progress
+
+    bar = progress_bar(10, True)
+    assert not isinstance(bar, _NoBar)
+    bar.close()
+    monkeypatch.setattr(progress, "is_writer", lambda: False)
+    assert isinstance(progress_bar(10, True), _NoBar)
+    assert isinstance(progress_bar(10, None), _NoBar)
