@@ -2,7 +2,7 @@
 
 from jaxcnn.train import TrainConfig, fit
 from jaxcnn.train.progress import _NoBar, progress_bar
-from tests.train.helpers import MLP, digit_sets
+from tests.train.helpers import MLP, as_process, digit_sets
 
 
 def test_bar_is_silent_when_stderr_is_not_a_terminal(capsys):
@@ -32,11 +32,9 @@ def test_fit_is_quiet_by_default_off_a_terminal(capsys):
 
 def test_only_process_0_shows_a_bar(monkeypatch):
     # Under jax.distributed every process runs fit: the others must stay quiet even when asked.
-    from jaxcnn.train import progress
-
     bar = progress_bar(10, True)
     assert not isinstance(bar, _NoBar)
     bar.close()
-    monkeypatch.setattr(progress, "is_writer", lambda: False)
+    as_process(monkeypatch, 1)
     assert isinstance(progress_bar(10, True), _NoBar)
     assert isinstance(progress_bar(10, None), _NoBar)
