@@ -22,6 +22,7 @@ import numpy as np
 
 from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 from jaxcnn.vision import kernels
 
 CONTRAST = 0.4  # of the generated boxes against their grey background
@@ -177,6 +178,8 @@ def _best_score(score, r, c, s):
 
 
 def save_edges_figure(photo, edges, l2, l1, path, name):
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 draws it
+        return
     panels = [
         (photo, "original", "gray"),
         (edges[..., 0], "H (horizontal edges)", "RdBu"),
@@ -197,6 +200,8 @@ def save_edges_figure(photo, edges, l2, l1, path, name):
 
 
 def save_boxes_figure(image, score, fired, path, title):
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 draws it
+        return
     fig = new_figure((9, 3.2))
     axes = fig.subplots(1, 2)
     axes[0].imshow(image, cmap="gray")

@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.augment is not None:
         config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
     summary = run(config, args.workdir or "runs/images", overwrite=args.overwrite)
+    if not is_writer():  # one table per job, not one per process
+        return summary
     for row in summary["rows"]:
         print(
             f"{row['model']:8s} params {row['params']:>8,}  test acc {row['test_accuracy']:.4f}"

@@ -36,6 +36,7 @@ from jaxcnn.inspect import (
     save_receptive_field,
 )
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 from jaxcnn.vision import FASHION_MNIST_CLASSES
 from jaxcnn.vision.models import make_model
 
@@ -177,6 +178,8 @@ def _trained_with(row_json: Path, default: images.ImagesConfig) -> images.Images
 
 
 def save_occlusion(xs, maps, labels, path, dataset):
+    if not is_writer():  # many processes (jaxcnn.train.launch): process 0 draws it
+        return
     names = FASHION_MNIST_CLASSES if dataset == "fashion_mnist" else [str(i) for i in range(10)]
     fig = new_figure((2.1 * len(maps), 4.3))
     axes = fig.subplots(2, len(maps), squeeze=False)

@@ -13,7 +13,9 @@ for the per-epoch curve) and scores the unseen test speakers (``audio.scoring``)
 accuracy at state (138), phone (46) and Lee & Hon 39-phone level, and the 39-phone error rate
 after Viterbi decoding (``test_per_39``) and after frame-wise arg-max (``test_per_39_argmax``).
 Writes ``results.json``, ``results.md``, per-model ``metrics.jsonl`` and curves,
-``learning_curves.png`` and ``confusion.png``.
+``learning_curves.png`` and ``confusion.png``. On many processes (``jaxcnn.train.launch``)
+process 0 writes every file: it builds the corpus and the feature cache while the others wait,
+then they read them (`jaxcnn.train.processes.writer_first`).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import numpy as np
 from jaxcnn.audio import corpus, phones
 from jaxcnn.experiments import compare, linear_baseline
 
-from jaxcnn._figure import new_figure
+from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.paths import data_home
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer, writer_first
 
 MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
 FAMILIES = {"mlp": "MLP", "notes_cnn": "CNN", "cnn_100k": "CNN", "time_cnn": "CNN"}  # issue 26
@@ -225,7 +228,7 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     )
     note += "\n" + compare.ranking_note(comparison["ranking"], None, None) + "\n"  # issue 26
     table = results.markdown_table(compare.table_rows(summary), columns)  # issue 26: + baselines
-    (out / "results.md").write_text(table + note)
+    results.write_text(out / "results.md", table + note)
     plot_learning_curves(histories, out / "learning_curves.png")
     plot_confusion(confusions[best], out / "confusion.png", f"{best}: test phones (row-normalised)")
     return summary
@@ -247,7 +250,9 @@ def prepare_data(config: SpeechConfig, out: Path):
     else:
         c = config.corpus
         corpus_dir = data_dir / f"corpus_n{c.num_speakers}_u{c.utterances_per_speaker}_s{c.seed}"
-        manifest = corpus.build(corpus_dir, c, workers=config.workers)
+        manifest = writer_first(
+            "speech corpus", lambda: corpus.build(corpus_dir, c, workers=config.workers)
+        )
         utterances = [
             {"id": u["id"], "split": u["split"], "speaker": u["speaker"],
              "audio": corpus_dir / u["wav"], "phn": corpus_dir / u["phn"]}
@@ -258,10 +263,10 @@ def prepare_data(config: SpeechConfig, out: Path):
         )  # fmt: skip
     feat_config = features.FeatureConfig(kind=config.feature_kind, deltas=config.deltas)
     items = [(u["id"], u["audio"], u["phn"]) for u in utterances]
-    extracted = features.extract(
+    extracted = writer_first("speech features", lambda: features.extract(
         items, cache_dir / f"features_{config.feature_kind}_d{config.deltas}", feat_config,
         workers=config.workers, source=source,
-    )  # fmt: skip
+    ))  # fmt: skip
     labelled = set(extracted["paths"])  # utterances with an alignment (the rest are reported)
     path_of = {k: p for k, p in extracted["path_of"].items() if p in labelled}
     banks, frames, speakers = {}, {}, {}
@@ -318,7 +323,10 @@ def _cache_name(root: Path) -> str:
 
 
 def plot_learning_curves(histories: dict, path: Path) -> None:
-    """Dev-speaker frame accuracy and training loss per epoch, one line per model."""
+    """Dev-speaker frame accuracy and training loss per epoch, one line per model (drawn by
+    process 0 only, as every file here)."""
+    if not is_writer():
+        return
     fig = new_figure((10, 4))
     ax1, ax2 = fig.subplots(1, 2)
     for name, history in histories.items():
@@ -329,11 +337,14 @@ def plot_learning_curves(histories: dict, path: Path) -> None:
     ax2.set(xlabel="epoch", ylabel="dev frame accuracy (138 states)")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
-    """Row-normalised 46x46 phone confusion matrix (true rows, predicted columns)."""
+    """Row-normalised 46x46 phone confusion matrix (true rows, predicted columns); process 0
+    draws it."""
+    if not is_writer():
+        return
     rows = confusion.sum(axis=1, keepdims=True)
     norm = confusion / np.maximum(rows, 1)
     fig = new_figure((9, 8))
@@ -345,7 +356,7 @@ def plot_confusion(confusion: np.ndarray, path: Path, title: str) -> None:
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
 
 
 def corpus_split_choices() -> tuple[str, ...]:
@@ -460,7 +471,8 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(logging.INFO)
     summary = run(config, args.workdir or "runs/mfcc_frames", overwrite=args.overwrite)
-    print((Path(args.workdir or "runs/mfcc_frames") / "results.md").read_text())
+    if is_writer():  # the others have no results.md to show (process 0 writes it)
+        print((Path(args.workdir or "runs/mfcc_frames") / "results.md").read_text())
     return summary
 
 

@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxcnn import _durable, arith
+from jaxcnn import arith
 from jaxcnn import layers as L
 from jaxcnn.train import results
 from jaxcnn.train.lock import locks_workdir
@@ -255,7 +255,7 @@ def run(config: Config, workdir) -> dict:
             f"# The notes' parameter and shape figures, recomputed\n\ncommit "
             f"{out['code_version']}, {out['date']}\n\n"
         )
-        _durable.write_text(path / "results.md", header + md)
+        results.write_text(path / "results.md", header + md)
     return out
 
 

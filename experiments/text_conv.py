@@ -18,7 +18,9 @@ allocation), throughput, and XLA compilations (one per bucket, whatever the epoc
 Default: the main job's budget (a few minutes on 2 cores). ``--full``: every gloss, more
 epochs. ``--quick``: a few hundred glosses, tiny models (seconds; what the tests run).
 Writes ``results.json``, ``results.md``, ``learning_curves.png``, ``vocab.json`` and per-model
-``metrics.jsonl`` / ``curves.png`` (from ``fit``).
+``metrics.jsonl`` / ``curves.png`` (from ``fit``); on many processes (``jaxcnn.train.launch``)
+process 0 writes them all (`jaxcnn.train.processes.is_writer`), nothing here is read back
+within a run.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from jaxcnn.text.vocab import Vocabulary, build_vocabulary
 from jaxcnn import _durable
 from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
 # Families for "which kind of model is best" (the language models are not ranked).
@@ -145,7 +148,8 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
 
     start = time.perf_counter()
     data = load_data(config)
-    data["vocab"].save(out / "vocab.json")
+    if is_writer():
+        data["vocab"].save(out / "vocab.json")
     rows, histories = [], {}
     vectors, skipgram, loaded = None, None, None
     if config.vectors_path is not None:
@@ -518,7 +522,10 @@ def markdown(summary: dict) -> str:
 
 def plot_learning_curves(histories: dict, path: Path, references: dict | None = None) -> None:
     """Training loss per epoch of every model (and dev accuracy of the classifiers);
-    ``references`` (name -> test accuracy, the baselines) as dashed lines on the accuracy panel."""
+    ``references`` (name -> test accuracy, the baselines) as dashed lines on the accuracy panel.
+    Process 0 draws it (many processes)."""
+    if not is_writer():
+        return
     fig = new_figure((10, 4))
     ax1, ax2 = fig.subplots(1, 2)
     for name, hist in histories.items():
@@ -554,7 +561,8 @@ def _read_json(path: Path):
 
 
 def _write_text(path: Path, text: str) -> None:
-    _durable.write_text(path, text)
+    if is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
+        _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -574,7 +582,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.vectors:
         config = dataclasses.replace(config, vectors_path=args.vectors)
     summary = run(config, args.workdir or "runs/text", overwrite=args.overwrite)
-    print(markdown(summary))
+    if is_writer():  # one table per job, not one per process
+        print(markdown(summary))
     return summary
 
 

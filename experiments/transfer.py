@@ -24,7 +24,6 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxcnn import _durable
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
@@ -124,7 +123,7 @@ def run(config: TransferConfig, workdir: str) -> dict:
         f"mean (std) over seeds {list(config.seeds)}; params = trainable parameters. "
         f"Commit {summary['code_version']}.\n"
     )
-    _durable.write_text(out / "results.md", table + note)
+    results.write_text(out / "results.md", table + note)
     return summary
 
 

@@ -75,3 +75,18 @@ class PoolCNN(nn.Module):
     def __call__(self, x, train: bool = False):
         x = nn.relu(nn.Conv(8, (3, 3))(x))
         return nn.Dense(10)(x.mean(axis=(1, 2)))
+
+
+def as_process(monkeypatch, index: int, count: int = 1) -> None:
+    """Make `jaxcnn.train.processes` see this process as process ``index`` of ``count``.
+
+    Every writer check in jaxcnn goes through `processes.is_writer` / `barrier`, which read
+    ``processes.jax``: faking that one name makes a single test process act as a non-writer
+    (``count`` 1 keeps `barrier` a no-op; JAX itself, orbax included, is untouched).
+    """
+    import types
+
+    from jaxcnn.train import processes
+
+    fake = types.SimpleNamespace(process_index=lambda: index, process_count=lambda: count)
+    monkeypatch.setattr(processes, "jax", fake)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -26,12 +27,52 @@ def blocks(section: str, lang: str) -> list[str]:
 def test_mixed_precision_and_export_snippets_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code = blocks("## Mixed precision", "python") + blocks("## Export for serving", "python")
-    assert len(code) == 2
+    assert len(code) == 3
     namespace: dict = {}
     for i, block in enumerate(code):
         exec(compile(block, f"docs/training.md scale snippet {i + 1}", "exec"), namespace)  # noqa: S102
     assert (tmp_path / "saved_cnn" / "model.jaxexport").is_file()
+    saved = json.loads((tmp_path / "saved_cnn_cpu_gpu" / "export.json").read_text())
+    assert saved["platforms"] == ["cpu", "cuda"]
     print("bf16 digits accuracy", namespace["result"].eval["accuracy"])
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_mixed_precision_command_sets_the_config(monkeypatch):
+    # The command's flags as the script reads them (its training: the slow test below).
+    from jaxcnn.experiments import images
+
+    (line,) = blocks("## Mixed precision", "bash")
+    seen = {}
+
+    def run(config, workdir, **kwargs):
+        seen.update(config=config, workdir=workdir)
+        raise _Stop
+
+    monkeypatch.setattr(images, "run", run)
+    with pytest.raises(_Stop):
+        images.main(_argv(line)[3:])  # after "python -m jaxcnn.experiments.images"
+    assert _argv(line)[1:3] == ["-m", "jaxcnn.experiments.images"]
+    config = seen["config"]
+    assert (config.compute_dtype, config.models, seen["workdir"]) == (
+        "bfloat16",
+        ("mlp",),
+        "runs/bf16",
+    )
+    assert config == dataclasses.replace(images.get_config(quick=True), compute_dtype="bfloat16",
+                                         models=("mlp",))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_mixed_precision_command_runs(tmp_path):
+    (line,) = blocks("## Mixed precision", "bash")
+    subprocess.run(_argv(line), cwd=tmp_path, check=True, timeout=600)
+    _check(tmp_path / "runs/bf16")
+    summary = json.loads((tmp_path / "runs/bf16/results.json").read_text())
+    assert summary["config"]["compute_dtype"] == "bfloat16"
 
 
 def _argv(line: str) -> list[str]:
@@ -67,6 +108,9 @@ def test_multi_process_examples_run(tmp_path):
     # One machine: the launcher starts both processes.
     subprocess.run(_argv(local), cwd=tmp_path, check=True, timeout=600)
     _check(tmp_path / "runs/mp")
+    # The launcher exits non-zero when its processes fail (here: an unknown model name).
+    failing = local.replace("--models mlp", "--models no_such_model")
+    assert subprocess.run(_argv(failing), cwd=tmp_path, timeout=600).returncode != 0
     # Explicit coordinator: HOST0 is this machine, ID 0 and 1.
     port = _port_in(20000, 30000)
     line = explicit.replace("HOST0:12345", f"127.0.0.1:{port}")

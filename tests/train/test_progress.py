@@ -2,7 +2,7 @@
 
 from jaxcnn.train import TrainConfig, fit
 from jaxcnn.train.progress import _NoBar, progress_bar
-from tests.train.helpers import MLP, digit_sets
+from tests.train.helpers import MLP, as_process, digit_sets
 
 
 def test_bar_is_silent_when_stderr_is_not_a_terminal(capsys):
@@ -28,3 +28,13 @@ def test_fit_is_quiet_by_default_off_a_terminal(capsys):
     fit(MLP(), train, test, TrainConfig(epochs=1, batch_size=64, num_classes=10))
     captured = capsys.readouterr()
     assert "loss=" not in captured.err and "ex_s=" not in captured.err
+
+
+def test_only_process_0_shows_a_bar(monkeypatch):
+    # Under jax.distributed every process runs fit: the others must stay quiet even when asked.
+    bar = progress_bar(10, True)
+    assert not isinstance(bar, _NoBar)
+    bar.close()
+    as_process(monkeypatch, 1)
+    assert isinstance(progress_bar(10, True), _NoBar)
+    assert isinstance(progress_bar(10, None), _NoBar)
