@@ -584,12 +584,20 @@ def _init(model: Adapted, dataset: Dataset, seed: int) -> dict:
     key = jax.random.key(seed)
     if model.kind == "nnx":  # returns the module's own parameters: nothing to compute
         return model.init(key, batch["x"])
-    # Compiled as one program: run eagerly, every initialiser and every layer's forward op
-    # is its own small XLA compile (about 50 for a 3-layer MLP), seconds before step one.
     try:
-        return jax.jit(model.init)(key, batch["x"])
+        return _init_program(model)(key, batch["x"])
     except jax.errors.ConcretizationTypeError:  # an init that reads values in Python
         return model.init(key, batch["x"])
+
+
+@functools.lru_cache(maxsize=64)
+def _init_program(model: Adapted) -> Callable:
+    """``model.init`` compiled as one program, cached per model as `_eval_program` is.
+
+    Run eagerly, every initialiser and every layer's forward op is its own small XLA compile
+    (about 50 for a 3-layer MLP: seconds before step one in a fresh process).
+    """
+    return jax.jit(model.init)
 
 
 def epoch_calls(seed: int, epoch: int, steps: Sequence[int], chunk: Sequence[int]):
