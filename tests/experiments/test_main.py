@@ -17,18 +17,25 @@ def test_format_table_prints_every_row_and_marks_missing_values():
             "test_per_39": 0.4567,
             "test_ci95": [0.5711, 0.6149],
             "train_examples_per_s": 12345.6,
+            "flops": 316416,
+            "epochs_run": 5,
+            "best_epoch": 3,
         },
         {"model": "cnn", "params": 9204, "test_accuracy": None},
         {"model": "notes", "params": 9204, "test_accuracy": 0.058, "did_not_learn": True},
     ]
-    table = main_job.format_table("speech", rows, 61.2).splitlines()
+    table = main_job.format_table("speech", rows, 61.2, "protocol: x").splitlines()
     assert table[1] == "speech  (61 s)"
     assert table[3] == (
-        "| model | parameters | test acc. | PER (39 phones) | 95% interval | train ex/s |"
+        "| model | parameters | FLOPs/example | epochs run | best epoch | test acc. | "
+        "95% interval | PER (39 phones) | train ex/s |"
     )
-    assert table[5] == "| mlp | 158,474 | 0.5931 | 0.457 | [0.571, 0.615] | 12,346 |"
-    assert table[6] == "| cnn | 9,204 | - | - | - | - |"
-    assert table[7] == "| notes (did not learn) | 9,204 | 0.0580 | - | - | - |"
+    assert table[5] == (
+        "| mlp | 158,474 | 316,416 | 5 | 3 | 0.5931 | [0.571, 0.615] | 0.457 | 12,346 |"
+    )
+    assert table[6] == "| cnn | 9,204 | - | - | - | - | - | - | - |"
+    assert table[7] == "| notes (did not learn) | 9,204 | - | - | - | 0.0580 | - | - | - |"
+    assert table[-1] == "protocol: x"
 
 
 def test_table_rows_end_with_the_baselines():
