@@ -136,7 +136,8 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
                 schedule=config.schedule, seed=seed, num_classes=num_classes,
                 compute_dtype=config.compute_dtype,
             )  # fmt: skip
-            return fit(model, train, dev, train_config, workdir=str(model_dir / f"lr{lr:g}_s{seed}"),
+            fit_dir = str(model_dir / f"lr{lr:g}_s{seed}")
+            return fit(model, train, dev, train_config, workdir=fit_dir,
                        callbacks=protocol.callbacks(plan), overwrite=overwrite)  # fmt: skip
 
         kept: list = []
@@ -174,8 +175,13 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             save_variables(model_dir / "variables.npz", kept[0])
         results.write_json(
             model_dir / "row.json",
-            {"config": dataclasses.asdict(config), "row": row, "history": history,
-             "entry": entry, "correct": correct[name].astype(int).tolist()},  # fmt: skip
+            {
+                "config": dataclasses.asdict(config),
+                "row": row,
+                "history": history,
+                "entry": entry,
+                "correct": correct[name].astype(int).tolist(),
+            },  # fmt: skip
         )
     baseline = compare.baseline_score(y_train, y_test, seed=config.seed)
     linear = linear_baseline(config, train, test, y_test, num_classes, out / "linear")
@@ -215,7 +221,8 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     if is_writer():
         protocol.write_accuracy_vs_params(
             summary["sweep"], out / "accuracy_vs_params.png",
-            {"majority class": baseline["test_accuracy"], "linear baseline": linear["test_accuracy"]},
+            {"majority class": baseline["test_accuracy"],
+             "linear baseline": linear["test_accuracy"]},
             f"{config.dataset} ({len(y_train):,} training images)",
         )  # fmt: skip
     plot_comparison(

@@ -236,8 +236,9 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "data": data,
         "rows": rows,
         **comparison,
-        **protocol.summary_fields(plan, models, correct, config.sweep,
-                                  units=test_bank.utterance, seed=config.seed),  # fmt: skip
+        **protocol.summary_fields(
+            plan, models, correct, config.sweep, units=test_bank.utterance, seed=config.seed
+        ),  # fmt: skip
         "best": best,
         "history": histories,
     }

@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from jaxcnn.experiments import compare
 
 from jaxcnn import _checks
-from jaxcnn.experiments import compare
 
 MONITOR = "eval_accuracy"  # dev accuracy: fit's eval set is the dev set in every pipeline
 
@@ -89,8 +89,12 @@ def add_args(parser):
     def rates(text: str) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(",") if v.strip())
 
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="train every model this many times (mean, spread, paired difference)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="train every model this many times (mean, spread, paired difference)",
+    )
     parser.add_argument("--learning-rates", type=rates, default=None,
                         help="comma-separated learning-rate grid, chosen on dev")  # fmt: skip
     return parser
@@ -236,7 +240,8 @@ def markdown(summary: dict) -> str:
     plan = Protocol(p["max_epochs"], p["patience"], tuple(p["learning_rates"]), p["seeds"],
                     p["monitor"])  # fmt: skip
     lines = ["## Comparison protocol", "", plan.describe() + ".", "",
-             "## Accuracy against parameters (sweep)", "", crossover_note(summary["sweep"])]  # fmt: skip
+             "## Accuracy against parameters (sweep)", "",
+             crossover_note(summary["sweep"])]  # fmt: skip
     if summary.get("paired_differences"):
         lines += ["## Paired differences (same seeds, same test examples)", ""]
         for name, d in summary["paired_differences"].items():
@@ -335,7 +340,8 @@ def crossover_note(sweep: Sequence[dict], *, small: str = "MLP", large: str = "C
         verdict = (
             f"From {out['from_budget']:,} parameters on, the best {large} beats the best {small} "
             f"of at most that size beyond both intervals: by {at['difference']:+.3f} there "
-            f"({format_ci(at['large']['test_ci95'])} against {format_ci(at['small']['test_ci95'])})."
+            f"({format_ci(at['large']['test_ci95'])} against "
+            f"{format_ci(at['small']['test_ci95'])})."
         )
     return "\n".join(lines) + "\n\n" + verdict + "\n"
 

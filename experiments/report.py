@@ -35,7 +35,9 @@ def write_report(sections: Sequence[dict], workdir: str | os.PathLike, path) -> 
 
     workdir = Path(workdir)
     prov = results.provenance()
-    machine = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, {platform.system()})"
+    machine = (
+        f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs, {platform.system()})"
+    )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>jaxcnn main job</title>",
         "<style>body{font-family:sans-serif;max-width:1150px;margin:1em auto}"
@@ -43,13 +45,17 @@ def write_report(sections: Sequence[dict], workdir: str | os.PathLike, path) -> 
         "padding:2px 6px;text-align:right}td:first-child{text-align:left}"
         "img{max-width:100%}</style></head><body>",
         "<h1>jaxcnn main job: MLP vs CNN</h1>",
-        "<p>" + html.escape(
+        "<p>"
+        + html.escape(
             f"Commit {results.code_version()}; written "
             f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}; machine {machine}; "
             f"backend {prov['backend']} {', '.join(prov['device_kinds'])}; versions: "
-            + ", ".join(f"{k} {prov[k]}" for k in ("jaxcnn", "python", "jax", "jaxlib", "flax",
-                                                   "optax", "numpy"))  # fmt: skip
-        ) + "</p>",
+            + ", ".join(
+                f"{k} {prov[k]}"
+                for k in ("jaxcnn", "python", "jax", "jaxlib", "flax", "optax", "numpy")
+            )  # fmt: skip
+        )
+        + "</p>",
     ]
     combined = workdir / "accuracy_vs_params.png"
     if combined.is_file():
@@ -79,7 +85,9 @@ def markdown_table_html(text: str) -> str:
             if not in_table:
                 out.append("<table>")
                 in_table = True
-            out.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+            out.append(
+                "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+            )
             continue
         if in_table:
             out.append("</table>")
@@ -93,8 +101,9 @@ def markdown_table_html(text: str) -> str:
 
 def write_combined_sweep(sections: Sequence[dict], path) -> None:
     """All pipelines' accuracy against parameters and FLOPs in one figure (one row each)."""
-    from jaxcnn._figure import new_figure, save_figure
     from jaxcnn.experiments.protocol import plot_accuracy_vs_params
+
+    from jaxcnn._figure import new_figure, save_figure
 
     fig = new_figure((10, 3.6 * len(sections)))
     axes = fig.subplots(len(sections), 2, squeeze=False)

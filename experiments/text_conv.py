@@ -130,7 +130,8 @@ def get_config(quick: bool = False) -> TextConfig:
     return TextConfig(
         train_examples=600, eval_examples=200, max_vocab=800, lengths=(16, 48), embed_dim=16,
         features=8, widths=(3, 5), hidden=16, classifiers=("bag_of_embeddings", "kim_two_channel"),
-        sweep=("bag_of_embeddings", "kim_two_channel"), epochs=2, patience=1, batch_size=32, sg_pairs=4000, sg_epochs=1, sg_batch_size=256, lm_vocab=200,
+        sweep=("bag_of_embeddings", "kim_two_channel"), epochs=2, patience=1, batch_size=32,
+        sg_pairs=4000, sg_epochs=1, sg_batch_size=256, lm_vocab=200,
         lm_train=300, lm_lengths=(48,), lm_depth=1, lm_epochs=1,
     )  # fmt: skip
 
@@ -200,8 +201,9 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "baseline_ci95": baseline["test_ci95"],
         "baseline_linear": linear,
         "ranking": compare.family_ranking(rows, FAMILIES, linear),
-        **protocol.summary_fields(plan, models, correct, config.sweep,
-                                  reference="bag_of_embeddings", seed=config.seed),  # fmt: skip
+        **protocol.summary_fields(
+            plan, models, correct, config.sweep, reference="bag_of_embeddings", seed=config.seed
+        ),  # fmt: skip
         "seconds": time.perf_counter() - start,
         "code_version": results.code_version(),
         "provenance": results.provenance(),
@@ -366,7 +368,8 @@ def make_classifier(name: str, config: TextConfig, vocab_size: int):
             "kim_two_channel": "two_channel"}  # fmt: skip
     if name not in mode:
         raise ValueError(
-            f"make_classifier: name must be one of {CLASSIFIERS + tuple(SWEEP_MODELS)}, got {name!r}"
+            f"make_classifier: name must be one of {CLASSIFIERS + tuple(SWEEP_MODELS)}, "
+            f"got {name!r}"
         )
     return KimCNN(vocab_size, len(LEXNAMES), config.embed_dim, config.widths, config.features,
                   config.dropout, mode[name])  # fmt: skip

@@ -1,7 +1,6 @@
 """experiments.images and experiments.inspect_cnn on their quick configs (8x8 digits)."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest

@@ -36,13 +36,13 @@ class _Record(Callback):
         self.by_epoch[ctx.epoch] = jax.device_get(ctx.state.variables)
 
 
-def _run(plan, learning_scale=1.0):
+def _run(plan):
     train, dev, xd, yd = _data()
     records, tested = {}, []
 
     def fit_one(lr, seed):
         records[(lr, seed)] = rec = _Record()
-        config = TrainConfig(epochs=plan.max_epochs, batch_size=32, learning_rate=lr * learning_scale,
+        config = TrainConfig(epochs=plan.max_epochs, batch_size=32, learning_rate=lr,
                              seed=seed, progress=False, num_classes=2)  # fmt: skip
         return fit(_Linear(), train, dev, config, callbacks=[*protocol.callbacks(plan), rec])
 

@@ -9,7 +9,6 @@ import pytest
 from jaxcnn.experiments import text_conv
 
 from tests.experiments.protocol_checks import assert_protocol_fields
-
 from tests.strict_json import assert_strict_json_files
 
 
