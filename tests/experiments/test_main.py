@@ -69,3 +69,33 @@ def test_unknown_pipeline_is_an_error(capsys):
     with pytest.raises(SystemExit):
         main_job.main(["--only", "audio,vision"])
     assert "--only: unknown pipeline(s) ['vision']" in capsys.readouterr().err
+
+
+def test_report_is_one_self_contained_page_with_tables_and_plots(tmp_path):
+    import base64
+
+    from jaxcnn.experiments import report
+
+    points = (("MLP", 100, 0.5), ("MLP", 3000, 0.6), ("CNN", 200, 0.55), ("CNN", 9000, 0.7))
+    sweep = [
+        {"family": f, "params": p, "flops": 2 * p, "test_accuracy": a,
+         "test_ci95": [a - 0.01, a + 0.01]}
+        for f, p, a in points
+    ]  # fmt: skip
+    result = {"sweep": sweep, "baseline": 0.1, "baseline_linear": {"test_accuracy": 0.4}}
+    (tmp_path / "audio").mkdir()
+    section = {"name": "audio", "title": "speech <frames>", "seconds": 12.0, "result": result,
+               "table": main_job.format_table("speech", [{"model": "mlp", "params": 100}], 12.0,
+                                              "protocol: at most 2 epochs")}  # fmt: skip
+    report.write_combined_sweep([section], tmp_path / "accuracy_vs_params.png")
+    from jaxcnn.experiments import protocol
+
+    protocol.write_accuracy_vs_params(sweep, tmp_path / "audio" / "accuracy_vs_params.png")
+    page = report.write_report([section], tmp_path, tmp_path / "report.html").read_text()
+    assert "<td>mlp</td><td>100</td>" in page and "speech &lt;frames&gt;" in page
+    assert "protocol: at most 2 epochs" in page and "Commit " in page
+    images = page.split("src='data:image/png;base64,")[1:]
+    assert len(images) == 2  # the combined sweep and the pipeline's sweep
+    for img in images:
+        assert base64.b64decode(img.split("'", 1)[0]).startswith(b"\x89PNG")
+    assert "http://" not in page and "https://" not in page  # nothing fetched from a network
