@@ -54,24 +54,29 @@ class NotesMLP(nn.Module):
 class NotesCNN(nn.Module):
     """Ten 3x3 VALID convolutions with 3 filters, ReLU, then Dense(138). (B, 21, 40) -> (B, 138).
 
-    ``batch_norm=True`` is the remedied variant of the same shape (``notes_cnn_bn``): each
-    convolution (without bias) is followed by batch norm before its ReLU, so every layer's three
-    channels stay centred and scaled and none is left dead (docs/audio.md): 60 more parameters.
+    Two variants of the same shape (docs/audio.md): ``batch_norm=True`` (``notes_cnn_bn``):
+    each convolution (without bias) is followed by batch norm before its ReLU (60 more
+    parameters); ``residual=True`` (``notes_cnn_res``): from the second layer on, each layer adds
+    its input, cropped by one pixel on every side to the VALID output, to its ReLU output, so a
+    layer whose filters die passes its input on and the gradient reaches the first layers
+    (no extra parameter).
     """
 
     layers: int = 10
     filters: int = 3
     batch_norm: bool = False
+    residual: bool = False
     num_classes: int = NUM_CLASSES
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         h = _image(x)
-        for _ in range(self.layers):
-            h = Conv2D(self.filters, 3, padding="VALID", use_bias=not self.batch_norm)(h)
+        for i in range(self.layers):
+            out = Conv2D(self.filters, 3, padding="VALID", use_bias=not self.batch_norm)(h)
             if self.batch_norm:  # each: H-2, W-2
-                h = BatchNorm(momentum=0.9)(h, train=train)
-            h = nn.relu(h)
+                out = BatchNorm(momentum=0.9)(out, train=train)
+            out = nn.relu(out)
+            h = out + h[:, 1:-1, 1:-1, :] if self.residual and i > 0 else out
         return Dense(self.num_classes)(Flatten()(h))  # (B, 1 * 20 * 3) -> (B, 138)
 
 
@@ -121,6 +126,7 @@ MODELS = {
     "mlp": NotesMLP,
     "notes_cnn": NotesCNN,
     "notes_cnn_bn": functools.partial(NotesCNN, batch_norm=True),
+    "notes_cnn_res": functools.partial(NotesCNN, residual=True),
     "cnn_100k": CNN100k,
     "time_cnn": TimeCNN,
 }

@@ -3,7 +3,8 @@
     python -m jaxcnn.experiments.notes_cnn [--workdir runs/notes_cnn] [--quick]
 
 Trains ``notes_cnn`` (ten 3x3 VALID convolutions with 3 filters, ReLU, Dense) and its remedied
-variant of the same shape ``notes_cnn_bn`` (batch norm before each ReLU) on the speech
+variant of the same shape ``notes_cnn_res`` (a residual path around layers 2-10; ``--models``
+also takes ``notes_cnn_bn``, batch norm before each ReLU) on the speech
 pipeline's frames under the speech pipeline's protocol (`experiments.mfcc_frames`), and after
 every epoch records, per layer: the fraction of its 3 channels that are dead (never positive
 after the ReLU on 2,048 dev frames), the fraction of its units that are zero, and the norm of
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 from pathlib import Path
 
 import jax
@@ -24,7 +26,7 @@ from jaxcnn.experiments import mfcc_frames, protocol
 
 from jaxcnn.train import Callback
 
-MODELS = ("notes_cnn", "notes_cnn_bn")
+MODELS = ("notes_cnn", "notes_cnn_res")  # --models adds notes_cnn_bn
 
 
 class LayerDiagnosis(Callback):
@@ -51,40 +53,52 @@ def diagnose(model, variables, x_train, y_train, x_dev) -> dict:
     The activation of a layer is its output after the ReLU (after batch norm in the remedied
     variant): the input of the next layer.
     """
-    from jaxcnn.inspect.activations import module_outputs
-
-    def select(module):
-        names = ("BatchNorm",) if getattr(model, "batch_norm", False) else ("Conv2D",)
-        return type(module).__name__ in names
-
-    maps = module_outputs(model, variables, jnp.asarray(x_dev), select)
+    maps_fn, grad_fn = _compiled(model)
+    maps = maps_fn(variables, jnp.asarray(x_dev))
     dead, zero = [], []
     for m in maps.values():
         a = np.maximum(np.asarray(m), 0).reshape(-1, m.shape[-1])
         dead.append(float(np.mean(a.max(axis=0) <= 0)))
         zero.append(float(np.mean(a <= 0)))
-    others = {k: v for k, v in variables.items() if k != "params"}
-
-    def loss(params):
-        if others:  # batch norm: the training-mode forward pass, as in the training step
-            logits, _ = model.apply({"params": params, **others}, x_train, train=True,
-                                    mutable=list(others))  # fmt: skip
-        else:
-            logits = model.apply({"params": params}, x_train, train=True)
-        log_p = jax.nn.log_softmax(logits)
-        return -jnp.mean(jnp.take_along_axis(log_p, y_train[:, None], axis=1))
-
-    grads = jax.grad(loss)(variables["params"])
+    grads = grad_fn(variables, jnp.asarray(x_train), jnp.asarray(y_train))
     norms = [float(jnp.linalg.norm(g["kernel"])) for k, g in sorted(
         grads.items(), key=lambda kv: _layer_index(kv[0])) if k.startswith("Conv2D")]  # fmt: skip
     return {"dead_fraction": dead, "zero_fraction": zero, "grad_norm": norms}
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(model):
+    """Jitted ``(variables, x) -> conv/BN outputs`` and ``(variables, x, y) -> kernel grads``
+    (one compile per model, not one per epoch)."""
+    from jaxcnn.inspect.activations import module_outputs
+
+    names = ("BatchNorm",) if getattr(model, "batch_norm", False) else ("Conv2D",)
+
+    def maps(variables, x):
+        return module_outputs(model, variables, x, lambda m: type(m).__name__ in names)
+
+    def grads(variables, x, y):
+        others = {k: v for k, v in variables.items() if k != "params"}
+
+        def loss(params):
+            if others:  # batch norm: the training-mode forward pass, as in the training step
+                logits, _ = model.apply({"params": params, **others}, x, train=True,
+                                        mutable=list(others))  # fmt: skip
+            else:
+                logits = model.apply({"params": params}, x, train=True)
+            log_p = jax.nn.log_softmax(logits)
+            return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
+
+        return jax.grad(loss)(variables["params"])
+
+    return jax.jit(maps), jax.jit(grads)
 
 
 def _layer_index(name: str) -> int:
     return int(name.rsplit("_", 1)[-1]) if name.rsplit("_", 1)[-1].isdigit() else -1
 
 
-def run(config: mfcc_frames.SpeechConfig, workdir: str) -> dict:
+def run(config: mfcc_frames.SpeechConfig, workdir: str, models: tuple[str, ...] = MODELS) -> dict:
     """Train both models by the speech protocol with :class:`LayerDiagnosis`; results.json."""
     from jaxcnn.audio import phones
 
@@ -100,7 +114,7 @@ def run(config: mfcc_frames.SpeechConfig, workdir: str) -> dict:
     x_dev = np.asarray(dev.take(dev.arrays, dev_idx)["x"])
     plan = mfcc_frames.protocol_of(config)
     summary = {"config": mfcc_frames._asdict(config), "protocol": plan.to_dict(), "models": {}}
-    for name in MODELS:
+    for name in models:
         model = mfcc_frames._make(name)
         diag = LayerDiagnosis(model, batch["x"], batch["y"], x_dev)
         train_config = TrainConfig(epochs=plan.max_epochs, batch_size=config.batch_size,
@@ -143,9 +157,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="runs/notes_cnn")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     args = parser.parse_args(argv)
     config = mfcc_frames.get_config(args.quick)
-    summary = run(dataclasses.replace(config, checkpoints=False), args.workdir)
+    models = tuple(args.models.split(","))
+    summary = run(dataclasses.replace(config, checkpoints=False), args.workdir, models)
     for name, m in summary["models"].items():
         last = m["layers"][-1]
         print(name, "best epoch", m["best_epoch"], "dev",
