@@ -102,7 +102,7 @@ def run(config: mfcc_frames.SpeechConfig, workdir: str, models: tuple[str, ...] 
     """Train both models by the speech protocol with :class:`LayerDiagnosis`; results.json."""
     from jaxcnn.audio import phones
 
-    from jaxcnn.train import TrainConfig, fit, results
+    from jaxcnn.train import TrainConfig, fit, init_variables, results
 
     out = Path(workdir)
     out.mkdir(parents=True, exist_ok=True)
@@ -117,6 +117,9 @@ def run(config: mfcc_frames.SpeechConfig, workdir: str, models: tuple[str, ...] 
     for name in models:
         model = mfcc_frames._make(name)
         diag = LayerDiagnosis(model, batch["x"], batch["y"], x_dev)
+        # epoch 0: at initialisation (same seed, so the same variables fit starts from)
+        start = jax.device_get(init_variables(model, train, config.seed))
+        diag.rows.append({"epoch": 0, **diagnose(model, start, batch["x"], batch["y"], x_dev)})
         train_config = TrainConfig(epochs=plan.max_epochs, batch_size=config.batch_size,
                                    learning_rate=plan.learning_rates[0], schedule=config.schedule,
                                    seed=config.seed, num_classes=phones.NUM_STATES,
@@ -158,8 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workdir", default="runs/notes_cnn")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
+    parser.add_argument("--epochs", type=int, default=None, help="the protocol's maximum epochs")
     args = parser.parse_args(argv)
     config = mfcc_frames.get_config(args.quick)
+    if args.epochs is not None:
+        config = dataclasses.replace(config, epochs=args.epochs)
     models = tuple(args.models.split(","))
     summary = run(dataclasses.replace(config, checkpoints=False), args.workdir, models)
     for name, m in summary["models"].items():
