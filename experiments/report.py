@@ -62,7 +62,10 @@ def write_report(sections: Sequence[dict], workdir: str | os.PathLike, path) -> 
         parts += ["<h2>Accuracy against parameters, every pipeline</h2>", _img(combined)]
     for s in sections:
         parts.append(f"<h2>{html.escape(s['title'])} ({s['seconds']:.0f} s)</h2>")
-        parts.append(markdown_table_html(s["table"]))
+        body = s["table"].strip().splitlines()
+        if body and body[0].startswith(s["title"]):  # the heading says it already
+            body = body[1:]
+        parts.append(markdown_table_html("\n".join(body)))
         for name in FIGURES:
             figure = workdir / s["name"] / name
             if figure.is_file():
