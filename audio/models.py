@@ -4,6 +4,7 @@
 * :class:`NotesCNN`: the notes' 10-layer CNN as literally described: ten 3x3 convolutions with
   3 filters each, stride 1, no padding, then one fully connected layer. The window shrinks by 2
   per layer, 21x40 -> 1x20, so the classifier sees 1*20*3 = 60 numbers (9,204 parameters).
+  ``NotesCNN(batch_norm=True)`` (``notes_cnn_bn``) is its remedied variant of the same shape.
   The notes' "~100k" counts a 19*38*138 classifier, i.e. the map after *one* layer.
 * :class:`CNN100k`: about the 100k parameters the notes meant (99,266): two conv + pool stages
   and a small classifier.
@@ -18,6 +19,8 @@ The three 2-D models treat the window as a one-channel ``(21, 40)`` image in NHW
 """
 
 from __future__ import annotations
+
+import functools
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -49,17 +52,31 @@ class NotesMLP(nn.Module):
 
 
 class NotesCNN(nn.Module):
-    """Ten 3x3 VALID convolutions with 3 filters, ReLU, then Dense(138). (B, 21, 40) -> (B, 138)."""
+    """Ten 3x3 VALID convolutions with 3 filters, ReLU, then Dense(138). (B, 21, 40) -> (B, 138).
+
+    Two variants of the same shape (docs/audio.md): ``batch_norm=True`` (``notes_cnn_bn``):
+    each convolution (without bias) is followed by batch norm before its ReLU (60 more
+    parameters); ``residual=True`` (``notes_cnn_res``): from the second layer on, each layer adds
+    its input, cropped by one pixel on every side to the VALID output, to its ReLU output, so a
+    layer whose filters die passes its input on and the gradient reaches the first layers
+    (no extra parameter).
+    """
 
     layers: int = 10
     filters: int = 3
+    batch_norm: bool = False
+    residual: bool = False
     num_classes: int = NUM_CLASSES
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         h = _image(x)
-        for _ in range(self.layers):
-            h = nn.relu(Conv2D(self.filters, 3, padding="VALID")(h))  # each: H-2, W-2
+        for i in range(self.layers):
+            out = Conv2D(self.filters, 3, padding="VALID", use_bias=not self.batch_norm)(h)
+            if self.batch_norm:  # each: H-2, W-2
+                out = BatchNorm(momentum=0.9)(out, train=train)
+            out = nn.relu(out)
+            h = out + h[:, 1:-1, 1:-1, :] if self.residual and i > 0 else out
         return Dense(self.num_classes)(Flatten()(h))  # (B, 1 * 20 * 3) -> (B, 138)
 
 
@@ -105,7 +122,14 @@ class TimeCNN(nn.Module):
         return Dense(self.num_classes)(h)
 
 
-MODELS = {"mlp": NotesMLP, "notes_cnn": NotesCNN, "cnn_100k": CNN100k, "time_cnn": TimeCNN}
+MODELS = {
+    "mlp": NotesMLP,
+    "notes_cnn": NotesCNN,
+    "notes_cnn_bn": functools.partial(NotesCNN, batch_norm=True),
+    "notes_cnn_res": functools.partial(NotesCNN, residual=True),
+    "cnn_100k": CNN100k,
+    "time_cnn": TimeCNN,
+}
 
 
 def count_params(model: nn.Module, frames: int = 21, dim: int = 40) -> int:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import time
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
-from jaxcnn.experiments import compare
+from jaxcnn.experiments import compare, protocol
 
 from jaxcnn import _durable
 from jaxcnn._figure import new_figure, save_figure
@@ -33,6 +34,15 @@ from jaxcnn.vision.models import MODELS, make_model
 
 # Families for "which kind of model is best" (the ResNet and the all-conv net are CNNs).
 FAMILIES = {"mlp": "MLP", "cnn": "CNN", "allconv": "CNN", "gap": "CNN", "resnet": "CNN"}
+# The accuracy-vs-parameters sweep (issue 19): name -> (family, channels / widths). MLPs:
+# Flatten - Dense(w) - ReLU - Dense(classes); CNNs: the LeNet-style `cnn` with c and 2c filters.
+# Main job: 3 sizes per family (37x and 49x in parameters on 28x28); --full adds a 4th each.
+SWEEP_MODELS = {"mlp_w8": ("MLP", 8), "mlp_w32": ("MLP", 32), "mlp_w96": ("MLP", 96),
+                "mlp": ("MLP", None), "cnn_c1": ("CNN", 1), "cnn_c4": ("CNN", 4),
+                "cnn_c12": ("CNN", 12), "cnn": ("CNN", None)}  # fmt: skip
+SWEEP = ("mlp_w8", "mlp_w32", "mlp", "cnn_c1", "cnn_c4", "cnn")
+FULL_SWEEP = ("mlp_w8", "mlp_w32", "mlp_w96", "mlp", "cnn_c1", "cnn_c4", "cnn_c12", "cnn")
+FAMILIES.update({k: v[0] for k, v in SWEEP_MODELS.items()})
 # The linear baseline's training (softmax regression, jaxcnn.train.fit): 20 epochs of Adam reach
 # 0.836 on the main job's 10,000 images, against 0.826 for scikit-learn's lbfgs (C=0.1, 200
 # iterations, not converged) in 7x the time (docs/images.md).
@@ -49,10 +59,16 @@ class ImagesConfig:
     dataset: str = "fashion_mnist"  # "fashion_mnist" (IDX folder) | "digits" (scikit-learn)
     data_dir: str = FASHION_MNIST_DIR
     models: tuple[str, ...] = MODELS
-    train_examples: int | None = 10000  # None: the whole training set
-    epochs: int = 3
+    train_examples: int | None = 10000  # None: the whole training set (less the dev set)
+    # dev images (early stopping, best epoch, learning rate), drawn from the training images
+    # not used for training: the test set is read once per model, after training
+    dev_examples: int = 2000
+    sweep: tuple[str, ...] = SWEEP  # the accuracy-vs-parameters sweep (SWEEP_MODELS)
+    epochs: int = 5  # the protocol's maximum (experiments.protocol)
+    patience: int = 2
+    learning_rates: tuple[float, ...] = (2e-3,)
+    seeds: int = 1
     batch_size: int = 128
-    learning_rate: float = 2e-3
     schedule: str = "cosine"
     augment: tuple[str, ...] = ()  # models trained with random crop + flip
     seed: int = 0
@@ -62,17 +78,20 @@ class ImagesConfig:
 def get_config(quick: bool = False) -> ImagesConfig:
     """The main job's default (minutes on 2 cores), or ``quick``: 8x8 digits in seconds."""
     if quick:
-        return ImagesConfig(dataset="digits", train_examples=None, epochs=2, batch_size=64)
+        return ImagesConfig(dataset="digits", train_examples=None, dev_examples=300, epochs=2,
+                            patience=1, batch_size=64, sweep=("mlp", "cnn"))  # fmt: skip
     return ImagesConfig()
 
 
 def full_config() -> ImagesConfig:
-    """The full budget: all 60,000 images, 10 epochs, no augmentation (about 45 minutes on 2 cores).
+    """The full budget: all 60,000 images less 5,000 for dev, at most 15 epochs by the protocol,
+    a 3-value learning-rate grid, no augmentation (not re-timed since the protocol, issue 19).
 
     Measured in this budget, random crop + flip (``--augment resnet``) left the ResNet
     underfitting (0.909 test accuracy against 0.923 without), so no model is augmented here.
     """
-    return ImagesConfig(train_examples=None, epochs=10)
+    return ImagesConfig(train_examples=None, dev_examples=5000, epochs=15, patience=3,
+                        learning_rates=(1e-3, 2e-3, 4e-3), sweep=FULL_SWEEP)  # fmt: skip
 
 
 @locks_workdir
@@ -94,51 +113,75 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
     _check_models(config)  # before any folder is made: a name is a path under workdir
     out = Path(workdir)
     out.mkdir(parents=True, exist_ok=True)
-    (x_train, y_train), (x_test, y_test), num_classes = load_data(config)
+    (x_train, y_train), (x_dev, y_dev), (x_test, y_test), num_classes = load_splits(config)
     train = Dataset.from_arrays(x_train, y_train)
+    dev = Dataset.from_arrays(x_dev, y_dev)
     test = Dataset.from_arrays(x_test, y_test)
-    rows, histories = [], {}
-    for name in config.models:
+    plan = protocol_of(config)
+    rows, histories, models, correct = [], {}, {}, {}
+    for name in dict.fromkeys((*config.models, *config.sweep)):  # table first, then the sweep
         model_dir = out / name
         model_dir.mkdir(exist_ok=True)
         cached = _cached(model_dir / "row.json", config, name)
-        if cached is not None and "test_ci95" in cached["row"]:
+        if cached is not None and "entry" in cached:  # older rows lack the protocol's entry
             rows.append(cached["row"])
             histories[name] = cached["history"]
+            models[name], correct[name] = cached["entry"], np.asarray(cached["correct"], bool)
             continue
-        model = make_model(name, num_classes, augment=name in config.augment)
-        train_config = TrainConfig(
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            schedule=config.schedule,
-            seed=config.seed,
-            num_classes=num_classes,
-            compute_dtype=config.compute_dtype,
+        model = make_any_model(name, num_classes, augment=name in config.augment)
+
+        def fit_one(lr, seed, model=model, model_dir=model_dir):
+            train_config = TrainConfig(
+                epochs=config.epochs, batch_size=config.batch_size, learning_rate=lr,
+                schedule=config.schedule, seed=seed, num_classes=num_classes,
+                compute_dtype=config.compute_dtype,
+            )  # fmt: skip
+            fit_dir = str(model_dir / f"lr{lr:g}_s{seed}")
+            return fit(model, train, dev, train_config, workdir=fit_dir,
+                       callbacks=protocol.callbacks(plan), overwrite=overwrite)  # fmt: skip
+
+        kept: list = []
+
+        def test_correct(variables, model=model, kept=kept):
+            kept.append(variables)  # the first seed's variables are saved for inspect_cnn
+            return np.asarray(predict(model, variables, test)).argmax(axis=1) == y_test
+
+        flops = protocol.flops_per_example(model, x_train[:1])
+        entry, correct[name], runs = protocol.run_model(
+            fit_one, test_correct, plan, family=FAMILIES[name], flops=flops, seed=config.seed
         )
-        result = fit(model, train, test, train_config, workdir=str(model_dir), overwrite=overwrite)
-        predictions = np.asarray(predict(model, result.variables, test)).argmax(axis=1)
+        history = runs[0]
         row = {
             "model": name,
-            "params": int(result.num_params),
-            "test_accuracy": float(result.eval["accuracy"]),
+            "params": entry["params"],
+            "flops": entry["flops"],
+            "test_accuracy": entry["test_accuracy"],  # the seed mean
             # images are the independent units: one per example
-            "test_ci95": compare.score(predictions, y_test, seed=config.seed)["test_ci95"],
-            "train_examples_per_s": float(result.throughput),
-            "train_accuracy": float(result.history[-1]["train_accuracy"]),
-            "epochs": config.epochs,
+            "test_ci95": entry["test_ci95"],
+            "train_examples_per_s": entry["train_examples_per_s"],
+            "train_accuracy": float(history[entry["best_epoch"] - 1]["train_accuracy"]),
+            "dev_accuracy": entry["seeds"][0]["dev_accuracy"],
+            "epochs_run": entry["epochs_run"],
+            "best_epoch": entry["best_epoch"],
+            "learning_rate": entry["learning_rate"],
             "train_examples": int(len(y_train)),
-            "train_seconds": float(sum(h["seconds"] for h in result.history)),
-            "compile_seconds": float(result.compile_seconds),
+            "train_seconds": entry["train_seconds"],
             "augment": name in config.augment,
         }
         rows.append(row)
-        histories[name] = result.history
+        histories[name] = history
+        models[name] = entry
         if name == "cnn":
-            save_variables(model_dir / "variables.npz", result.variables)
+            save_variables(model_dir / "variables.npz", kept[0])
         results.write_json(
             model_dir / "row.json",
-            {"config": dataclasses.asdict(config), "row": row, "history": result.history},
+            {
+                "config": dataclasses.asdict(config),
+                "row": row,
+                "history": history,
+                "entry": entry,
+                "correct": correct[name].astype(int).tolist(),
+            },  # fmt: skip
         )
     baseline = compare.baseline_score(y_train, y_test, seed=config.seed)
     linear = linear_baseline(config, train, test, y_test, num_classes, out / "linear")
@@ -149,28 +192,39 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "config": dataclasses.asdict(config),
         "code_version": results.code_version(),
         "provenance": results.provenance(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
         "rows": rows,
         "baseline": baseline["test_accuracy"],
         "baseline_ci95": baseline["test_ci95"],
         "baseline_linear": linear,
         "ranking": ranking,
+        **protocol.summary_fields(plan, models, correct, config.sweep, seed=config.seed),
         "history": histories,
     }
-    results.write_json(out / "results.json", summary)
-    columns = ["model", "params", "test_accuracy", "test_ci95", "did_not_learn", "train_accuracy",
-               "train_examples_per_s", "train_examples", "epochs", "augment"]  # fmt: skip
+    if is_writer():
+        results.write_json(out / "results.json", summary)
+    columns = ["model", "params", "flops", "test_accuracy", "test_ci95", "did_not_learn",
+               "dev_accuracy", "train_accuracy", "train_examples_per_s", "train_examples",
+               "epochs_run", "best_epoch", "learning_rate", "augment"]  # fmt: skip
     table_rows = [
         {**r, "test_ci95": compare.format_ci(r.get("test_ci95"))}
         for r in compare.with_baselines(rows, baseline, linear)
     ]
     note = (
         f"\n\n{config.dataset}: {rows[0]['train_examples'] if rows else 0} training images, "
-        f"{config.epochs} epochs, batch {config.batch_size}, adam lr {config.learning_rate} "
-        f"({config.schedule}); test accuracy on {len(y_test)} test images. "
-        f"Commit {summary['code_version']}.\n"
+        f"{len(y_dev)} dev images, batch {config.batch_size}, adam ({config.schedule}); test "
+        f"accuracy on {len(y_test)} test images. Commit {summary['code_version']}.\n"
     )
     note += "\n" + compare.ranking_note(ranking, full, FULL_RUN["source"]) + "\n"
-    _write_text(out / "results.md", results.markdown_table(table_rows, columns) + note)
+    _write_text(out / "results.md", results.markdown_table(table_rows, columns) + note + "\n"
+                + protocol.markdown(summary))  # fmt: skip
+    if is_writer():
+        protocol.write_accuracy_vs_params(
+            summary["sweep"], out / "accuracy_vs_params.png",
+            {"majority class": baseline["test_accuracy"],
+             "linear baseline": linear["test_accuracy"]},
+            f"{config.dataset} ({len(y_train):,} training images)",
+        )  # fmt: skip
     plot_comparison(
         histories,
         out / "learning_curves.png",
@@ -207,8 +261,41 @@ def linear_baseline(config: ImagesConfig, train, test, y_test, num_classes: int,
     return row
 
 
+def protocol_of(config: ImagesConfig) -> protocol.Protocol:
+    """The comparison protocol of ``config`` (shared by every model of the run)."""
+    return protocol.Protocol(config.epochs, config.patience, config.learning_rates, config.seeds)
+
+
+def make_any_model(name: str, num_classes: int, *, augment: bool = False):
+    """A table model (`jaxcnn.vision.models.MODELS`) or a sweep member (:data:`SWEEP_MODELS`)."""
+    from jaxcnn.layers import Conv2D, Dense, Flatten, MaxPool, Sequential
+    from jaxcnn.vision.models import Augment
+
+    if name in MODELS or SWEEP_MODELS.get(name, (None, None))[1] is None:
+        return make_model(name, num_classes, augment=augment)
+    import flax.linen as nn
+
+    family, size = SWEEP_MODELS[name]
+    relu = nn.relu
+    if family == "MLP":
+        layers = [Flatten(), Dense(size), relu, Dense(num_classes)]
+    else:
+        layers = [Conv2D(size, 3, padding="SAME"), relu, MaxPool(2),
+                  Conv2D(2 * size, 3, padding="SAME"), relu, MaxPool(2),
+                  Flatten(), Dense(num_classes)]  # fmt: skip
+    return Sequential([Augment(), *layers] if augment else layers)
+
+
 def load_data(config: ImagesConfig):
-    """Train/test arrays ``(N, H, W, 1)`` float32, normalised with the training set's statistics."""
+    """Train/test arrays ``(N, H, W, 1)`` float32, normalised with the training set's statistics
+    (the training images exclude the dev images: :func:`load_splits`)."""
+    train, _, test, num_classes = load_splits(config)
+    return train, test, num_classes
+
+
+def load_splits(config: ImagesConfig):
+    """Train/dev/test arrays ``(N, H, W, 1)`` float32 and the class count, normalised with the
+    training set's statistics; the dev images are training images never trained on."""
     if config.dataset == "digits":
         from sklearn.datasets import load_digits
 
@@ -225,14 +312,32 @@ def load_data(config: ImagesConfig):
         raise ValueError(
             f"load_data: dataset must be one of ['fashion_mnist', 'digits'], got {config.dataset!r}"
         )
-    if config.train_examples is not None and config.train_examples < len(y_train):
-        # A fixed random subset: every class keeps about its share.
-        keep = np.random.default_rng(config.seed).permutation(len(y_train))[: config.train_examples]
-        x_train, y_train = x_train[np.sort(keep)], y_train[np.sort(keep)]
+    # A fixed random order: the dev images first, then the training subset (every class keeps
+    # about its share in both).
+    order = np.random.default_rng(config.seed).permutation(len(y_train))
+    n_dev = _checks_dev(config, len(y_train))
+    dev_idx = np.sort(order[:n_dev])
+    rest = order[n_dev:]
+    if config.train_examples is not None and config.train_examples < len(rest):
+        rest = rest[: config.train_examples]
+    train_idx = np.sort(rest)
+    x_dev, y_dev = x_train[dev_idx], y_train[dev_idx]
+    x_train, y_train = x_train[train_idx], y_train[train_idx]
     mean, std = channel_stats(x_train)
     x_train = np.asarray(normalize(x_train, mean, std))
+    x_dev = np.asarray(normalize(x_dev, mean, std))
     x_test = np.asarray(normalize(x_test, mean, std))
-    return (x_train, y_train), (x_test, y_test), int(max(y_train.max(), y_test.max()) + 1)
+    num_classes = int(max(y_train.max(), y_test.max()) + 1)
+    return (x_train, y_train), (x_dev, y_dev), (x_test, y_test), num_classes
+
+
+def _checks_dev(config: ImagesConfig, available: int) -> int:
+    if not isinstance(config.dev_examples, int) or not 0 < config.dev_examples < available:
+        raise ValueError(
+            f"load_splits: config.dev_examples must be an int in [1, {available - 1}] (the "
+            f"training images), got {config.dev_examples!r}"
+        )
+    return config.dev_examples
 
 
 def save_variables(path, variables) -> None:
@@ -261,7 +366,7 @@ def load_variables(path) -> dict:
 
 
 def plot_comparison(histories: dict, path, references: dict | None = None) -> None:
-    """Test accuracy per epoch for every model in one PNG; ``references`` (name -> accuracy,
+    """Dev accuracy per epoch for every model in one PNG; ``references`` (name -> test accuracy,
     the baselines) as dashed horizontal lines."""
     if not is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
         return
@@ -274,18 +379,19 @@ def plot_comparison(histories: dict, path, references: dict | None = None) -> No
     for (label, value), style in zip((references or {}).items(), ("--", ":", "-."), strict=False):
         axes[1].axhline(value, color="gray", linestyle=style, label=label)
     axes[0].set(xlabel="epoch", ylabel="training loss")
-    axes[1].set(xlabel="epoch", ylabel="test accuracy")
+    axes[1].set(xlabel="epoch", ylabel="dev accuracy (baselines: test)")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path, dpi=80)
 
 
 def _check_models(config: ImagesConfig) -> None:
-    for field in ("models", "augment"):
-        unknown = [m for m in getattr(config, field) if m not in MODELS]
+    for field, allowed in (("models", MODELS), ("augment", MODELS),
+                           ("sweep", tuple(SWEEP_MODELS))):  # fmt: skip
+        unknown = [m for m in getattr(config, field) if m not in allowed]
         if unknown:
             raise ValueError(
-                f"images.run: config.{field} must be among {list(MODELS)}, got {unknown}"
+                f"images.run: config.{field} must be among {list(allowed)}, got {unknown}"
             )
 
 
@@ -307,7 +413,7 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
     # Which other models run, or are augmented, does not change this model's result.
     def key(c: dict) -> dict:
-        return {**c, "models": None, "augment": name in c.get("augment", ())}
+        return {**c, "models": None, "sweep": None, "augment": name in c.get("augment", ())}
 
     want = key(json.loads(json.dumps(dataclasses.asdict(config))))
     return cached if key(cached.get("config", {})) == want else None
@@ -333,12 +439,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
     )
+    protocol.add_args(parser)
     args = parser.parse_args(argv)
     config = cli.apply_overrides(full_config() if args.full else get_config(args.quick), args)
     if args.train_examples is not None:
         config = dataclasses.replace(config, train_examples=args.train_examples)
     if args.models:
         config = dataclasses.replace(config, models=tuple(args.models.split(",")))
+    if args.seeds is not None:
+        config = dataclasses.replace(config, seeds=args.seeds)
+    if args.learning_rates:
+        config = dataclasses.replace(config, learning_rates=args.learning_rates)
     if args.augment is not None:
         config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
     summary = run(config, args.workdir or "runs/images", overwrite=args.overwrite)

@@ -1,11 +1,15 @@
 """The main job: every pipeline's MLP-vs-CNN experiment on real data, one table each.
 
     python -m jaxcnn.experiments.main [--workdir runs/main] [--quick] [--only audio,text]
+        [--seeds N]
 
 Runs, in order, the notes' parameter arithmetic (`experiments.param_counts`) and the three
 pipelines (`experiments.mfcc_frames` on synthesised speech, `experiments.text_conv` on WordNet
 glosses, `experiments.images` on Fashion-MNIST), each in its own sub-folder of ``--workdir``,
-then prints one table per pipeline: parameters, test accuracy and training speed.
+then prints one table per pipeline: parameters, FLOPs per example, epochs run and best epoch
+under the shared comparison protocol (`experiments.protocol`), test accuracy with its 95%
+interval, and the baselines. It also draws every pipeline's accuracy-vs-parameters sweep in one
+figure (``accuracy_vs_params.png``) and writes ``report.html`` (`experiments.report`).
 The same command with the same ``--workdir`` resumes: finished runs are reused from their
 ``results.json`` and interrupted ones restart from their last checkpoint.
 """
@@ -13,6 +17,7 @@ The same command with the same ``--workdir`` resumes: finished runs are reused f
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import time
@@ -33,9 +38,12 @@ PIPELINES = (
 COLUMNS = (
     ("model", "model", "{}"),
     ("params", "parameters", "{:,}"),
+    ("flops", "FLOPs/example", "{:,}"),
+    ("epochs_run", "epochs run", "{}"),
+    ("best_epoch", "best epoch", "{}"),
     ("test_accuracy", "test acc.", "{:.4f}"),
-    ("test_per_39", "PER (39 phones)", "{:.3f}"),  # speech only; "-" elsewhere
     ("test_ci95", "95% interval", "ci"),
+    ("test_per_39", "PER (39 phones)", "{:.3f}"),  # speech only; "-" elsewhere
     ("train_examples_per_s", "train ex/s", "{:,.0f}"),
 )
 
@@ -60,6 +68,9 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="comma-separated subset of: " + ",".join(p[0] for p in PIPELINES),
     )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="train every model N times (the protocol's seeds)"
+    )
     args = parser.parse_args(argv)
     only = set(args.only.split(",")) if args.only else None
     unknown = (only or set()) - {p[0] for p in PIPELINES}
@@ -67,12 +78,14 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--only: unknown pipeline(s) {sorted(unknown)}")
 
     workdir = Path(args.workdir)
-    summary = {}
+    summary, sections = {}, []
     for name, module_name, title in PIPELINES:
         if only is not None and name not in only:
             continue
         module = importlib.import_module(module_name)
         config = module.get_config(quick=args.quick)
+        if args.seeds is not None and hasattr(config, "seeds"):
+            config = dataclasses.replace(config, seeds=args.seeds)
         start = time.perf_counter()
         print(f"\n=== {name}: {title}", flush=True)
         kwargs = {"overwrite": True} if args.overwrite and _takes_overwrite(module.run) else {}
@@ -80,12 +93,35 @@ def main(argv: list[str] | None = None) -> dict:
         seconds = time.perf_counter() - start
         summary[name] = {"seconds": seconds, "rows": result.get("rows", [])}
         if name != "params":
-            print(format_table(title, table_rows(result), seconds))
+            table = format_table(title, table_rows(result), seconds, _protocol_line(result))
+            print(table)
+            sections.append({"name": name, "title": title, "seconds": seconds,
+                             "table": table, "result": result})  # fmt: skip
     text = json.dumps(_durable.strict_json(summary), indent=2, allow_nan=False, default=str)
     from jaxcnn.train import results  # (here: importing this module stays cheap)
+    from jaxcnn.train.processes import is_writer
 
     results.write_text(workdir / "summary.json", text + "\n")  # process 0 writes (many)
+    if sections and is_writer():
+        from jaxcnn.experiments import report
+
+        sweeps = [s for s in sections if s["result"].get("sweep")]
+        if sweeps:
+            report.write_combined_sweep(sweeps, workdir / "accuracy_vs_params.png")
+        report.write_report(sections, workdir, workdir / "report.html")
     return summary
+
+
+def _protocol_line(result: dict) -> str | None:
+    """The pipeline's protocol in words (None for a result without one)."""
+    from jaxcnn.experiments import protocol
+
+    p = result.get("protocol")
+    if not p:
+        return None
+    plan = protocol.Protocol(p["max_epochs"], p["patience"], tuple(p["learning_rates"]),
+                             p["seeds"], p["monitor"])  # fmt: skip
+    return plan.describe()
 
 
 def table_rows(result: dict) -> list[dict]:
@@ -99,11 +135,11 @@ def table_rows(result: dict) -> list[dict]:
     return compare.with_baselines(result.get("rows", []), base, result.get("baseline_linear"))
 
 
-def format_table(title: str, rows: list[dict], seconds: float) -> str:
+def format_table(title: str, rows: list[dict], seconds: float, note: str | None = None) -> str:
     """One markdown table of MLP vs CNN rows (columns in ``COLUMNS``; extra keys ignored).
 
     A row marked ``did_not_learn`` (accuracy not above the majority baseline's interval) says so
-    after its name.
+    after its name. ``note`` (the protocol's budget) is printed under the table.
     """
     from jaxcnn.experiments.compare import format_ci
 
@@ -121,6 +157,8 @@ def format_table(title: str, rows: list[dict], seconds: float) -> str:
         if row.get("did_not_learn"):
             cells[0] += " (did not learn)"
         lines.append("| " + " | ".join(cells) + " |")
+    if note:
+        lines += ["", note]
     return "\n".join(lines)
 
 

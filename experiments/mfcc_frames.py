@@ -30,15 +30,34 @@ from pathlib import Path
 
 import numpy as np
 from jaxcnn.audio import corpus, phones
-from jaxcnn.experiments import compare, linear_baseline
+from jaxcnn.experiments import compare, linear_baseline, protocol
 
 from jaxcnn._figure import new_figure, save_figure
 from jaxcnn.paths import data_home
 from jaxcnn.train.lock import locks_workdir
 from jaxcnn.train.processes import is_writer, writer_first
 
-MODEL_NAMES = ("mlp", "notes_cnn", "cnn_100k", "time_cnn")
-FAMILIES = {"mlp": "MLP", "notes_cnn": "CNN", "cnn_100k": "CNN", "time_cnn": "CNN"}  # issue 26
+# notes_cnn_bn (batch norm) is measured in docs/audio.md (worse than notes_cnn); --models adds it
+MODEL_NAMES = ("mlp", "notes_cnn", "notes_cnn_res", "cnn_100k", "time_cnn")
+MODEL_CHOICES = (*MODEL_NAMES, "notes_cnn_bn")
+# The accuracy-vs-parameters sweep (issue 19): name -> (family, audio.models class, keywords).
+# Main job: 3 sizes per family, 39x (MLP) and 54x (CNN) in parameters; --hours adds a 4th each.
+SWEEP_MODELS = {
+    "mlp_h4": ("MLP", "mlp", {"hidden": (4, 4, 4)}),  # 4,094 parameters
+    "mlp_h16": ("MLP", "mlp", {"hidden": (16, 16, 16)}),  # 16,346
+    "mlp_h48": ("MLP", "mlp", {"hidden": (48, 48, 48)}),  # 51,794
+    "mlp": ("MLP", "mlp", {}),  # 158,474
+    "time_cnn_c8": ("CNN", "time_cnn", {"channels": 8, "hidden": 32}),  # 8,282
+    "time_cnn_c32": ("CNN", "time_cnn", {"channels": 32, "hidden": 64}),  # 37,642
+    "time_cnn_c64": ("CNN", "time_cnn", {"channels": 64, "hidden": 128}),  # 124,426
+    "time_cnn": ("CNN", "time_cnn", {}),  # 445,066
+}
+SWEEP = ("mlp_h4", "mlp_h16", "mlp", "time_cnn_c8", "time_cnn_c32", "time_cnn")
+FULL_SWEEP = ("mlp_h4", "mlp_h16", "mlp_h48", "mlp", "time_cnn_c8", "time_cnn_c32",
+              "time_cnn_c64", "time_cnn")  # fmt: skip
+FAMILIES = {"mlp": "MLP", "notes_cnn": "CNN", "notes_cnn_bn": "CNN", "notes_cnn_res": "CNN",
+            "cnn_100k": "CNN",
+            "time_cnn": "CNN", **{k: v[0] for k, v in SWEEP_MODELS.items()}}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +73,11 @@ class SpeechConfig:
       split: how ``corpus_dir`` is split: "speakers" or "sentences".
       phone_map: a phone map file for ``corpus_dir``'s ``.phn`` symbols (None: detected).
       feature_kind: "mfcc" or "mfsc"; deltas: 0, 1 or 2.
-      models: model names (``audio.models.MODELS``).
-      epochs: per model, as (name, epochs) pairs: the CNNs get fewer passes in the CPU budget.
-      batch_size, learning_rate, schedule: the shared optimiser settings (adam).
+      models: model names of the table (``audio.models.MODELS``).
+      sweep: model names of the accuracy-vs-parameters sweep (:data:`SWEEP_MODELS`).
+      epochs, patience, learning_rates, seeds: the comparison protocol every model is trained
+        by (``experiments.protocol``): at most ``epochs`` epochs, early stopping on dev accuracy.
+      batch_size, schedule: the shared optimiser settings (adam).
       workers: processes for synthesis and feature extraction.
       seed: training seed (the corpus has its own).
       checkpoints: let ``fit`` checkpoint into ``<workdir>/<model>`` (resumable runs).
@@ -70,11 +91,12 @@ class SpeechConfig:
     feature_kind: str = "mfcc"
     deltas: int = 0
     models: tuple[str, ...] = MODEL_NAMES
-    epochs: tuple[tuple[str, int], ...] = (
-        ("mlp", 8), ("notes_cnn", 1), ("cnn_100k", 1), ("time_cnn", 3)
-    )  # fmt: skip
+    sweep: tuple[str, ...] = SWEEP
+    epochs: int = 8
+    patience: int = 2
+    learning_rates: tuple[float, ...] = (2e-3,)
+    seeds: int = 1
     batch_size: int = 256
-    learning_rate: float = 2e-3
     schedule: str = "cosine"
     workers: int = 2
     seed: int = 0
@@ -87,7 +109,9 @@ def get_config(quick: bool = False) -> SpeechConfig:
         return SpeechConfig(
             data_dir=None,
             corpus=corpus.CorpusConfig(num_speakers=6, utterances_per_speaker=2, seed=0),
-            epochs=tuple((m, 1) for m in MODEL_NAMES),
+            sweep=("mlp", "time_cnn"),
+            epochs=2,
+            patience=1,
             batch_size=64,
             checkpoints=False,
         )
@@ -98,7 +122,10 @@ def hours_config(hours: float) -> SpeechConfig:
     """About ``hours`` hours of speech and more epochs (``--hours``; far beyond the budget)."""
     return SpeechConfig(
         corpus=corpus.hours_config(hours),
-        epochs=(("mlp", 10), ("notes_cnn", 3), ("cnn_100k", 3), ("time_cnn", 5)),
+        sweep=FULL_SWEEP,
+        epochs=15,
+        patience=3,
+        learning_rates=(1e-3, 2e-3, 4e-3),
     )
 
 
@@ -125,72 +152,78 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     datasets = {split: banks[split][1] for split in banks}
     test_bank, train_bank = banks["test"][0], banks["train"][0]
     hmm = scoring.estimate_hmm(train_bank.labels, train_bank.utterance)
-    epochs = dict(config.epochs)
-    rows, histories, confusions = [], {}, {}
-    for name in config.models:
+    plan = protocol_of(config)
+    rows, histories, confusions, models, correct = [], {}, {}, {}, {}
+    for name in dict.fromkeys((*config.models, *config.sweep)):  # table first, then the sweep
         model_dir = out / name
         model_dir.mkdir(exist_ok=True)
         cached = _cached(model_dir / "row.json", config, data["fingerprint"])
-        if cached is not None and "test_ci95" in cached["row"]:  # older rows lack the interval
+        if cached is not None and "entry" in cached:  # older rows lack the protocol's entry
             rows.append(cached["row"])
+            models[name], correct[name] = cached["entry"], np.asarray(cached["correct"], bool)
             histories[name] = cached["history"]
             confusions[name] = np.array(cached["confusion"])
             continue
         model = _make(name)
-        train_config = TrainConfig(
-            epochs=epochs.get(name, 1),
-            batch_size=config.batch_size,
-            learning_rate=config.learning_rate,
-            schedule=config.schedule,
-            seed=config.seed,
-            num_classes=phones.NUM_STATES,
-        )
-        fit_dir = str(model_dir) if config.checkpoints else None
-        result = fit(
-            model,
-            datasets["train"],
-            datasets["dev"],
-            train_config,
-            workdir=fit_dir,
-            overwrite=overwrite,
-        )
-        logits = predict(model, result.variables, datasets["test"])
-        scores = scoring.frame_scores(logits, test_bank.labels)
-        per = scoring.per_scores(logits, test_bank.labels, test_bank.utterance, hmm)
+        last: dict = {}
+
+        def fit_one(lr, seed, model=model, model_dir=model_dir):
+            train_config = TrainConfig(
+                epochs=config.epochs, batch_size=config.batch_size, learning_rate=lr,
+                schedule=config.schedule, seed=seed, num_classes=phones.NUM_STATES,
+            )  # fmt: skip
+            fit_dir = str(model_dir / f"lr{lr:g}_s{seed}") if config.checkpoints else None
+            return fit(model, datasets["train"], datasets["dev"], train_config, workdir=fit_dir,
+                       callbacks=protocol.callbacks(plan), overwrite=overwrite)  # fmt: skip
+
+        def test_correct(variables, model=model, last=last):
+            # the one pass over the test speakers for this trained model
+            logits = np.asarray(predict(model, variables, datasets["test"]))
+            if not last:  # the first seed's scores fill the row (PER, phone levels, confusion)
+                last["scores"] = scoring.frame_scores(logits, test_bank.labels)
+                last["per"] = scoring.per_scores(logits, test_bank.labels, test_bank.utterance, hmm)
+            return logits.argmax(axis=1) == test_bank.labels
+
+        flops = protocol.flops_per_example(model, np.zeros((1, 21, 40), np.float32))
+        entry, correct[name], runs = protocol.run_model(
+            fit_one, test_correct, plan, family=FAMILIES[name], flops=flops,
+            units=test_bank.utterance, seed=config.seed,
+        )  # fmt: skip
+        scores, per, history = last["scores"], last["per"], runs[0]
         row = {
             "model": name,
-            "params": int(result.num_params),
-            "test_accuracy": scores["state_accuracy"],
-            "test_phone_accuracy": scores["phone_accuracy"],
+            "params": entry["params"],
+            "flops": entry["flops"],
+            "test_accuracy": entry["test_accuracy"],  # the seed mean (138 states)
+            "test_phone_accuracy": scores["phone_accuracy"],  # these: the first seed
             "test_phone39_accuracy": scores["phone39_accuracy"],
             "test_per_39": per["per_39"],
             "test_per_39_argmax": per["per_39_argmax"],
-            # issue 26: bootstrap over test utterances (frames of one utterance are not independent)
-            "test_ci95": compare.score(
-                np.asarray(logits).argmax(axis=1),
-                test_bank.labels,
-                test_bank.utterance,
-                seed=config.seed,
-            )["test_ci95"],
-            "dev_accuracy": float(result.history[-1].get("eval_accuracy", float("nan"))),
-            "train_accuracy": float(result.history[-1]["train_accuracy"]),
-            "train_examples_per_s": float(result.throughput),
-            "epochs": train_config.epochs,
+            # bootstrap over test utterances (frames of one utterance are not independent)
+            "test_ci95": entry["test_ci95"],
+            "dev_accuracy": entry["seeds"][0]["dev_accuracy"],
+            "train_accuracy": float(history[entry["best_epoch"] - 1]["train_accuracy"]),
+            "epochs_run": entry["epochs_run"],
+            "best_epoch": entry["best_epoch"],
+            "learning_rate": entry["learning_rate"],
             "train_examples": int(datasets["train"].size),
-            "train_seconds": float(sum(h["seconds"] for h in result.history)),
-            "compile_seconds": float(result.compile_seconds),
+            "train_seconds": entry["train_seconds"],
+            "train_examples_per_s": entry["train_examples_per_s"],
         }
+        models[name] = entry
         rows.append(row)
-        histories[name] = result.history
+        histories[name] = history
         confusions[name] = scores["phone_confusion"]
-        results.plot_curves(result.history, model_dir / "curves.png")
+        results.plot_curves(history, model_dir / "curves.png")
         results.write_json(
             model_dir / "row.json",
             {
                 "config": _asdict(config),
                 "data_fingerprint": data["fingerprint"],
                 "row": row,
-                "history": result.history,
+                "entry": entry,
+                "correct": correct[name].astype(int).tolist(),
+                "history": history,
                 "confusion": scores["phone_confusion"].tolist(),
             },
         )
@@ -209,14 +242,17 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "data": data,
         "rows": rows,
         **comparison,
+        **protocol.summary_fields(
+            plan, models, correct, config.sweep, units=test_bank.utterance, seed=config.seed
+        ),  # fmt: skip
         "best": best,
         "history": histories,
     }
     results.write_json(out / "results.json", summary)
-    columns = ["model", "params", "test_accuracy", "test_ci95", "did_not_learn",
+    columns = ["model", "params", "flops", "test_accuracy", "test_ci95", "did_not_learn",
                "test_phone_accuracy", "test_phone39_accuracy", "test_per_39",
                "test_per_39_argmax", "dev_accuracy", "train_accuracy", "train_examples_per_s",
-               "epochs"]  # fmt: skip
+               "epochs_run", "best_epoch", "learning_rate"]  # fmt: skip
     note = (
         f"\n\nFrame accuracy on {data['frames']['test']:,} frames of "
         f"{data['speakers']['test']} unseen test speakers ({data['hours']:.2f} h corpus "
@@ -228,8 +264,13 @@ def run(config: SpeechConfig, workdir: str, *, overwrite: bool = False) -> dict:
     )
     note += "\n" + compare.ranking_note(comparison["ranking"], None, None) + "\n"  # issue 26
     table = results.markdown_table(compare.table_rows(summary), columns)  # issue 26: + baselines
-    results.write_text(out / "results.md", table + note)
+    results.write_text(out / "results.md", table + note + "\n" + protocol.markdown(summary))
     plot_learning_curves(histories, out / "learning_curves.png")
+    protocol.write_accuracy_vs_params(
+        summary["sweep"], out / "accuracy_vs_params.png",
+        {"majority class": summary["baseline"], "linear baseline": linear["test_accuracy"]},
+        "speech frames (138 states)",
+    )  # fmt: skip
     plot_confusion(confusions[best], out / "confusion.png", f"{best}: test phones (row-normalised)")
     return summary
 
@@ -369,7 +410,8 @@ def corpus_split_choices() -> tuple[str, ...]:
 def _linear(config: SpeechConfig, out: Path, datasets: dict, banks: dict, fingerprint) -> dict:
     """The linear baseline on the same windows (issue 26), cached in ``<workdir>/linear``."""
     test = banks["test"][0]
-    key = {k: v for k, v in _asdict(config).items() if k not in ("models", "epochs")}
+    protocol_fields = ("models", "sweep", "epochs", "patience", "learning_rates", "seeds")
+    key = {k: v for k, v in _asdict(config).items() if k not in protocol_fields}
     return linear_baseline.cached(
         out / "linear" / "row.json",
         {**key, "fingerprint": fingerprint, "training": linear_baseline.WINDOW_TRAINING},
@@ -380,9 +422,17 @@ def _linear(config: SpeechConfig, out: Path, datasets: dict, banks: dict, finger
     )  # fmt: skip
 
 
+def protocol_of(config: SpeechConfig) -> protocol.Protocol:
+    """The comparison protocol of ``config`` (shared by every model of the run)."""
+    return protocol.Protocol(config.epochs, config.patience, config.learning_rates, config.seeds)
+
+
 def _make(name: str):
     from jaxcnn.audio import models
 
+    if name in SWEEP_MODELS:
+        _, base, kwargs = SWEEP_MODELS[name]
+        return models.MODELS[base](**kwargs)
     if name not in models.MODELS:
         raise ValueError(f"run: model must be one of {list(models.MODELS)}, got {name!r}")
     return models.MODELS[name]()
@@ -408,7 +458,12 @@ def _cached(path: Path, config: SpeechConfig, data_fingerprint: str | None = Non
             "run: ignoring damaged cache %s (%s); the model is trained again", path, e
         )
         return None
-    if cached.get("config") != _asdict(config):
+
+    # which other models run (the table, the sweep) does not change this model's result
+    def key(c):
+        return {**c, "models": None, "sweep": None} if isinstance(c, dict) else c
+
+    if key(cached.get("config")) != key(_asdict(config)):
         return None
     return cached if cached.get("data_fingerprint") == data_fingerprint else None
 
@@ -432,7 +487,8 @@ def main(argv: list[str] | None = None) -> dict:
         help="how --corpus is split: held-out speakers (default) or sentences (needs .txt)",
     )  # fmt: skip
     parser.add_argument("--phone-map", default=None, help="'symbol phone' lines for --corpus")
-    parser.add_argument("--models", default=None, help=f"comma-separated subset of {MODEL_NAMES}")
+    parser.add_argument("--models", default=None, help=f"comma-separated subset of {MODEL_CHOICES}")
+    protocol.add_args(parser)
     args = parser.parse_args(argv)
     config = get_config(args.quick) if args.hours is None else hours_config(args.hours)
     changes = {}
@@ -462,11 +518,15 @@ def main(argv: list[str] | None = None) -> dict:
         changes["batch_size"] = args.batch_size
     if args.models:
         changes["models"] = tuple(args.models.split(","))
-        unknown = set(changes["models"]) - set(MODEL_NAMES)
+        unknown = set(changes["models"]) - set(MODEL_CHOICES)
         if unknown:
             parser.error(f"--models: unknown model(s) {sorted(unknown)}")
     if args.epochs is not None:
-        changes["epochs"] = tuple((m, args.epochs) for m in MODEL_NAMES)
+        changes["epochs"] = args.epochs
+    if args.seeds is not None:
+        changes["seeds"] = args.seeds
+    if args.learning_rates:
+        changes["learning_rates"] = args.learning_rates
     config = dataclasses.replace(config, **changes)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(logging.INFO)

@@ -35,7 +35,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from jaxcnn.experiments import compare
+from jaxcnn.experiments import compare, protocol
 from jaxcnn.text.datasets import (
     LEXNAMES,
     bucket_datasets,
@@ -54,8 +54,21 @@ from jaxcnn.train.lock import locks_workdir
 from jaxcnn.train.processes import is_writer
 
 CLASSIFIERS = ("bag_of_embeddings", "kim_rand", "kim_static", "kim_nonstatic", "kim_two_channel")
+# The accuracy-vs-parameters sweep (issue 19): name -> (family, embed_dim, hidden / features).
+# The 20,000-word embedding table dominates the count, so the sizes scale the word vectors too.
+# Main job: 3 sizes per family (about 34x in parameters); --full adds a 4th each.
+SWEEP_MODELS = {
+    "bag_e3": ("MLP", 3, 16), "bag_e16": ("MLP", 16, 64), "bag_e40": ("MLP", 40, 128),
+    "bag_of_embeddings": ("MLP", None, None),
+    "kim_rand_e3": ("CNN", 3, 8), "kim_rand_e16": ("CNN", 16, 32), "kim_rand_e40": ("CNN", 40, 64),
+    "kim_rand": ("CNN", None, None),
+}  # fmt: skip
+SWEEP = ("bag_e3", "bag_e16", "bag_of_embeddings", "kim_rand_e3", "kim_rand_e16", "kim_rand")
+FULL_SWEEP = ("bag_e3", "bag_e16", "bag_e40", "bag_of_embeddings", "kim_rand_e3", "kim_rand_e16",
+              "kim_rand_e40", "kim_rand")  # fmt: skip
 # Families for "which kind of model is best" (the language models are not ranked).
-FAMILIES = {"bag_of_embeddings": "MLP", **{n: "CNN" for n in CLASSIFIERS if n.startswith("kim")}}
+FAMILIES = {"bag_of_embeddings": "MLP", **{n: "CNN" for n in CLASSIFIERS if n.startswith("kim")},
+            **{n: v[0] for n, v in SWEEP_MODELS.items()}}  # fmt: skip
 # The recorded --full run the main job's ranking is compared with (issue 26, 59d3a4b).
 FULL_RUN = {
     "source": "issue 26: `--full` at 59d3a4b; linear = scikit-learn TF-IDF words + bigrams",
@@ -87,9 +100,14 @@ class TextConfig:
         "kim_static",
         "kim_two_channel",
     )
+    sweep: tuple[str, ...] = SWEEP  # the accuracy-vs-parameters sweep (SWEEP_MODELS)
+    # the classifiers' comparison protocol (experiments.protocol): at most `epochs` epochs
     epochs: int = 4
+    patience: int = 2
+    learning_rates: tuple[float, ...] = (1e-3,)
+    seeds: int = 1
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    learning_rate: float = 1e-3  # the language models' (no dev set: a fixed budget)
     vectors_path: str | None = None  # a GloVe / word2vec text file instead of skip-gram
     # skip-gram
     sg_pairs: int | None = 400_000
@@ -115,7 +133,8 @@ def get_config(quick: bool = False) -> TextConfig:
     return TextConfig(
         train_examples=600, eval_examples=200, max_vocab=800, lengths=(16, 48), embed_dim=16,
         features=8, widths=(3, 5), hidden=16, classifiers=("bag_of_embeddings", "kim_two_channel"),
-        epochs=1, batch_size=32, sg_pairs=4000, sg_epochs=1, sg_batch_size=256, lm_vocab=200,
+        sweep=("bag_of_embeddings", "kim_two_channel"), epochs=2, patience=1, batch_size=32,
+        sg_pairs=4000, sg_epochs=1, sg_batch_size=256, lm_vocab=200,
         lm_train=300, lm_lengths=(48,), lm_depth=1, lm_epochs=1,
     )  # fmt: skip
 
@@ -124,7 +143,7 @@ def full_config() -> TextConfig:
     """Every gloss, the full vocabulary, more epochs (about an hour on 2 cores)."""
     return TextConfig(
         train_examples=None, eval_examples=None, max_vocab=40000, classifiers=CLASSIFIERS,
-        epochs=8, sg_pairs=None,
+        epochs=12, patience=3, learning_rates=(5e-4, 1e-3, 2e-3), sweep=FULL_SWEEP, sg_pairs=None,
         sg_epochs=3, lm_vocab=5000, lm_train=None, lm_lengths=(16, 32, 64), lm_epochs=5,
     )  # fmt: skip
 
@@ -159,8 +178,12 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         loaded = dataclasses.asdict(stats)
     elif any(n != "kim_rand" and n.startswith("kim") for n in config.classifiers):
         vectors, skipgram = train_skipgram(config, data, out / "skipgram", overwrite)
-    for name in config.classifiers:
-        row, histories[name] = fit_classifier(name, config, data, vectors, out / name, overwrite)
+    plan = protocol_of(config)
+    models, correct = {}, {}
+    for name in dict.fromkeys((*config.classifiers, *config.sweep)):  # table, then the sweep
+        row, histories[name], models[name], correct[name] = fit_classifier(
+            name, config, data, vectors, out / name, overwrite
+        )
         rows.append(row)
     baseline = compare.baseline_score(data["labels"]["train"], data["labels"]["test"],
                                       seed=config.seed)  # fmt: skip
@@ -182,6 +205,9 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "baseline_ci95": baseline["test_ci95"],
         "baseline_linear": linear,
         "ranking": compare.family_ranking(rows, FAMILIES, linear),
+        **protocol.summary_fields(
+            plan, models, correct, config.sweep, reference="bag_of_embeddings", seed=config.seed
+        ),  # fmt: skip
         "seconds": time.perf_counter() - start,
         "code_version": results.code_version(),
         "provenance": results.provenance(),
@@ -192,7 +218,17 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
     plot_learning_curves(histories, out / "learning_curves.png",
                          {"linear baseline": linear["test_accuracy"],
                           "majority class": baseline["test_accuracy"]})  # fmt: skip
+    protocol.write_accuracy_vs_params(
+        summary["sweep"], out / "accuracy_vs_params.png",
+        {"majority class": baseline["test_accuracy"], "linear baseline": linear["test_accuracy"]},
+        f"WordNet glosses ({data['stats']['examples']['train']:,} training)",
+    )  # fmt: skip
     return summary
+
+
+def protocol_of(config: TextConfig) -> protocol.Protocol:
+    """The classifiers' comparison protocol of ``config`` (shared by every classifier)."""
+    return protocol.Protocol(config.epochs, config.patience, config.learning_rates, config.seeds)
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -323,13 +359,22 @@ def make_classifier(name: str, config: TextConfig, vocab_size: int):
     """The classifier called ``name`` (one of :data:`CLASSIFIERS`)."""
     from jaxcnn.text.models import BagOfEmbeddings, KimCNN
 
+    if name in SWEEP_MODELS and SWEEP_MODELS[name][1] is not None:
+        family, dim, width = SWEEP_MODELS[name]
+        if family == "MLP":
+            return BagOfEmbeddings(vocab_size, len(LEXNAMES), dim, width, config.dropout)
+        return KimCNN(vocab_size, len(LEXNAMES), dim, config.widths, width, config.dropout,
+                      "trainable")  # fmt: skip
     if name == "bag_of_embeddings":
         return BagOfEmbeddings(vocab_size, len(LEXNAMES), config.embed_dim, config.hidden,
                                config.dropout)  # fmt: skip
     mode = {"kim_rand": "trainable", "kim_static": "static", "kim_nonstatic": "trainable",
             "kim_two_channel": "two_channel"}  # fmt: skip
     if name not in mode:
-        raise ValueError(f"make_classifier: name must be one of {CLASSIFIERS}, got {name!r}")
+        raise ValueError(
+            f"make_classifier: name must be one of {CLASSIFIERS + tuple(SWEEP_MODELS)}, "
+            f"got {name!r}"
+        )
     return KimCNN(vocab_size, len(LEXNAMES), config.embed_dim, config.widths, config.features,
                   config.dropout, mode[name])  # fmt: skip
 
@@ -337,42 +382,84 @@ def make_classifier(name: str, config: TextConfig, vocab_size: int):
 def fit_classifier(
     name, config: TextConfig, data: dict, vectors, workdir: Path, overwrite: bool = False
 ):
-    """Train one classifier on the buckets; test accuracy over every test bucket."""
+    """Train one classifier by the protocol; test accuracy over every test bucket (read once).
+
+    Returns:
+      ``(row, history, entry, correct)``: the table row, the first seed's history, the
+      ``"models"`` entry and the ``(seeds, N)`` correct matrix (`experiments.protocol`).
+    """
     from jaxcnn.text.compiles import count_compiles
     from jaxcnn.text.embeddings import replace_table
 
     from jaxcnn.train import TrainConfig, fit, init_variables
 
     model = make_classifier(name, config, len(data["vocab"]))
-    variables = init_variables(model, data["train"][0], config.seed)
-    if name in ("kim_static", "kim_nonstatic", "kim_two_channel"):
-        variables = replace_table(variables, "embed", vectors)
-        if name == "kim_two_channel":
-            variables = replace_table(variables, "embed_static", vectors)
-    train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
-                               learning_rate=config.learning_rate, seed=config.seed,
-                               num_classes=len(LEXNAMES), progress=False)  # fmt: skip
-    with count_compiles() as compiles:
-        result = fit(model, data["train"], data["dev"], train_config, workdir=workdir,
-                     variables=variables, overwrite=overwrite)  # fmt: skip
-    test = evaluate_buckets(model, result.variables, data["test"])
-    row = _row(name, result, compiles, len(data["train"]), config.epochs)
-    row.update(test_accuracy=test["accuracy"], test_loss=test["loss"],
-               dev_accuracy=result.eval["accuracy"])  # fmt: skip
-    # glosses are the independent units: one per example, so the bucket order does not matter
-    predictions, labels = bucket_predictions(model, result.variables, data["test"])
-    row["test_ci95"] = compare.score(predictions, labels, seed=config.seed)["test_ci95"]
-    return row, result.history
+    plan = protocol_of(config)
+    compiles_seen: dict = {}
+    last: dict = {}
+
+    def fit_one(lr, seed):
+        variables = init_variables(model, data["train"][0], seed)
+        if name in ("kim_static", "kim_nonstatic", "kim_two_channel"):
+            variables = replace_table(variables, "embed", vectors)
+            if name == "kim_two_channel":
+                variables = replace_table(variables, "embed_static", vectors)
+        train_config = TrainConfig(epochs=config.epochs, batch_size=config.batch_size,
+                                   learning_rate=lr, seed=seed, num_classes=len(LEXNAMES),
+                                   progress=False)  # fmt: skip
+        with count_compiles() as compiles:
+            result = fit(model, data["train"], data["dev"], train_config,
+                         workdir=workdir / f"lr{lr:g}_s{seed}", variables=variables,
+                         callbacks=protocol.callbacks(plan), overwrite=overwrite)  # fmt: skip
+        if not compiles_seen:
+            compiles_seen.update(compiles)
+            last["result"] = result
+        return result
+
+    def test_correct(variables):
+        # the one pass over the test glosses: accuracy, loss and interval from the same logits
+        logits, labels = bucket_logits(model, variables, data["test"])
+        if "test_loss" not in last:
+            last["test_loss"] = _cross_entropy(logits, labels)
+        return logits.argmax(axis=1) == labels
+
+    length = config.lengths[len(config.lengths) // 2]
+    example = {"ids": np.zeros((1, length), np.int32), "mask": np.ones((1, length), bool)}
+    entry, correct, runs = protocol.run_model(
+        fit_one, test_correct, plan, family=FAMILIES[name],
+        flops=protocol.flops_per_example(model, example), seed=config.seed,
+    )  # fmt: skip
+    entry["flops_length"] = length
+    row = _row(name, last["result"], compiles_seen, len(data["train"]), config.epochs)
+    row.update(
+        flops=entry["flops"],
+        test_accuracy=entry["test_accuracy"],  # the seed mean
+        test_loss=last["test_loss"],  # the first seed's
+        dev_accuracy=entry["seeds"][0]["dev_accuracy"],
+        # glosses are the independent units: one per example
+        test_ci95=entry["test_ci95"],
+        epochs_run=entry["epochs_run"],
+        best_epoch=entry["best_epoch"],
+        learning_rate=entry["learning_rate"],
+        train_seconds=entry["train_seconds"],
+    )
+    return row, runs[0], entry, correct
 
 
-def bucket_predictions(model, variables, datasets) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted classes and labels over several buckets, concatenated in bucket order."""
+def bucket_logits(model, variables, datasets) -> tuple[np.ndarray, np.ndarray]:
+    """Logits ``(N, C)`` and labels ``(N,)`` over several buckets, concatenated in bucket order."""
     from jaxcnn.train import predict
 
-    preds = [np.asarray(predict(model, variables, d, batch_size=512)).argmax(axis=1)
-             for d in datasets]  # fmt: skip
+    logits = [np.asarray(predict(model, variables, d, batch_size=512)) for d in datasets]
     labels = [np.asarray(d.arrays["y"]) for d in datasets]
-    return np.concatenate(preds), np.concatenate(labels)
+    return np.concatenate(logits), np.concatenate(labels)
+
+
+def _cross_entropy(logits: np.ndarray, labels: np.ndarray) -> float:
+    z = logits.astype(np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_p[np.arange(len(labels)), labels].mean())
 
 
 def linear_baseline(config: TextConfig, data: dict) -> dict:
@@ -486,7 +573,8 @@ def markdown(summary: dict) -> str:
     """results.md: the model table, the dense-vs-conv count and the skip-gram check."""
     from jaxcnn.train.results import markdown_table
 
-    cols = ["model", "params", "test_accuracy", "test_ci95", "did_not_learn", "test_perplexity",
+    cols = ["model", "params", "flops", "test_accuracy", "test_ci95", "did_not_learn",
+            "test_perplexity", "dev_accuracy", "epochs_run", "best_epoch", "learning_rate",
             "train_examples_per_s", "buckets", "train_compiles", "xla_compiles"]  # fmt: skip
     rows = compare.with_baselines(
         summary["rows"],
@@ -508,6 +596,8 @@ def markdown(summary: dict) -> str:
     if "ranking" in summary:
         full = FULL_RUN["ranking"] if summary["config"]["wordnet_dir"] is None else None
         lines += [compare.ranking_note(summary["ranking"], full, FULL_RUN["source"]), ""]
+    if "protocol" in summary:
+        lines += [protocol.markdown(summary), ""]
     sg = summary.get("skipgram")
     if sg:
         lines += [
@@ -572,11 +662,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--full", action="store_true", help="every gloss, more epochs")
     parser.add_argument("--wordnet-dir", default=None, help="a WordNet dict folder")
     parser.add_argument("--vectors", default=None, help="GloVe/word2vec text file (else skip-gram)")
+    protocol.add_args(parser)
     args = parser.parse_args(argv)
     if args.quick and args.full:
         parser.error("--quick and --full exclude each other")
     config = full_config() if args.full else get_config(quick=args.quick)
     config = apply_overrides(config, args)
+    if args.seeds is not None:
+        config = dataclasses.replace(config, seeds=args.seeds)
+    if args.learning_rates:
+        config = dataclasses.replace(config, learning_rates=args.learning_rates)
     if args.wordnet_dir:
         config = dataclasses.replace(config, wordnet_dir=args.wordnet_dir)
     if args.vectors:

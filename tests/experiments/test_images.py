@@ -1,11 +1,12 @@
 """experiments.images and experiments.inspect_cnn on their quick configs (8x8 digits)."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 from jaxcnn.experiments import images, inspect_cnn
+
+from tests.experiments.protocol_checks import assert_protocol_fields
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +29,12 @@ def test_rows_follow_the_contract_and_learn(images_run):
     for row in rows.values():
         assert row["train_examples_per_s"] > 0
         assert row["test_accuracy"] > 0.3  # ten classes: chance is 0.1, after one epoch
-    saved = json.loads((workdir / "results.json").read_text())
+    saved = assert_protocol_fields(workdir, config)  # issue 19: one protocol for every model
     assert saved["rows"] == summary["rows"]
-    assert "| mlp |" in (workdir / "results.md").read_text()
+    assert set(saved["models"]) == {"mlp", "cnn"}
+    text = (workdir / "results.md").read_text()
+    assert "| mlp |" in text and "## Accuracy against parameters (sweep)" in text
+    assert (workdir / "accuracy_vs_params.png").stat().st_size > 0
 
 
 def test_rows_carry_intervals_and_the_baselines(images_run):

@@ -17,18 +17,25 @@ def test_format_table_prints_every_row_and_marks_missing_values():
             "test_per_39": 0.4567,
             "test_ci95": [0.5711, 0.6149],
             "train_examples_per_s": 12345.6,
+            "flops": 316416,
+            "epochs_run": 5,
+            "best_epoch": 3,
         },
         {"model": "cnn", "params": 9204, "test_accuracy": None},
         {"model": "notes", "params": 9204, "test_accuracy": 0.058, "did_not_learn": True},
     ]
-    table = main_job.format_table("speech", rows, 61.2).splitlines()
+    table = main_job.format_table("speech", rows, 61.2, "protocol: x").splitlines()
     assert table[1] == "speech  (61 s)"
     assert table[3] == (
-        "| model | parameters | test acc. | PER (39 phones) | 95% interval | train ex/s |"
+        "| model | parameters | FLOPs/example | epochs run | best epoch | test acc. | "
+        "95% interval | PER (39 phones) | train ex/s |"
     )
-    assert table[5] == "| mlp | 158,474 | 0.5931 | 0.457 | [0.571, 0.615] | 12,346 |"
-    assert table[6] == "| cnn | 9,204 | - | - | - | - |"
-    assert table[7] == "| notes (did not learn) | 9,204 | 0.0580 | - | - | - |"
+    assert table[5] == (
+        "| mlp | 158,474 | 316,416 | 5 | 3 | 0.5931 | [0.571, 0.615] | 0.457 | 12,346 |"
+    )
+    assert table[6] == "| cnn | 9,204 | - | - | - | - | - | - | - |"
+    assert table[7] == "| notes (did not learn) | 9,204 | - | - | - | 0.0580 | - | - | - |"
+    assert table[-1] == "protocol: x"
 
 
 def test_table_rows_end_with_the_baselines():
@@ -62,3 +69,33 @@ def test_unknown_pipeline_is_an_error(capsys):
     with pytest.raises(SystemExit):
         main_job.main(["--only", "audio,vision"])
     assert "--only: unknown pipeline(s) ['vision']" in capsys.readouterr().err
+
+
+def test_report_is_one_self_contained_page_with_tables_and_plots(tmp_path):
+    import base64
+
+    from jaxcnn.experiments import report
+
+    points = (("MLP", 100, 0.5), ("MLP", 3000, 0.6), ("CNN", 200, 0.55), ("CNN", 9000, 0.7))
+    sweep = [
+        {"family": f, "params": p, "flops": 2 * p, "test_accuracy": a,
+         "test_ci95": [a - 0.01, a + 0.01]}
+        for f, p, a in points
+    ]  # fmt: skip
+    result = {"sweep": sweep, "baseline": 0.1, "baseline_linear": {"test_accuracy": 0.4}}
+    (tmp_path / "audio").mkdir()
+    section = {"name": "audio", "title": "speech <frames>", "seconds": 12.0, "result": result,
+               "table": main_job.format_table("speech", [{"model": "mlp", "params": 100}], 12.0,
+                                              "protocol: at most 2 epochs")}  # fmt: skip
+    report.write_combined_sweep([section], tmp_path / "accuracy_vs_params.png")
+    from jaxcnn.experiments import protocol
+
+    protocol.write_accuracy_vs_params(sweep, tmp_path / "audio" / "accuracy_vs_params.png")
+    page = report.write_report([section], tmp_path, tmp_path / "report.html").read_text()
+    assert "<td>mlp</td><td>100</td>" in page and "speech &lt;frames&gt;" in page
+    assert "protocol: at most 2 epochs" in page and "Commit " in page
+    images = page.split("src='data:image/png;base64,")[1:]
+    assert len(images) == 2  # the combined sweep and the pipeline's sweep
+    for img in images:
+        assert base64.b64decode(img.split("'", 1)[0]).startswith(b"\x89PNG")
+    assert "http://" not in page and "https://" not in page  # nothing fetched from a network

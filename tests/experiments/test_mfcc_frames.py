@@ -4,6 +4,8 @@ import json
 import pytest
 from jaxcnn.experiments import mfcc_frames
 
+from tests.experiments.protocol_checks import assert_protocol_fields
+
 
 def test_quick_run_end_to_end(tmp_path):
     # Two models keep the default suite short (compiling the 10-layer CNN costs most of the
@@ -12,6 +14,10 @@ def test_quick_run_end_to_end(tmp_path):
     config = dataclasses.replace(mfcc_frames.get_config(quick=True), models=("mlp", "time_cnn"))
     summary = check_run(config, tmp_path)
     assert summary["rows"][0]["params"] == 158_474
+    saved = assert_protocol_fields(tmp_path, config)  # issue 19: one protocol for every model
+    assert list(saved["models"]) == ["mlp", "time_cnn"]
+    assert set(saved["paired_differences"]) == {"time_cnn - mlp"}
+    assert (tmp_path / "accuracy_vs_params.png").stat().st_size > 0
     # Resuming with the same config reuses every finished model.
     again = mfcc_frames.run(config, str(tmp_path))
     assert again["rows"] == summary["rows"]
@@ -24,6 +30,7 @@ def test_quick_config_all_models(tmp_path):
     rows = {r["model"]: r for r in summary["rows"]}
     assert list(rows) == list(mfcc_frames.MODEL_NAMES)
     assert rows["mlp"]["params"] == 158_474 and rows["notes_cnn"]["params"] == 9_204
+    assert rows["notes_cnn_bn"]["params"] == 9_204 - 10 * 3 + 10 * 6  # BN instead of conv bias
 
 
 def check_run(config, tmp_path):

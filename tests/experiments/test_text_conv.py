@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from jaxcnn.experiments import text_conv
 
+from tests.experiments.protocol_checks import assert_protocol_fields
 from tests.strict_json import assert_strict_json_files
 
 
@@ -23,7 +24,7 @@ def test_quick_run_writes_rows_and_resumes(tmp_path):
     config = _tiny()
     summary = text_conv.run(config, str(tmp_path))
     rows = {r["model"]: r for r in summary["rows"]}
-    assert set(rows) == {"kim_two_channel", "causal_conv_lm"}
+    assert set(rows) == {"kim_two_channel", "bag_of_embeddings", "causal_conv_lm"}
     for row in rows.values():
         assert {"model", "params", "test_accuracy", "train_examples_per_s"} <= set(row)
         assert 0.0 <= row["test_accuracy"] <= 1.0 and row["train_examples_per_s"] > 0
@@ -57,6 +58,9 @@ def test_quick_run_writes_rows_and_resumes(tmp_path):
     for name in ("results.json", "results.md", "learning_curves.png", "vocab.json"):
         assert (tmp_path / name).is_file()
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == summary["rows"]
+    saved = assert_protocol_fields(tmp_path, config)  # issue 19: one protocol for every classifier
+    assert set(saved["models"]) == {"kim_two_channel", "bag_of_embeddings"}
+    assert (tmp_path / "accuracy_vs_params.png").stat().st_size > 0
     assert "10,000,100,000" in (tmp_path / "results.md").read_text()
     # same config, same workdir: the finished run is reused, not retrained
     assert text_conv.run(config, str(tmp_path)) == json.loads(
@@ -86,3 +90,4 @@ def test_main_quick_every_model(tmp_path):
     summary = text_conv.main(["--quick", "--workdir", str(tmp_path)])
     names = [r["model"] for r in summary["rows"]]
     assert names == ["bag_of_embeddings", "kim_two_channel", "causal_conv_lm", "window_mlp_lm"]
+    assert_protocol_fields(tmp_path, text_conv.get_config(quick=True))
