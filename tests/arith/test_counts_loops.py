@@ -74,6 +74,22 @@ def test_params_are_the_sizes_of_the_kernel_and_bias_arrays(window, c_in, c_out,
     assert arith.conv_params(window[0], c_in, c_out, groups) == (
         np.zeros((window[0], c_in // groups, c_out)).size + c_out
     )
+    assert arith.conv_transpose_params(window, c_in, c_out) == (  # one group by default
+        np.zeros((*window, c_out, c_in)).size + c_out
+    )
+
+
+def test_counts_are_exact_python_ints_past_float_precision():
+    # 2**53 + 1 is not a float: a count through true division (c_in / groups) would round it
+    big = 2**53 + 1
+    counts = [
+        arith.conv_params((1,), 2 * big, 2, groups=2, bias=False),
+        arith.conv_transpose_params((1,), 2, 2 * big, groups=2, bias=False),
+        arith.conv_macs((1,), 1, 2 * big, 2, groups=2),
+        arith.conv_transpose_macs((1,), 1, 2, 2 * big, groups=2),
+    ]
+    for got in counts:
+        assert type(got) is int and got == 2 * big
 
 
 def test_count_params_sums_every_leaf_size():
