@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxcnn import config
 from jaxcnn import functional as F
 from tests import reference
 
@@ -108,3 +110,30 @@ def test_a_window_that_exactly_fills_the_padded_input_is_accepted():
     got = F.conv1d(x, k, padding=[(1, 0)], dilation=2)  # window 5 in 4 + 1
     assert got.shape == (1, 1, 1)
     np.testing.assert_allclose(got, reference.conv(x, k, (1,), [(1, 0)], (2,)), **TOL)
+
+
+def test_the_bias_takes_the_outputs_dtype():
+    # a float32 bias on a bfloat16 convolution keeps the output bfloat16 (no silent upcast)
+    x, k, b = _rand(8, 1, 5, 2), _rand(9, 2, 2, 3), _rand(10, 3)
+    y = F.conv1d(jnp.asarray(x, jnp.bfloat16), jnp.asarray(k, jnp.bfloat16), b)
+    assert y.dtype == jnp.bfloat16
+    xb, kb = (np.asarray(jnp.asarray(a, jnp.bfloat16), np.float32) for a in (x, k))
+    want = reference.conv(xb, kb, (1,), [(0, 0)], (1,), bias=b)
+    np.testing.assert_allclose(np.asarray(y, np.float32), want, rtol=2e-2, atol=5e-2)
+
+
+def test_a_bias_with_a_shape_but_no_dtype_is_refused_by_name():
+    class ShapeOnly:
+        shape = (6,)
+
+    with pytest.raises(TypeError, match=r"^conv1d: bias must be a numeric array, got dtype None$"):
+        F.conv1d(X1, K1, ShapeOnly(), groups=2)
+
+
+def test_a_forced_lowering_that_cannot_take_the_call_is_refused_by_name():
+    with config.lowering("rows"):
+        with pytest.raises(
+            ValueError,
+            match=r"^conv1d: lowering='rows' needs two spatial axes \(conv2d\), got 1$",
+        ):
+            F.conv1d(np.zeros((1, 5, 4), np.float32), np.zeros((3, 2, 4), np.float32), groups=2)
