@@ -130,3 +130,14 @@ X1, X2 = np.zeros((1, 4, 2), np.float32), np.zeros((1, 4, 4, 2), np.float32)
 def test_every_check_names_the_function_the_argument_and_what_it_got(call, exc, message):
     with pytest.raises(exc, match="^" + re.escape(message) + "$"):
         call()
+
+
+@pytest.mark.parametrize("fn", [P.global_avg_pool, P.global_max_pool])
+def test_global_pools_keep_a_bfloat16_input_bfloat16(fn):
+    # every constant inside (zeros, -inf, the count) takes x's dtype: no silent float32 result
+    x = jnp.asarray(_rand(5, 2, 3, 4), jnp.bfloat16)
+    mask = jnp.asarray([[True, False, True], [False, False, False]])
+    for got in (fn(x), fn(x, mask), fn(jnp.zeros((2, 0, 4), jnp.bfloat16))):
+        assert got.dtype == jnp.bfloat16
+    want = ref.global_pool(np.asarray(x, np.float32), np.asarray(mask), fn.__name__[7:10])
+    np.testing.assert_allclose(np.asarray(fn(x, mask), np.float32), want, rtol=1e-2, atol=1e-2)
