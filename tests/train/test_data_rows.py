@@ -145,7 +145,9 @@ def test_train_index_matrix_is_the_epoch_order_cut_into_whole_batches():
         steps = size // batch
         assert m.shape == (steps, batch) and m.dtype == np.int32
         np.testing.assert_array_equal(m.ravel(), epoch_order(9, 4, size, bucket)[: steps * batch])
-    np.testing.assert_array_equal(train_index_matrix(9, 4, 10, 3), train_index_matrix(9, 4, 10, 3, 0))
+    np.testing.assert_array_equal(
+        train_index_matrix(9, 4, 10, 3), train_index_matrix(9, 4, 10, 3, 0)
+    )
 
 
 def test_eval_index_matrix_by_hand():
