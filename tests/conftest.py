@@ -6,7 +6,7 @@ import tempfile
 
 import jax
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from jaxcnn import config
 
@@ -27,6 +27,14 @@ settings.register_profile(
 )
 settings.register_profile(
     "thorough", max_examples=300, deadline=None, database=None, suppress_health_check=_QUIET
+)
+# "mutation" (docs/mutation.md): the default examples without shrinking. A mutant fails most
+# examples, and shrinking each failure re-runs (and recompiles) the test dozens of times: minutes
+# per mutant where the first failure is all mutation testing needs.
+settings.register_profile(
+    "mutation",
+    parent=settings.get_profile("default"),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
