@@ -488,6 +488,11 @@ def main(argv: list[str] | None = None) -> dict:
     )  # fmt: skip
     parser.add_argument("--phone-map", default=None, help="'symbol phone' lines for --corpus")
     parser.add_argument("--models", default=None, help=f"comma-separated subset of {MODEL_CHOICES}")
+    parser.add_argument(
+        "--sweep", default=None,
+        help=f"comma-separated accuracy-vs-parameters sweep, a subset of {tuple(SWEEP_MODELS)}; "
+        "'none' for no sweep",
+    )  # fmt: skip
     protocol.add_args(parser)
     args = parser.parse_args(argv)
     config = get_config(args.quick) if args.hours is None else hours_config(args.hours)
@@ -521,6 +526,11 @@ def main(argv: list[str] | None = None) -> dict:
         unknown = set(changes["models"]) - set(MODEL_CHOICES)
         if unknown:
             parser.error(f"--models: unknown model(s) {sorted(unknown)}")
+    if args.sweep is not None:
+        changes["sweep"] = () if args.sweep == "none" else tuple(args.sweep.split(","))
+        unknown = set(changes["sweep"]) - set(SWEEP_MODELS)
+        if unknown:
+            parser.error(f"--sweep: unknown model(s) {sorted(unknown)}")
     if args.epochs is not None:
         changes["epochs"] = args.epochs
     if args.seeds is not None:

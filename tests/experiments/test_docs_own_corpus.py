@@ -33,8 +33,9 @@ def test_the_own_corpus_section_runs_from_folder_to_results_table(tmp_path, monk
     corpus = tmp_path / shlex.split(commands[0])[3]
     before = sorted(p.relative_to(corpus) for p in corpus.rglob("*"))
     assert {p.suffix for p in before} >= {".WAV", ".PHN", ".wav", ".phn"}
-    # The one change to the documented command: a tiny config and one model, for test time.
-    summary = mfcc_frames.main(shlex.split(commands[1])[3:] + ["--quick", "--models", "mlp"])
+    # The one change to the documented command: a tiny config, one model, no sweep (test time).
+    extra = ["--quick", "--models", "mlp", "--sweep", "none"]
+    summary = mfcc_frames.main(shlex.split(commands[1])[3:] + extra)
     assert commands[2].startswith("cat ")
     table = (tmp_path / commands[2].split()[1]).read_text()
     header = table.splitlines()[0]

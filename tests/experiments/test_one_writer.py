@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 from jaxcnn.audio import phones
-from jaxcnn.experiments import mfcc_frames, text_conv
+from jaxcnn.experiments import mfcc_frames, protocol, text_conv
 from jaxcnn.text.vocab import build_vocabulary
 
 import jaxcnn.train
@@ -22,6 +22,9 @@ from tests.train.helpers import as_process
 
 HISTORY = [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5, "eval_accuracy": 0.4,
             "seconds": 0.1}]  # fmt: skip
+# What the stand-in `fit` returns (the comparison protocol reads its history and variables).
+RESULT = types.SimpleNamespace(num_params=10, variables={}, history=HISTORY, throughput=1.0,
+                               compile_seconds=0.0, best_epoch=1, compiles=1)  # fmt: skip
 
 
 def _files(root):
@@ -41,16 +44,21 @@ def test_text_conv_writes_on_process_0_only(monkeypatch, tmp_path):
     vocab = build_vocabulary(["a dog runs", "the red water"], min_freq=1, max_size=10)
     monkeypatch.setattr(text_conv, "load_data", lambda config: {
         "vocab": vocab, "labels": labels, "stats": {"examples": {"train": 40}},
+        "train": [None], "dev": None, "test": None,
     })  # fmt: skip
-    row = {"model": "bag_of_embeddings", "params": 10, "test_accuracy": 0.3,
-           "test_ci95": [0.2, 0.4], "train_examples_per_s": 1.0}  # fmt: skip
-    monkeypatch.setattr(text_conv, "fit_classifier", lambda name, *a, **k: (row, HISTORY))
+    monkeypatch.setattr(text_conv, "make_classifier", lambda *a: None)
+    monkeypatch.setattr(jaxcnn.train, "init_variables", lambda *a, **k: {})
+    monkeypatch.setattr(jaxcnn.train, "fit", lambda *a, **k: RESULT)
+    monkeypatch.setattr(text_conv, "bucket_logits", lambda model, variables, datasets: (
+        rng.normal(size=(20, 45)), labels["test"]))  # fmt: skip
+    monkeypatch.setattr(protocol, "flops_per_example", lambda *a: 1)
     monkeypatch.setattr(text_conv, "linear_baseline", lambda *a: {
         "model": "tf-idf", "test_accuracy": 0.35, "test_ci95": [0.25, 0.45], "C": 1.0,
         "dev_accuracy": 0.3, "features": 5,
     })  # fmt: skip
     config = dataclasses.replace(
-        text_conv.get_config(quick=True), classifiers=("bag_of_embeddings",), language_models=()
+        text_conv.get_config(quick=True), classifiers=("bag_of_embeddings",), language_models=(),
+        sweep=(),
     )
 
     def run(workdir):
@@ -77,12 +85,11 @@ def test_mfcc_frames_writes_on_process_0_only(monkeypatch, tmp_path):
     monkeypatch.setattr(mfcc_frames, "_linear", lambda *a: {
         "model": "linear", "test_accuracy": 0.1, "test_ci95": [0.05, 0.15]
     })  # fmt: skip
-    result = types.SimpleNamespace(num_params=10, variables={}, history=HISTORY,
-                                   throughput=1.0, compile_seconds=0.0)  # fmt: skip
-    monkeypatch.setattr(jaxcnn.train, "fit", lambda *a, **k: result)
+    monkeypatch.setattr(jaxcnn.train, "fit", lambda *a, **k: RESULT)
+    monkeypatch.setattr(protocol, "flops_per_example", lambda *a: 1)
     monkeypatch.setattr(jaxcnn.train, "predict", lambda model, variables, dataset: rng.normal(
         size=(dataset.size, phones.NUM_STATES)))  # fmt: skip
-    config = dataclasses.replace(mfcc_frames.get_config(quick=True), models=("mlp",))
+    config = dataclasses.replace(mfcc_frames.get_config(quick=True), models=("mlp",), sweep=())
 
     def run(workdir):
         return mfcc_frames.run(config, str(workdir))
