@@ -201,8 +201,7 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
         **protocol.summary_fields(plan, models, correct, config.sweep, seed=config.seed),
         "history": histories,
     }
-    if is_writer():
-        results.write_json(out / "results.json", summary)
+    results.write_json(out / "results.json", summary)  # process 0 writes (many processes)
     columns = ["model", "params", "flops", "test_accuracy", "test_ci95", "did_not_learn",
                "dev_accuracy", "train_accuracy", "train_examples_per_s", "train_examples",
                "epochs_run", "best_epoch", "learning_rate", "augment"]  # fmt: skip
@@ -216,15 +215,13 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
         f"accuracy on {len(y_test)} test images. Commit {summary['code_version']}.\n"
     )
     note += "\n" + compare.ranking_note(ranking, full, FULL_RUN["source"]) + "\n"
-    _write_text(out / "results.md", results.markdown_table(table_rows, columns) + note + "\n"
-                + protocol.markdown(summary))  # fmt: skip
-    if is_writer():
-        protocol.write_accuracy_vs_params(
-            summary["sweep"], out / "accuracy_vs_params.png",
-            {"majority class": baseline["test_accuracy"],
-             "linear baseline": linear["test_accuracy"]},
-            f"{config.dataset} ({len(y_train):,} training images)",
-        )  # fmt: skip
+    results.write_text(out / "results.md", results.markdown_table(table_rows, columns) + note
+                       + "\n" + protocol.markdown(summary))  # fmt: skip
+    protocol.write_accuracy_vs_params(  # process 0 draws it (many processes)
+        summary["sweep"], out / "accuracy_vs_params.png",
+        {"majority class": baseline["test_accuracy"], "linear baseline": linear["test_accuracy"]},
+        f"{config.dataset} ({len(y_train):,} training images)",
+    )  # fmt: skip
     plot_comparison(
         histories,
         out / "learning_curves.png",
@@ -417,11 +414,6 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
     want = key(json.loads(json.dumps(dataclasses.asdict(config))))
     return cached if key(cached.get("config", {})) == want else None
-
-
-def _write_text(path: Path, text: str) -> None:
-    if is_writer():
-        _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

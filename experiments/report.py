@@ -107,6 +107,7 @@ def write_combined_sweep(sections: Sequence[dict], path) -> None:
 
     Drawn on process 0 only (the one that writes files when many run)."""
     from jaxcnn.experiments.protocol import plot_accuracy_vs_params
+
     from jaxcnn.train.processes import is_writer
 
     if not is_writer():

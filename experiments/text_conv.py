@@ -214,7 +214,7 @@ def run(config: TextConfig, workdir: str, *, overwrite: bool = False) -> dict:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     results.write_json(out / "results.json", summary)
-    _write_text(out / "results.md", markdown(summary))
+    results.write_text(out / "results.md", markdown(summary))
     plot_learning_curves(histories, out / "learning_curves.png",
                          {"linear baseline": linear["test_accuracy"],
                           "majority class": baseline["test_accuracy"]})  # fmt: skip
@@ -648,11 +648,6 @@ def _read_json(path: Path):
     except (OSError, ValueError) as e:
         warnings.warn(f"text_conv: {e}; recomputing it", stacklevel=2)
         return None
-
-
-def _write_text(path: Path, text: str) -> None:
-    if is_writer():  # many processes (jaxcnn.train.launch): process 0 writes
-        _durable.write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -103,7 +103,7 @@ class TuningCache:
         choices[key] = {"lowering": lowering, "ms": ms}
         body = {"schema": SCHEMA, "machine": self.machine, "choices": choices}
         try:
-            _write_atomic(self.path, json.dumps(body, indent=1, sort_keys=True))
+            _durable.write_text(self.path, json.dumps(body, indent=1, sort_keys=True))
         except OSError as err:
             warnings.warn(f"jaxcnn autotune: could not write {self.path}: {err}", stacklevel=2)
 
@@ -140,12 +140,6 @@ def _read(path: Path, machine: dict) -> dict[str, dict]:
         )
         return {}
     return {k: v for k, v in body["choices"].items() if isinstance(v, dict)}
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` durably (`jaxcnn._durable`: temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _durable.write_text(path, text)
 
 
 def default_cache() -> TuningCache:

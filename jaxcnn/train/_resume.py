@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from jaxcnn import _durable
-from jaxcnn.train.processes import is_writer
+from jaxcnn.train import results as results_io
 
 
 def settle(result, workdir: str | os.PathLike | None):
@@ -27,8 +27,7 @@ def settle(result, workdir: str | os.PathLike | None):
     if workdir is None:
         return result
     workdir = Path(workdir)
-    if is_writer():  # many processes: process 0 writes (jaxcnn.train.processes)
-        _durable.write_jsonl(workdir / "metrics.jsonl", result.history)
+    results_io.write_jsonl(workdir / "metrics.jsonl", result.history)  # process 0 writes
     if result.compiles:
         return result
     earlier = {}

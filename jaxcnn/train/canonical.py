@@ -136,7 +136,8 @@ def _rewrite_param(value):
     closed jaxpr, and kept as they were should the rewrite need constants (an open jaxpr has
     nowhere to put them).
     """
-    if isinstance(value, tuple) and any(isinstance(v, (core.ClosedJaxpr, core.Jaxpr)) for v in value):
+    jaxprs = (core.ClosedJaxpr, core.Jaxpr)
+    if isinstance(value, tuple) and any(isinstance(v, jaxprs) for v in value):
         return tuple(_rewrite_param(v) for v in value)
     if isinstance(value, core.ClosedJaxpr) and _has_conv(value.jaxpr):
         return _rewrite_closed(value)

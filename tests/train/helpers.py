@@ -20,7 +20,8 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     spec = importlib.util.find_spec("sklearn")  # locates the package without importing it
     if spec is None or spec.origin is None:
         raise ImportError("the digits tests need scikit-learn: pip install scikit-learn")
-    data = np.loadtxt(Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz", delimiter=",")
+    csv = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz"
+    data = np.loadtxt(csv, delimiter=",")
     return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
 
 
