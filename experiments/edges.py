@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="one small photo, no figures")
     args = parser.parse_args(argv)
     summary = run(get_config(args.quick), args.workdir)
+    if not is_writer():  # one printout per job, not one per process
+        return summary
     for size, s in summary["synthetic"].items():
         best = s["max_relative_score"]
         print(f"{size}x{size} boxes: {s['fired']}/{s['boxes']} fired, best score {best}")

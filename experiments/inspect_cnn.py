@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     config = dataclasses.replace(get_config(args.quick), images_workdir=args.images_workdir)
     summary = run(config, args.workdir)
+    if not is_writer():  # one printout per job, not one per process
+        return summary
     for layer, rep in summary["dead_filters"].items():
         dead, pairs = len(rep["dead"]), len(rep["correlated_pairs"])
         corr = rep["mean_abs_correlation"]

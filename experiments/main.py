@@ -77,8 +77,11 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         parser.error(f"--only: unknown pipeline(s) {sorted(unknown)}")
 
+    from jaxcnn.train.processes import is_writer
+
     workdir = Path(args.workdir)
     summary, sections = {}, []
+    say = print if is_writer() else (lambda *a, **k: None)  # one copy of the tables, from process 0
     for name, module_name, title in PIPELINES:
         if only is not None and name not in only:
             continue
@@ -87,19 +90,18 @@ def main(argv: list[str] | None = None) -> dict:
         if args.seeds is not None and hasattr(config, "seeds"):
             config = dataclasses.replace(config, seeds=args.seeds)
         start = time.perf_counter()
-        print(f"\n=== {name}: {title}", flush=True)
+        say(f"\n=== {name}: {title}", flush=True)
         kwargs = {"overwrite": True} if args.overwrite and _takes_overwrite(module.run) else {}
         result = module.run(config, str(workdir / name), **kwargs)
         seconds = time.perf_counter() - start
         summary[name] = {"seconds": seconds, "rows": result.get("rows", [])}
         if name != "params":
             table = format_table(title, table_rows(result), seconds, _protocol_line(result))
-            print(table)
+            say(table)
             sections.append({"name": name, "title": title, "seconds": seconds,
                              "table": table, "result": result})  # fmt: skip
     text = json.dumps(_durable.strict_json(summary), indent=2, allow_nan=False, default=str)
     from jaxcnn.train import results  # (here: importing this module stays cheap)
-    from jaxcnn.train.processes import is_writer
 
     results.write_text(workdir / "summary.json", text + "\n")  # process 0 writes (many)
     if sections and is_writer():

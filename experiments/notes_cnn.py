@@ -25,6 +25,7 @@ import numpy as np
 from jaxcnn.experiments import mfcc_frames, protocol
 
 from jaxcnn.train import Callback
+from jaxcnn.train.processes import is_writer
 
 MODELS = ("notes_cnn", "notes_cnn_res")  # --models adds notes_cnn_bn
 
@@ -140,7 +141,6 @@ def run(config: mfcc_frames.SpeechConfig, workdir: str, models: tuple[str, ...] 
 def plot(summary: dict, path) -> None:
     """Per model: dead channels and gradient norm per layer, one line per epoch (process 0)."""
     from jaxcnn._figure import new_figure, save_figure
-    from jaxcnn.train.processes import is_writer
 
     if not is_writer():
         return
@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
         config = dataclasses.replace(config, epochs=args.epochs)
     models = tuple(args.models.split(","))
     summary = run(dataclasses.replace(config, checkpoints=False), args.workdir, models)
+    if not is_writer():  # one printout per job, not one per process
+        return summary
     for name, m in summary["models"].items():
         last = m["layers"][-1]
         print(name, "best epoch", m["best_epoch"], "dev",

@@ -24,6 +24,7 @@ from jaxcnn import arith
 from jaxcnn import layers as L
 from jaxcnn.train import results
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 
 COLUMNS = ("item", "notes", "computed", "formula", "shape", "agrees", "note")
 
@@ -246,7 +247,8 @@ def run(config: Config, workdir) -> dict:
         for r in table
     ]
     md = results.markdown_table(shown, COLUMNS)
-    print(md)
+    if is_writer():  # one table per job, not one per process
+        print(md)
     if workdir is not None:
         path = Path(workdir)
         path.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from jaxcnn.train.lock import locks_workdir
+from jaxcnn.train.processes import is_writer
 from jaxcnn.vision import channel_stats, load_fashion_mnist, normalize
 from jaxcnn.vision.idx import FASHION_MNIST_DIR
 from jaxcnn.vision.models import make_model
@@ -313,6 +314,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.per_class is not None:
         config = dataclasses.replace(config, per_class=args.per_class)
     summary = run(config, args.workdir or "runs/transfer")
+    if not is_writer():  # one printout per job, not one per process
+        return summary
     for row in summary["rows"]:
         std = row.get("test_accuracy_std")
         extra = f" +- {std:.4f}" if std is not None else ""

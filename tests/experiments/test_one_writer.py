@@ -57,7 +57,9 @@ def test_text_conv_writes_on_process_0_only(monkeypatch, tmp_path):
         "dev_accuracy": 0.3, "features": 5,
     })  # fmt: skip
     config = dataclasses.replace(
-        text_conv.get_config(quick=True), classifiers=("bag_of_embeddings",), language_models=(),
+        text_conv.get_config(quick=True),
+        classifiers=("bag_of_embeddings",),
+        language_models=(),
         sweep=(),
     )
 
@@ -98,3 +100,15 @@ def test_mfcc_frames_writes_on_process_0_only(monkeypatch, tmp_path):
     written = _run_as(monkeypatch, 0, run, tmp_path / "p0")
     want = {"results.json", "results.md", "learning_curves.png", "confusion.png", "mlp/row.json"}
     assert want <= set(written), written
+
+
+def test_main_prints_and_writes_on_process_0_only(monkeypatch, tmp_path, capsys):
+    from jaxcnn.experiments import main
+
+    def run(workdir):
+        return main.main(["--quick", "--only", "params", "--workdir", str(workdir)])
+
+    assert _run_as(monkeypatch, 1, run, tmp_path / "p1") == []
+    assert capsys.readouterr().out == ""  # process 1 prints no copy of the tables
+    assert "summary.json" in _run_as(monkeypatch, 0, run, tmp_path / "p0")
+    assert "=== params:" in capsys.readouterr().out
