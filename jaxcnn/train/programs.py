@@ -31,7 +31,7 @@ NOT_IN_PROGRAM = ("epochs", "seed", "progress", "keep_last", "eval_batch_size", 
 
 MAX_PROGRAMS = 16  # each holds an executable: bounded like `loop._eval_program`'s cache
 
-_programs: collections.OrderedDict[Hashable, Callable] = collections.OrderedDict()
+_programs: collections.OrderedDict[Hashable, jax.stages.Wrapped] = collections.OrderedDict()
 _lock = threading.Lock()
 
 
@@ -78,7 +78,7 @@ def train_program_key(
     return key
 
 
-def jitted(key: Hashable | None, build: Callable[[], Callable]) -> Callable:
+def jitted(key: Hashable | None, build: Callable[[], jax.stages.Wrapped]) -> jax.stages.Wrapped:
     """The jitted training program under ``key``, built by ``build()`` on a miss (or no key)."""
     if key is None:
         return build()
