@@ -12,9 +12,11 @@ structure, so optax's state classes and empty collections need no special handli
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -83,6 +85,10 @@ class Checkpointer:
         )
         options = ocp.CheckpointManagerOptions(
             preservation_policy=policy,
+            # Only with a best_fn does orbax write each step's metrics to disk and read them
+            # back when a folder is opened again: without it a resumed run saw no metrics on
+            # the earlier steps, and its next save deleted the best checkpoint.
+            best_fn=lambda m: sign * m["metric"],
             enable_async_checkpointing=False,  # a save is complete when save() returns
             cleanup_tmp_directories=not read_only,  # leftovers of a killed save (ours only)
             create=not read_only,
@@ -111,13 +117,16 @@ class Checkpointer:
         meta = {**meta, "paths": _paths(state), "shapes": _shapes(state)}
         path = self._step_dir(step)
         try:
-            self.manager.save(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
-                ),
-                metrics=None if metric is None else {"metric": float(metric), "step": int(step)},
-            )
+            with _quiet_missing_metric(metric is None):
+                self.manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(leaves), meta=ocp.args.JsonSave(meta)
+                    ),
+                    metrics=None
+                    if metric is None
+                    else {"metric": float(metric), "step": int(step)},
+                )
             self.manager.wait_until_finished()
             if is_writer():  # many processes: process 0 writes, the others wait to read it
                 write_json(path / MANIFEST, _manifest(path))
@@ -283,6 +292,33 @@ class Checkpointer:
         return self.directory / str(step)
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_missing_metric(active: bool):
+    """Hide orbax's "did not provide metrics" warning while a mid-epoch step saves.
+
+    With a ``best_fn`` (see `Checkpointer`) orbax warns at every save without metrics; a
+    mid-epoch checkpoint has none by design (it is kept as one of the newest, never as best).
+    """
+    if not active:
+        yield
+        return
+    logger, drop = logging.getLogger("absl"), _DropMessage("did not provide metrics")
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def _check_structure(path: Path, meta: dict | None, paths: list[str], shapes: list) -> None:
     """Raise ValueError if the checkpoint at ``path`` was saved from a state of another shape."""
     if meta is None or "paths" not in meta:
@@ -376,7 +412,10 @@ def leaves_equal(a, b) -> bool:
     # PyTreeDef compares at run time; mypy reads jaxlib's stub of it as an unknown type.
     if jax.tree.structure(a) != jax.tree.structure(b) or len(la) != len(lb):  # type: ignore[operator]
         return False
-    return all(
-        np.array_equal(np.asarray(x).view(np.uint8), np.asarray(y).view(np.uint8))
-        for x, y in zip(la, lb, strict=True)
-    )
+    # As bytes (NaN equals NaN, -0.0 differs from 0.0); flattened first: NumPy cannot view a
+    # 0-d array (a step counter) as another item size.
+    return all(np.array_equal(_bytes(x), _bytes(y)) for x, y in zip(la, lb, strict=True))
+
+
+def _bytes(x) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(x)).reshape(-1).view(np.uint8)

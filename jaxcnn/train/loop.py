@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcnn.train import _resume, _validate, provenance
+from jaxcnn.train import _resume, _validate, programs, provenance
 from jaxcnn.train import results as results_io
 from jaxcnn.train.adapters import Adapted, as_model
 from jaxcnn.train.callbacks import BestCheckpoint, FitContext, PlotCurves
@@ -61,7 +61,10 @@ class FitResult:
 
     ``variables`` are the last epoch's, or the best epoch's with `BestCheckpoint`
     (``best_epoch`` names it); ``state`` is the final `TrainState` (last epoch, always);
-    ``eval`` evaluates ``variables``.
+    ``eval`` evaluates ``variables``. ``compiles`` counts the training programs the run used
+    (one per bucket trained, 0 when nothing was left to train); one that an earlier `fit` in
+    this process compiled is reused (`jaxcnn.train.programs`), and ``compile_seconds`` then
+    measures only its lowering.
     """
 
     variables: dict
@@ -159,6 +162,7 @@ class _Plan:
     num_params: int
     record: dict  # what provenance compares: the config plus how fit was called
     workdir: Path | None = None
+    custom_optimizer: bool = False  # the caller's optax transform, not the config's
 
 
 @dataclasses.dataclass
@@ -229,6 +233,7 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workd
         num_params=int(sum(np.size(p) for p in jax.tree.leaves(state.params))),
         record=_record(config, optimizer, loss, metric_pairs),
         workdir=None if workdir is None else Path(workdir),
+        custom_optimizer=optimizer is not None,
     )
     return plan, state
 
@@ -331,9 +336,7 @@ def _run_call(plan: _Plan, state, progress: _Progress, call, mats, ckpt, bar) ->
     progress.train_seconds += time.perf_counter() - t_rows
     if b not in progress.compiled:
         t0 = time.perf_counter()
-        progress.compiled[b] = _compile(
-            _train_chunk_fn(plan, b), state, call_arrays, idx, active, plan.mesh
-        )
+        progress.compiled[b] = _compile(plan, b, state, call_arrays, idx, active)
         progress.compile_seconds += time.perf_counter() - t0
     t0 = time.perf_counter()
     prev_step = int(state.step)
@@ -635,22 +638,39 @@ def _chunked(mat: np.ndarray, c: int):
     return idx.reshape(n, c, b), active.reshape(n, c)
 
 
-def _compile(chunk_fn, state, arrays, idx, active, mesh):
-    """The bucket's compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
+def _compile(plan: _Plan, b: int, state, arrays, idx, active):
+    """Bucket ``b``'s compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
 
     Ahead-of-time: the compile time is measured on its own, never inside a training call.
     The whole chunk is one ``lax.scan`` (its step's convolutions canonicalised, so that XLA
-    CPU runs them fast in the loop: `jaxcnn.train.canonical`).
+    CPU runs them fast in the loop: `jaxcnn.train.canonical`). An earlier `fit` of the same
+    program in this process (`programs.train_program_key`) lends its jitted function, so
+    nothing is compiled again.
 
     Warns:
       UserWarning: a convolution inside the loop is still in a layout XLA CPU runs on its
         slow path (`loop_hurts_convolutions`): the results are right, the steps slower.
     """
+    mesh = plan.mesh
     repl = replicated(mesh)
     # The data arrays keep their own sharding: replicated, or split over the processes that
     # each fed their own rows (`streaming.call_inputs`).
     ins = (repl, jax.tree.map(lambda a: a.sharding, arrays), repl, repl)
-    jitted = jax.jit(chunk_fn, in_shardings=ins, out_shardings=repl, donate_argnums=(0,))
+    padded = plan.steps[b] % plan.chunk[b] != 0
+    key = programs.train_program_key(
+        model=plan.model,
+        config=plan.config,
+        total_steps=plan.config.epochs * sum(plan.steps),
+        params=state.params,
+        custom_optimizer=plan.custom_optimizer,
+        parts=(plan.buckets[b].take, mesh, plan.eval_loss, plan.metrics, padded, _flat(ins)),
+    )
+    jitted = programs.jitted(
+        key,
+        lambda: jax.jit(
+            _train_chunk_fn(plan, b), in_shardings=ins, out_shardings=repl, donate_argnums=(0,)
+        ),
+    )
     lowered = jitted.lower(state, arrays, idx, active)
     if loop_hurts_convolutions(lowered, mesh):
         warnings.warn(
@@ -661,6 +681,12 @@ def _compile(chunk_fn, state, arrays, idx, active, mesh):
             stacklevel=4,
         )
     return lowered.compile()
+
+
+def _flat(tree) -> tuple:
+    """A pytree as a hashable ``(leaves, treedef)``."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return tuple(leaves), treedef
 
 
 @functools.lru_cache(maxsize=64)

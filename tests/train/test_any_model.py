@@ -13,6 +13,7 @@ from jaxcnn import functional as F
 from jaxcnn.train import Model, TrainConfig, evaluate, fit, predict
 from jaxcnn.train.adapters import as_model
 from jaxcnn.train.checkpoint import leaves_equal
+from jaxcnn.train.state import TrainState
 from tests.train.helpers import MLP, SmallCNN, digit_sets
 
 CFG = TrainConfig(epochs=4, batch_size=32, learning_rate=3e-3, num_classes=10, progress=False)
@@ -161,6 +162,14 @@ def test_functional_model_with_explicit_state():
     cfg = TrainConfig(epochs=2, batch_size=64, progress=False)
     result = fit(Model(init, apply), train, None, cfg)
     assert float(result.variables["counter"]["n"]) == 2 * (256 // 64)
+    # FitResult.state: a registered pytree of step, params, optimiser state, model state, key
+    state = result.state
+    assert isinstance(state, TrainState) and int(state.step) == 2 * (256 // 64)
+    leaves, treedef = jax.tree.flatten(state)
+    assert len(leaves) == 1 + 1 + len(jax.tree.leaves(state.opt_state)) + 1 + 1
+    rebuilt = jax.tree.unflatten(treedef, leaves)
+    assert isinstance(rebuilt, TrainState) and rebuilt.model_state["counter"]["n"] is leaves[-2]
+    assert int(jax.jit(lambda s: s.step + 1)(state)) == int(state.step) + 1
 
 
 def test_bad_model_names_the_argument(data):

@@ -103,18 +103,25 @@ def test_killed_after_early_stopping_began_resumes_identically(data, tmp_path):
     cfg = TrainConfig(epochs=10, batch_size=64, learning_rate=3e-3, checkpoint_every=3)
 
     def stop():
-        return EarlyStopping("train_loss", patience=3, mode="max")  # stops after epoch 4
+        # stops after epoch 4; the best checkpoint (epoch 1: the highest train loss) is kept
+        return [
+            EarlyStopping("train_loss", patience=3, mode="max"),
+            BestCheckpoint("train_loss", mode="max"),
+        ]
 
-    whole = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "a", callbacks=[stop()])
-    assert len(whole.history) == 4 and whole.stopped_early
-    # killed in epoch 3 (early stopping has counted epochs 2 and 3... not yet 4), mid-epoch
+    whole = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "a", callbacks=stop())
+    assert len(whole.history) == 4 and whole.stopped_early and whole.best_epoch == 1
+    # killed in epoch 3 (early stopping has counted epoch 2, not yet 3), mid-epoch
     with pytest.raises(KeyboardInterrupt):
-        fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=[stop(), _Kill(22)])
-    resumed = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=[stop()])
-    assert leaves_equal(resumed.variables, whole.variables)
+        kill = [*stop(), _Kill(22)]
+        fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=kill)
+    resumed = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=stop())
+    assert leaves_equal(resumed.state, whole.state)  # the last epoch's, bit for bit
+    assert leaves_equal(resumed.variables, whole.variables) and resumed.best_epoch == 1
+    assert not leaves_equal(resumed.variables, resumed.state.variables)  # the best, restored
     assert _strip(resumed.history) == _strip(whole.history) and resumed.stopped_early
     # the stopped run, run again, trains no further
-    again = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=[stop()])
+    again = fit(MLP(hidden=16), train, test, cfg, workdir=tmp_path / "b", callbacks=stop())
     assert again.steps == whole.steps and leaves_equal(again.variables, whole.variables)
 
 

@@ -117,6 +117,23 @@ def test_corrupt_checkpoint_is_skipped_with_a_warning(tmp_path):
     assert leaves_equal(resumed.variables, first)
 
 
+@pytest.mark.parametrize("mode, best", [("max", 8), ("min", 16)])
+def test_the_best_checkpoint_survives_reopening_the_folder(tmp_path, mode, best, caplog):
+    # Before: orbax kept the metrics in memory only, so a resumed run's first save deleted
+    # the best checkpoint (BestCheckpoint then failed: "checkpoint .../8 ... is missing").
+    state = {"w": np.arange(3, dtype=np.float32)}
+    ckpt = Checkpointer(tmp_path, keep_last=2, best_mode=mode)
+    for step, metric in [(3, None), (8, 5.0), (11, None), (16, 1.0), (19, None)]:
+        ckpt.save(step, state, {}, metric=metric)
+    assert ckpt.steps() == sorted({best, 16, 19})
+    reopened = Checkpointer(tmp_path, keep_last=2, best_mode=mode)
+    for step, metric in [(22, None), (24, 3.0), (27, None)]:
+        reopened.save(step, state, {}, metric=metric)
+    assert reopened.steps() == [best, 24, 27]
+    assert leaves_equal(reopened.restore_step(best, state), state)
+    assert "did not provide metrics" not in caplog.text  # mid-epoch saves have none, by design
+
+
 @pytest.mark.parametrize(
     "keep_last, exc, match",
     [

@@ -16,6 +16,7 @@ from jaxcnn.train import (
     fit,
     init_variables,
     predict,
+    programs,
 )
 from jaxcnn.train.checkpoint import leaves_equal
 from jaxcnn.train.optim import decay_mask
@@ -123,6 +124,7 @@ def test_compiles_once_per_shape_across_epochs():
         counts = []
         for epochs in (1, 3):
             events.clear()
+            programs.clear()  # compile as a fresh process would, not reuse the warm-up's
             r = fit(PoolCNN(), buckets, bucket1, dataclasses.replace(cfg, epochs=epochs))
             counts.append(len(events))
             assert r.compiles == 2  # one training call per bucket
