@@ -157,3 +157,10 @@ def test_results_files_are_strict_json(images_run):
     from tests.strict_json import assert_strict_json_files
 
     assert_strict_json_files(images_run[1], at_least=3)
+
+
+def test_main_job_models_and_full_models():
+    from jaxcnn.vision.models import MODELS
+
+    assert images.get_config().models == ("mlp", "cnn", "resnet")
+    assert images.full_config().models == MODELS  # every model at full size

@@ -91,3 +91,20 @@ def test_main_quick_every_model(tmp_path):
     names = [r["model"] for r in summary["rows"]]
     assert names == ["bag_of_embeddings", "kim_two_channel", "causal_conv_lm", "window_mlp_lm"]
     assert_protocol_fields(tmp_path, text_conv.get_config(quick=True))
+
+
+@pytest.mark.parametrize("value", ["kim_frozen", "", "kim_rand,nope"])
+def test_classifiers_flag_refuses_unknown_names(value, capsys):
+    with pytest.raises(SystemExit):
+        text_conv.main(["--quick", "--classifiers", value, "--workdir", "unused"])
+    assert "--classifiers: want a subset of" in capsys.readouterr().err
+
+
+def test_main_job_table_and_full_run_classifiers():
+    # The main job trains the three classifiers that decide its ranking; --full trains all five.
+    assert text_conv.get_config().classifiers == (
+        "bag_of_embeddings",
+        "kim_rand",
+        "kim_two_channel",
+    )
+    assert text_conv.full_config().classifiers == text_conv.CLASSIFIERS
