@@ -76,7 +76,9 @@ def test_a_changed_phn_changes_the_experiments_banks_and_data_fingerprint(timit_
     mine = old.utterance == 0
     phone = old.labels // 3
     iy, ih = phones.PHONE_INDEX["iy"], phones.PHONE_INDEX["ih"]
-    swapped = np.where(phone == iy, old.labels + 3, np.where(phone == ih, old.labels - 3, old.labels))
+    swapped = np.where(
+        phone == iy, old.labels + 3, np.where(phone == ih, old.labels - 3, old.labels)
+    )
     np.testing.assert_array_equal(new.labels[mine], swapped[mine])
     assert not np.array_equal(new.labels[mine], old.labels[mine])
     np.testing.assert_array_equal(new.labels[~mine], old.labels[~mine])
