@@ -157,3 +157,41 @@ def test_a_truncated_corpus_manifest_is_rebuilt_not_a_crash(tmp_path, caplog):
     path.write_text('{"config": {}, "utterances": []}')
     assert corpus.read_manifest(path) == {"config": {}, "utterances": []}
     assert corpus.read_manifest(tmp_path / "absent.json") is None
+
+
+def test_an_added_phn_a_changed_audio_or_config_recompute(tmp_path):
+    """Each input of the fingerprint on its own invalidates the entry (issue 20: stale cache)."""
+    ((wav, phn),) = _corpus(tmp_path)
+    cache = tmp_path / "cache"
+    # Extracted once without an alignment: every label -1 ... (the source is given, so only the
+    # .phn's own bytes tell the two calls apart)
+    first = features.extract([("u", wav, None)], cache, workers=1, source="timit")
+    unlabelled, feats = _labels(first["path_of"]["u"])
+    assert first["unaligned"] == ["u"] and (unlabelled == -1).all()
+    # ... then the .phn appears: labelled now, not -1 forever.
+    second = features.extract([("u", wav, phn)], cache, workers=1, source="timit")
+    assert second["computed"] == 1 and second["unaligned"] == []
+    labels, _ = _labels(second["path_of"]["u"])
+    np.testing.assert_array_equal(
+        labels, alignments.frame_labels(SEGMENTS, feats.shape[0], source="timit")
+    )
+    # Other audio bytes, same name: new features (the labels follow the same .phn).
+    soundfile.write(wav, np.random.default_rng(99).normal(0.0, 0.1, 8000), 16000, subtype="PCM_16")
+    third = features.extract([("u", wav, phn)], cache, workers=1)
+    assert third["computed"] == 1 and third["cached"] == 0
+    new_labels, new_feats = _labels(third["path_of"]["u"])
+    assert new_feats.shape == feats.shape and not np.allclose(new_feats, feats)
+    np.testing.assert_array_equal(new_labels, labels)
+    expected = features.compute(features.load_audio(wav))
+    np.testing.assert_allclose(new_feats, expected, atol=1e-5)
+    # Another feature config of the same width (log-mel instead of MFCC): recomputed, not taken
+    # for valid because its shape fits; the same config again: reused.
+    mfsc = features.FeatureConfig(kind="mfsc")
+    fourth = features.extract([("u", wav, phn)], cache, mfsc, workers=1)
+    assert fourth["computed"] == 1 and fourth["cached"] == 0
+    np.testing.assert_allclose(
+        _labels(fourth["path_of"]["u"])[1],
+        features.compute(features.load_audio(wav), config=mfsc),
+        atol=1e-5,
+    )
+    assert features.extract([("u", wav, phn)], cache, mfsc, workers=1)["cached"] == 1
