@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from jaxcnn.train import results
 from jaxcnn.train.processes import is_writer
 
 LOCK_NAME = ".jaxcnn.lock"
@@ -73,13 +74,17 @@ def locks_workdir(fn: Callable) -> Callable:
     """Decorate ``fn`` to hold `workdir_lock` on its ``workdir`` argument while it runs.
 
     A ``workdir`` of None takes no lock (`fit` without a workdir writes nothing); under
-    ``jax.distributed`` only process 0 takes it (`jaxcnn.train.processes.is_writer`).
+    ``jax.distributed`` only process 0 takes it (`jaxcnn.train.processes.is_writer`). Before
+    ``fn`` starts it reads `jaxcnn.train.results.code_version` (kept for the process).
     """
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         workdir = signature.bind(*args, **kwargs).arguments.get("workdir")
+        # Read the commit now (kept for the process), so that the run's results name the code
+        # it started with even if the checkout moves on while it trains.
+        results.code_version()
         # Many processes run one job in one workdir: process 0 holds the lock for all of them.
         if workdir is None or not is_writer():
             return fn(*args, **kwargs)

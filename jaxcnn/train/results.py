@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import platform
 import subprocess
@@ -50,8 +51,13 @@ def markdown_table(rows, columns) -> str:
     return "\n".join(lines) + "\n"
 
 
+@functools.cache
 def code_version() -> str:
     """The git commit of this checkout (with "+dirty" for local changes), or "unknown".
+
+    Read once per process, at the first call (every run decorated by
+    `jaxcnn.train.lock.locks_workdir` makes it when it starts): a result names the code the
+    process started with, not a commit made while it ran.
 
     A commit is recorded only when jaxcnn itself runs from a git checkout of this project (the
     folder above the package holds jaxcnn's pyproject.toml and is the repository's root); an

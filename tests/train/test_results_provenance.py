@@ -64,3 +64,24 @@ def test_code_version_of_this_checkout():
     if head.returncode == 0:  # the tests run from a git checkout of jaxcnn
         assert version.removesuffix("+dirty") == head.stdout.strip()
         assert results.provenance()["git_commit"] == version
+
+
+def test_the_commit_is_read_when_a_run_starts_and_kept(monkeypatch, tmp_path):
+    # A run that takes minutes must not name a commit made while it trained: the first read,
+    # at the start of any locks_workdir run, is the one every later result reports.
+    from jaxcnn.train.lock import locks_workdir
+
+    reads = []
+    monkeypatch.setattr(results, "_commit_of", lambda root: reads.append(root) or f"c{len(reads)}")
+    results.code_version.cache_clear()
+    try:
+
+        @locks_workdir
+        def run(config, workdir):
+            assert reads, "code_version was not read before the run started"
+            return results.code_version()
+
+        assert run(None, str(tmp_path)) == "c1"
+        assert results.code_version() == "c1" and len(reads) == 1
+    finally:
+        results.code_version.cache_clear()  # the next test reads the real checkout again
