@@ -79,12 +79,19 @@ X2, K2 = np.zeros((1, 5, 5, 4), np.float32), np.zeros((3, 3, 4, 6), np.float32)
         (F.conv1d, (X1, K1), {}, ValueError,
          "conv1d: kernel must have C_in // groups = 4 input channels (x has 4 channels, "
          "groups=1), got kernel shape (3, 2, 6)"),
+        # a kernel with zero input channels but a real window: the channel check, not the window's
+        (F.conv1d, (X1, np.zeros((3, 0, 6), np.float32)), {}, ValueError,
+         "conv1d: kernel must have C_in // groups = 4 input channels (x has 4 channels, "
+         "groups=1), got kernel shape (3, 0, 6)"),
         (F.conv1d, (X1, np.zeros((3, 4, 6), np.float32)), {"groups": 2}, ValueError,
          "conv1d: kernel must have C_in // groups = 2 input channels (x has 4 channels, "
          "groups=2), got kernel shape (3, 4, 6)"),
         (F.conv2d, (X2, np.zeros((3, 7, 4, 6), np.float32)), {"padding": (0, (1, 0))}, ValueError,
          "conv2d: kernel window must fit in the padded input on spatial axis 1, got window 7 "
          "(kernel 7, dilation 1) > padded size 6 (size 5, padding (1, 0))"),
+        (F.conv2d, (X2, np.zeros((3, 7, 4, 6), np.float32)), {"padding": (0, (0, 1))}, ValueError,
+         "conv2d: kernel window must fit in the padded input on spatial axis 1, got window 7 "
+         "(kernel 7, dilation 1) > padded size 6 (size 5, padding (0, 1))"),
         (F.conv1d, (X1, K1), {"groups": 2, "dilation": 3}, ValueError,
          "conv1d: kernel window must fit in the padded input on spatial axis 0, got window 7 "
          "(kernel 3, dilation 3) > padded size 6 (size 6, padding (0, 0))"),

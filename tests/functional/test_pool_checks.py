@@ -141,3 +141,15 @@ def test_global_pools_keep_a_bfloat16_input_bfloat16(fn):
         assert got.dtype == jnp.bfloat16
     want = ref.global_pool(np.asarray(x, np.float32), np.asarray(mask), fn.__name__[7:10])
     np.testing.assert_allclose(np.asarray(fn(x, mask), np.float32), want, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_windowed_pools_keep_a_bfloat16_input_bfloat16(kind):
+    # stride 1 and padding take the reduce_window path; the average's divisor must take x's
+    # dtype (a divisor left float32 made a bfloat16 average float32, silently)
+    x = jnp.asarray(_rand(6, 2, 7, 3), jnp.bfloat16)
+    fn = {"max": P.max_pool1d, "avg": P.avg_pool1d}[kind]
+    got = fn(x, 3, 1, 1)
+    assert got.dtype == jnp.bfloat16
+    want = ref.pool(np.asarray(x, np.float32), (3,), (1,), ((1, 1),), kind, True)
+    np.testing.assert_allclose(np.asarray(got, np.float32), want, rtol=1e-2, atol=1e-2)
