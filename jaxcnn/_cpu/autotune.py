@@ -4,7 +4,8 @@ Like cuDNN's benchmark mode or XLA's GPU autotuner: the first time ``"auto"`` me
 convolution (shapes, dtype, strides, dilations, padding, groups) on a machine, it compiles each
 lowering that can take it, times forward plus both gradients (input and kernel) on the CPU for a
 bounded time (:data:`BUDGET_S` each, at most :data:`MAX_REPEATS` runs, the minimum counts), and
-picks the fastest. The choice is kept in memory for the process and in one JSON file per
+picks the fastest (a batch of one, the shape of ``init`` and shape inference, takes the
+fallback rule instead: `jaxcnn._cpu.engine`). The choice is kept in memory for the process and in one JSON file per
 machine under ``jaxcnn.paths.data_home("autotune")``, named and keyed by the CPU model, the
 number of cores this process may use and the jax version: another CPU, core count or jax
 release measures again. The file carries :data:`SCHEMA`; a file that cannot be read, is not

@@ -132,8 +132,13 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
     n = len(kernel_shape) - 2
     concrete = all(isinstance(d, int) and d > 0 for d in x_shape)
     # Measure only with concrete shapes and where the CPU is the backend the process computes
-    # on (tracing for a GPU also traces this branch, which then takes the rule).
+    # on (tracing for a GPU also traces this branch, which then takes the rule). A batch of one
+    # is the shape of `init`, shape inference and FLOP counting: measuring it compiles every
+    # candidate (seconds per convolution, a third of the shapes a fresh main job met) to save
+    # microseconds in programs that run once, so it takes the rule too.
     if not (concrete and config.autotune_enabled() and jax.default_backend() == "cpu"):
+        return fallback_lowering(x_shape, kernel_shape, strides, groups), "rule"
+    if x_shape[0] == 1:
         return fallback_lowering(x_shape, kernel_shape, strides, groups), "rule"
     names = candidates(n, kernel_shape, groups)
     key = (

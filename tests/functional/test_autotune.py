@@ -10,7 +10,8 @@ import pytest
 from jax import lax
 
 from jaxcnn import config
-from jaxcnn._cpu import autotune
+from jaxcnn._cpu import autotune, engine
+from jaxcnn._cpu.rule import fallback_lowering
 from jaxcnn.functional import conv2d
 
 MACHINE = {"cpu": "Test CPU 9000", "cores": 2, "jax": jax.__version__}
@@ -151,3 +152,23 @@ def test_with_the_tuner_off_nothing_is_timed(tmp_path, monkeypatch):
     x, k = np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 2, 2), np.float32)
     conv2d(x, k)  # the test-wide default: autotune(False)
     assert not (tmp_path / "autotune").exists()
+
+
+def test_a_batch_of_one_takes_the_rule_without_timing(tmp_path, monkeypatch):
+    # init, shape inference and FLOP counting trace at batch 1: timing those shapes would
+    # compile every candidate for programs that run once.
+    monkeypatch.setenv("JAXCNN_DATA", str(tmp_path))
+    autotune.forget_memory()
+    monkeypatch.setattr(autotune, "time_conv", lambda *a: pytest.fail("timed a batch of one"))
+    x = np.random.default_rng(0).standard_normal((1, 6, 7, 2)).astype(np.float32)
+    k = np.random.default_rng(1).standard_normal((3, 3, 2, 3)).astype(np.float32)
+    want = lax.conv_general_dilated(
+        x, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    with config.autotune(True), engine.record_choices() as seen:
+        got = jax.jit(conv2d)(x, k)
+    assert [c["how"] for c in seen] == ["rule"]
+    assert seen[0]["lowering"] == fallback_lowering(x.shape, k.shape, (1, 1), 1)
+    assert not (tmp_path / "autotune").exists()
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=2e-5)
+    autotune.forget_memory()
