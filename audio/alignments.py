@@ -30,10 +30,13 @@ def read_phn(path: str | os.PathLike) -> list[Segment]:
       A list of ``(start, end, symbol)`` tuples in file order.
 
     Raises:
-      ValueError: a line that is not two non-negative ASCII ints and a symbol, a file that is
-        not UTF-8, or an empty file (the message names the file and the line number).
+      ValueError: a line that is not two non-negative ASCII ints and a symbol, an end before
+        its start, a file that is not UTF-8, or an empty file (the message names the file and
+        the line number).
+      TypeError: ``path`` is not a str or os.PathLike.
       OSError: the file cannot be read (a folder: IsADirectoryError).
     """
+    _checks.path(path, "read_phn")
     segments = []
     raw = Path(path).read_bytes()
     try:
@@ -52,7 +55,12 @@ def read_phn(path: str | os.PathLike) -> list[Segment]:
             raise ValueError(
                 f"read_phn: line {number} of {path} must be 'start end symbol', got {line!r}"
             )
-        segments.append((int(fields[0]), int(fields[1]), fields[2]))
+        start, end = int(fields[0]), int(fields[1])
+        if end < start:  # else frame_labels would label nothing for it, without a word
+            raise ValueError(
+                f"read_phn: line {number} of {path} must have start <= end, got {line!r}"
+            )
+        segments.append((start, end, fields[2]))
     if not segments:
         raise ValueError(f"read_phn: {path} must contain at least one segment, got none")
     return segments

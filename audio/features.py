@@ -63,9 +63,11 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
       ``(samples, sample_rate)``: float32 ``(num_samples, channels)`` in [-1, 1] and Hz.
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       ValueError: a missing, empty, truncated, compressed-SPHERE or non-audio file, or one with
         no samples (the message names the file).
     """
+    _checks.path(path, "load_audio")
     from jaxcnn.audio import sphere
 
     if sphere.is_sphere(path):
@@ -81,9 +83,40 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
             raise ValueError(
                 f"load_audio: {path} must be a readable audio file, got error: {e}"
             ) from e
+        _check_wav_complete(path)
     if data.shape[0] == 0:
         raise ValueError(f"load_audio: {path} must contain audio samples, got 0 samples")
     return data, int(file_sr)
+
+
+def _check_wav_complete(path: str | os.PathLike) -> None:
+    """Raise ValueError if a RIFF WAV file holds fewer data bytes than its header declares.
+
+    libsndfile reads a cut WAV without a word, returning the samples that are there; a copy
+    cut short would then give short features and labels past the end of the audio.
+    A declared size of 0 or 0xFFFFFFFF (a stream written before its length was known) is
+    not checked.
+    """
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return
+        size = os.fstat(f.fileno()).st_size
+        pos = 12
+        for _ in range(1024):  # a few chunks in practice; a bound against a looping header
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            length = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                if length not in (0, 0xFFFFFFFF) and pos + 8 + length > size:
+                    raise ValueError(
+                        f"load_audio: {path} must be a complete WAV file, its header declares "
+                        f"{length} data bytes and {size - pos - 8} are there (truncated?)"
+                    )
+                return
+            pos += 8 + length + (length & 1)
+            f.seek(pos)
 
 
 def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -99,6 +132,7 @@ def load_audio(path: str | os.PathLike, sr: int = SAMPLE_RATE) -> np.ndarray:
       float32 ``(num_samples,)`` in [-1, 1].
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       ValueError: a missing, empty, truncated or non-audio file, or one with no samples
         (the message names the file).
     """
@@ -280,9 +314,10 @@ def extract(
     Raises:
       ValueError: bad workers, empty or duplicate keys, a bad source, or ``.phn`` symbols the
         source does not know (one error listing every unknown symbol and its files).
-      TypeError: a key that is not a str.
+      TypeError: a key that is not a str, or ``cache_dir`` not a str or os.PathLike.
       RuntimeError: a worker process died (see ``workers``).
     """
+    _checks.path(cache_dir, "extract", "cache_dir")
     import logging
     import sys
     from pathlib import Path

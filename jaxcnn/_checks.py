@@ -9,6 +9,7 @@ cost nothing under ``jit``.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any, TypeGuard
 
@@ -53,6 +54,14 @@ def ntuple(value: Any, n: int | None, fn: str, arg: str) -> tuple[int, ...]:
                 )
         return tuple(int(v) for v in value)
     raise TypeError(f"{fn}: {arg} must be {wanted}, got {type(value).__name__} {value!r}")
+
+
+def path(value: Any, fn: str, arg: str = "path") -> None:
+    """``TypeError`` unless ``value`` is a ``str`` or an ``os.PathLike`` (None, an int, bytes)."""
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(
+            f"{fn}: {arg} must be a str or os.PathLike, got {type(value).__name__} {value!r}"
+        )
 
 
 def positive_int(value: Any, fn: str, arg: str) -> int:

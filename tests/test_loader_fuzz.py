@@ -149,3 +149,21 @@ def test_gzip_mutation_reaches_the_gzip_checks():
         path.write_bytes(gzip.compress(_idx(False))[:-6])
         with pytest.raises(ValueError, match=r"t\.idx\.gz must be a complete gzip file"):
             read_idx(path)
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_a_path_that_is_not_a_path(name):
+    # was pathlib's TypeError naming neither the loader nor the argument
+    with pytest.raises(TypeError, match=r"must be a str or os\.PathLike, got NoneType"):
+        (load_image_folder if name == "image_folder" else LOADERS[name][2])(None)
+
+
+def test_a_truncated_wav_is_refused_not_read_short(tmp_path):
+    # libsndfile returned the samples present (21 of 64) without a word
+    seed = LOADERS["wav"][1]
+    path = tmp_path / "a.wav"
+    path.write_bytes(seed[: len(seed) // 2])
+    with pytest.raises(ValueError, match=r"a\.wav must be a complete WAV file"):
+        load_audio(path)
+    path.write_bytes(seed + b"\x00")  # a trailing byte past the data chunk is not truncation
+    assert load_audio(path).shape == (64,)

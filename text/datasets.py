@@ -232,10 +232,12 @@ def read_labelled(
       ``Example.key`` is ``"{file name}:{line}"``.
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       OSError: the file cannot be read (named).
       ValueError: see ``errors``; a file that is not UTF-8 (byte and line named); or no
         example at all.
     """
+    _checks.path(path, "read_labelled")
     fn = "read_labelled"
     mode = _checks.one_of(errors, ("RAISE", "SKIP"), fn, "errors")
     rows, no_label, empty = [], 0, 0

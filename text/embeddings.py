@@ -81,12 +81,14 @@ def load_vectors(
       ``(table, stats)``: ``table`` float32 ``(len(vocab), D)``, ``stats`` a :class:`VectorStats`.
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       OSError: the file cannot be read (named).
       ValueError: a file that is not UTF-8 (byte and line named), an empty file (or one with
         only a word2vec header), a word2vec header whose
         count is not the number of vectors, a dimension other than ``dim``, or a broken line
         (wrong number of fields or a non-number), with its 1-based line number.
     """
+    _checks.path(path, "load_vectors")
     fn = "load_vectors"
     if dim is not None:
         if not _checks.is_int(dim):

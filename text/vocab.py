@@ -139,11 +139,13 @@ class Vocabulary:
         """Read a vocabulary written by :meth:`save`.
 
         Raises:
+          TypeError: ``path`` is not a str or os.PathLike (None, say).
           FileNotFoundError / OSError: the file cannot be read (named).
           ValueError: the file is not UTF-8 JSON (`jaxcnn._durable.CorruptFileError`), not a
             vocabulary of this format, lacks its ``tokens`` or ``counts`` list, or holds a
             non-string token, a count that is not an int >= 0, or duplicates (file named).
         """
+        _checks.path(path, "Vocabulary.load")
         fn = "Vocabulary.load"
         obj = _durable.read_json(path, fix="rebuild it with build_vocabulary(...).save(path)")
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:

@@ -67,6 +67,25 @@ def check_model_fits(model, variables, datasets: dict[str, Dataset], num_classes
         _check_num_classes(num_classes, name, dataset, fn)
 
 
+def check_applies(model, variables, dataset: Dataset, fn: str) -> None:
+    """Raise ValueError unless ``model.apply(variables, x)`` traces for ``dataset``'s examples.
+
+    `predict`'s check (it has no labels to compare the logits with); tracing only, no compile.
+    """
+    batch = jax.eval_shape(dataset.take, dataset.arrays, jnp.zeros((1,), jnp.int32))
+    try:
+        jax.eval_shape(
+            lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
+        )
+    except Exception as e:  # noqa: BLE001 - any tracing failure (a Flax scope error, ...)
+        x_shapes = jax.tree.map(lambda a: tuple(a.shape[1:]), batch["x"])
+        raise ValueError(
+            f"{fn}: variables must be the model's (from its init or a run of the same model) "
+            f"and fit its examples of shape {x_shapes}; applying the model failed with "
+            f"{type(e).__name__}: {str(e)[:300]}"
+        ) from e
+
+
 def _check_num_classes(num_classes, name: str, dataset: Dataset, fn: str) -> None:
     if num_classes is None or dataset.take is not take_rows:
         return

@@ -125,8 +125,8 @@ def fit(
       a `FitResult`.
 
     Raises:
-      TypeError: config is not a TrainConfig, train/eval are not Datasets, or model is not a
-        model of a supported kind.
+      TypeError: config is not a TrainConfig, train/eval are not Datasets, model is not a
+        model of a supported kind, or a callback has none of the protocol's methods.
       ValueError: batch size not divisible by the device count, or larger than a bucket; a
         `Dataset.from_arrays` / `Dataset.streaming` label outside ``[0, C)`` for the model's C
         outputs; a metric named like a built-in one.
@@ -238,9 +238,21 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workd
     return plan, state
 
 
+_HOOKS = ("on_call_end", "on_epoch_end", "on_fit_end")
+
+
 def _with_defaults(callbacks: Sequence[Any], workdir) -> list:
     """The caller's callbacks, plus curves.png at the end of a workdir run without PlotCurves
     (when matplotlib, the plots extra, is installed: the core trains without it)."""
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Sequence):
+        raise TypeError(f"fit: callbacks must be a sequence, got {type(callbacks).__name__}")
+    for i, cb in enumerate(callbacks):
+        # an object with no hook would be skipped by `_notify` without a word
+        if not any(callable(getattr(cb, h, None)) for h in _HOOKS):
+            raise TypeError(
+                f"fit: callbacks[{i}] must have a method {' / '.join(_HOOKS)}, "
+                f"got {type(cb).__name__}"
+            )
     callbacks = list(callbacks)
     default_curves = workdir is not None and results_io.can_plot()
     if default_curves and not any(isinstance(c, PlotCurves) for c in callbacks):
@@ -550,10 +562,12 @@ def predict(model: Any, variables: dict, dataset: Dataset, *, batch_size: int = 
 
     Raises:
       TypeError: dataset is not a Dataset, or model is of no supported kind. ValueError:
-        batch_size < 1.
+        batch_size < 1, or the model cannot be applied to the data with ``variables`` (those
+        of another model, or examples of another input shape).
     """
     _check_eval_args(dataset, batch_size, "predict")
     adapted = as_model(model, "predict")
+    _validate.check_applies(adapted, variables, dataset, "predict")
     mesh = data_mesh()
     b = _eval_batch(batch_size, dataset.size, mesh)
     idx, valid = eval_index_matrix(dataset.size, b)

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxcnn import _checks
+
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
@@ -53,9 +55,11 @@ def read_cifar_batch(
       ``(images (N, 32, 32, 3) uint8 NHWC, labels (N,) int32)``.
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       FileNotFoundError: missing file (the message says where to get it).
       ValueError: not a CIFAR batch, a forbidden global in the pickle, or inconsistent fields.
     """
+    _checks.path(path, "read_cifar_batch")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"read_cifar_batch: path must exist, got {path}; {CIFAR_HINT}")
@@ -80,17 +84,21 @@ def read_cifar_batch(
     data = obj["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         got = getattr(data, "dtype", type(data).__name__), getattr(data, "shape", None)
-        raise ValueError(f"read_cifar_batch: data must be a uint8 (N, 3072) array, got {got}")
+        raise ValueError(
+            f"read_cifar_batch: data in {path} must be a uint8 (N, 3072) array, got {got}"
+        )
     if data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"read_cifar_batch: data must have 3072 columns, got {data.shape}")
+        raise ValueError(
+            f"read_cifar_batch: data in {path} must have 3072 columns, got {data.shape}"
+        )
     labels = np.asarray(obj[label_key])
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
-            f"read_cifar_batch: {label_key} must be a list of ints, got {labels.dtype}"
+            f"read_cifar_batch: {label_key} in {path} must be a list of ints, got {labels.dtype}"
         )
     if len(labels) != len(data):
         raise ValueError(
-            f"read_cifar_batch: {label_key} must have one entry per image ({len(data)}), "
+            f"read_cifar_batch: {label_key} in {path} must have one entry per image ({len(data)}), "
             f"got {len(labels)}"
         )
     # Rows are stored channel-major (1024 R, 1024 G, 1024 B): NCHW -> NHWC.

@@ -31,6 +31,7 @@ def load_image_folder(
       ``(images (N, H, W, channels) float32 in [0, 1] NHWC, labels (N,) int32, class names)``.
 
     Raises:
+      TypeError: ``root`` is not a str or os.PathLike (None, say).
       TypeError: ``channels`` not an int.
       FileNotFoundError: ``root`` is missing or holds no class folder with images.
       ValueError: ``channels`` not 1 or 3, images of different sizes, a grayscale image where RGB is
@@ -38,6 +39,7 @@ def load_image_folder(
         named).
       ImportError: Pillow is not installed (``pip install 'jaxcnn[images]'``).
     """
+    _checks.path(root, "load_image_folder", "root")
     if not _checks.is_int(channels):  # 3.0 passed "in (1, 3)" and failed later as a slice
         raise TypeError(
             f"load_image_folder: channels must be an int, got {type(channels).__name__} "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxcnn import _durable
+from jaxcnn import _checks, _durable
 
 # IDX type codes -> big-endian NumPy dtypes (the format's own table).
 _CODES: dict[int, np.dtype] = {
@@ -56,10 +56,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
       An array with the file's shape and dtype in native byte order (uint8 for images/labels).
 
     Raises:
+      TypeError: ``path`` is not a str or os.PathLike (None, say).
       FileNotFoundError: no such file.
       ValueError: bad magic, unknown type code, a file shorter/longer than its header says, or a
         truncated or damaged gzip file.
     """
+    _checks.path(path, "read_idx")
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise ValueError(

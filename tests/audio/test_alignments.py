@@ -115,6 +115,7 @@ def test_write_phn_refuses_what_read_phn_cannot_read(tmp_path, segments, error, 
         (b"0 10 a\n10 20 \xff\n", r"must be UTF-8 text, got byte 0xff on line 2"),
         ("0 10 a\n1\u00b2 20 b\n".encode(), r"line 2 of .* must be 'start end symbol'"),
         ("0 \u0661\u0662 a\n".encode(), r"line 1 of .* must be 'start end symbol'"),
+        (b"0 10 a\n20 10 b\n", r"line 2 of .* must have start <= end, got '20 10 b'"),
     ],
 )
 def test_read_phn_names_file_and_line(tmp_path, content, match):

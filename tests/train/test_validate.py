@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxcnn.train import Dataset, TrainConfig, evaluate, fit
+from jaxcnn.train import Dataset, TrainConfig, evaluate, fit, predict
 from jaxcnn.train.metrics import NonFiniteEvalWarning
 from tests.train.helpers import MLP, PoolCNN, digits
 
@@ -67,6 +67,27 @@ def test_variables_of_another_model(data):
     other = PoolCNN().init(jax.random.key(0), xt[:1])
     with pytest.raises(ValueError, match="variables must be the model's"):
         fit(MLP(), Dataset.from_arrays(xt, yt), None, CFG, variables=dict(other))
+
+
+def test_predict_with_variables_of_another_model(data):
+    # was Flax's ScopeParamShapeError / ScopeCollectionNotFound from inside tracing
+    xt, yt, *_ = data
+    train = Dataset.from_arrays(xt, yt)
+    other = PoolCNN().init(jax.random.key(0), xt[:1])
+    for variables in (dict(other), {}):
+        with pytest.raises(ValueError, match="predict: variables must be the model's"):
+            predict(MLP(), variables, train)
+
+
+@pytest.mark.parametrize(
+    "callbacks, match",
+    [([3], r"callbacks\[0\] must have a method"), ("x", "callbacks must be a sequence")],
+)
+def test_callbacks_without_hooks_are_refused(data, callbacks, match):
+    # [3] trained without a word: `_notify` skips objects without the hook
+    xt, yt, *_ = data
+    with pytest.raises(TypeError, match=match):
+        fit(MLP(), Dataset.from_arrays(xt, yt), None, CFG, callbacks=callbacks)
 
 
 def test_workdir_that_is_a_file(data, tmp_path):

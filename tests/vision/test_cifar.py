@@ -59,8 +59,15 @@ def test_refuses_arbitrary_globals(tmp_path):
 
 def test_bad_batches(tmp_path):
     _write_batch(tmp_path / "b", n=4, n_labels=3)
-    with pytest.raises(ValueError, match=r"labels must have one entry per image \(4\), got 3"):
+    with pytest.raises(
+        ValueError, match=r"labels in .*/b must have one entry per image \(4\), got 3"
+    ):
         cifar.read_cifar_batch(tmp_path / "b")
+    # a batch of the wrong width: the message names the file (it named none)
+    obj = {b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}
+    (tmp_path / "w").write_bytes(pickle.dumps(obj, protocol=2))
+    with pytest.raises(ValueError, match=r"data in .*/w must have 3072 columns, got \(2, 100\)"):
+        cifar.read_cifar_batch(tmp_path / "w")
     (tmp_path / "t").write_bytes(b"not a pickle")
     with pytest.raises(ValueError, match="must be a CIFAR python batch"):
         cifar.read_cifar_batch(tmp_path / "t")
