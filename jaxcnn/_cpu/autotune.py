@@ -5,12 +5,13 @@ convolution (shapes, dtype, strides, dilations, padding, groups) on a machine, i
 lowering that can take it, times forward plus both gradients (input and kernel) on the CPU for a
 bounded time (:data:`BUDGET_S` each, at most :data:`MAX_REPEATS` runs, the minimum counts), and
 picks the fastest (a batch of one, the shape of ``init`` and shape inference, takes the
-fallback rule instead: `jaxcnn._cpu.engine`). The choice is kept in memory for the process and in one JSON file per
-machine under ``jaxcnn.paths.data_home("autotune")``, named and keyed by the CPU model, the
-number of cores this process may use and the jax version: another CPU, core count or jax
-release measures again. The file carries :data:`SCHEMA`; a file that cannot be read, is not
-valid JSON, has another schema or another machine's key is ignored with a warning (and replaced
-at the next write), never an error. Writes are atomic (a temporary file, then ``os.replace``).
+fallback rule instead: `jaxcnn._cpu.engine`). The choice is kept in memory for the process
+and in one JSON file per machine under ``jaxcnn.paths.data_home("autotune")``, named and keyed
+by the CPU model, the number of cores this process may use and the jax version: another CPU,
+core count or jax release measures again. The file carries :data:`SCHEMA`; a file that cannot
+be read, is not valid JSON, has another schema or another machine's key is ignored with a
+warning (and replaced at the next write), never an error. Writes are atomic (a temporary
+file, then ``os.replace``).
 
 The tuner runs in Python while a function is traced (the choice decides what is traced), so
 each candidate is its own ``jax.jit`` computation on concrete arrays, run under

@@ -136,9 +136,8 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
     # is the shape of `init`, shape inference and FLOP counting: measuring it compiles every
     # candidate (seconds per convolution, a third of the shapes a fresh main job met) to save
     # microseconds in programs that run once, so it takes the rule too.
-    if not (concrete and config.autotune_enabled() and jax.default_backend() == "cpu"):
-        return fallback_lowering(x_shape, kernel_shape, strides, groups), "rule"
-    if x_shape[0] == 1:
+    measurable = concrete and config.autotune_enabled() and jax.default_backend() == "cpu"
+    if not measurable or x_shape[0] == 1:
         return fallback_lowering(x_shape, kernel_shape, strides, groups), "rule"
     names = candidates(n, kernel_shape, groups)
     key = (

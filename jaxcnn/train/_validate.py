@@ -33,22 +33,12 @@ def check_model_fits(model, variables, datasets: dict[str, Dataset], num_classes
     """
     first = None
     for name, dataset in datasets.items():
-        batch = jax.eval_shape(dataset.take, dataset.arrays, jnp.zeros((1,), jnp.int32))
-        x_shapes = jax.tree.map(lambda a: tuple(a.shape[1:]), batch["x"])
-        try:
-            out = jax.eval_shape(
-                lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
-            )
-        except Exception as e:  # noqa: BLE001 - any tracing failure: say which input caused it
-            what = (
-                "variables must be the model's (from its init or a run of the same model)"
-                if first is None
-                else f"{name} examples must have the input shape of {first[0]}, {first[1]}"
-            )
-            raise ValueError(
-                f"{fn}: {what}; applying the model to {name} examples of shape {x_shapes} "
-                f"failed with {type(e).__name__}: {str(e)[:300]}"
-            ) from e
+        what = (
+            _OWN_VARIABLES
+            if first is None
+            else f"{name} examples must have the input shape of {first[0]}, {first[1]}"
+        )
+        out, batch, x_shapes = _apply_one_batch(model, variables, dataset, name, what, fn)
         if first is None:
             first = (name, x_shapes)
         y_shape = tuple(batch["y"].shape)
@@ -72,18 +62,31 @@ def check_applies(model, variables, dataset: Dataset, fn: str) -> None:
 
     `predict`'s check (it has no labels to compare the logits with); tracing only, no compile.
     """
+    _apply_one_batch(model, variables, dataset, "its", _OWN_VARIABLES, fn)
+
+
+_OWN_VARIABLES = "variables must be the model's (from its init or a run of the same model)"
+
+
+def _apply_one_batch(model, variables, dataset: Dataset, name: str, what: str, fn: str):
+    """``(logits, batch, x_shapes)`` of one batch of ``dataset``, as shapes (tracing only).
+
+    Raises:
+      ValueError: applying the model fails; the message is ``what``, then the ``name`` of the
+        examples, their shape and the underlying error.
+    """
     batch = jax.eval_shape(dataset.take, dataset.arrays, jnp.zeros((1,), jnp.int32))
+    x_shapes = jax.tree.map(lambda a: tuple(a.shape[1:]), batch["x"])
     try:
-        jax.eval_shape(
+        out = jax.eval_shape(
             lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
         )
-    except Exception as e:  # noqa: BLE001 - any tracing failure (a Flax scope error, ...)
-        x_shapes = jax.tree.map(lambda a: tuple(a.shape[1:]), batch["x"])
+    except Exception as e:  # noqa: BLE001 - any tracing failure: say which input caused it
         raise ValueError(
-            f"{fn}: variables must be the model's (from its init or a run of the same model) "
-            f"and fit its examples of shape {x_shapes}; applying the model failed with "
-            f"{type(e).__name__}: {str(e)[:300]}"
+            f"{fn}: {what}; applying the model to {name} examples of shape {x_shapes} "
+            f"failed with {type(e).__name__}: {str(e)[:300]}"
         ) from e
+    return out, batch, x_shapes
 
 
 def _check_num_classes(num_classes, name: str, dataset: Dataset, fn: str) -> None:

@@ -210,7 +210,7 @@ def _plan(model, train, eval, config, variables, optimizer, loss, metrics, workd
         labelled["eval"] = eval
     _validate.check_model_fits(adapted, variables, labelled, config.num_classes, fn)
     _check_labels(adapted, variables, labelled, fn)
-    tx = make_optimizer(config, config.epochs * sum(steps), variables.get("params"), optimizer)
+    tx = make_optimizer(config, _total_steps(config, steps), variables.get("params"), optimizer)
     state = initial_state(variables, tx, config.seed)
     # Copy first: the training call donates its input buffers, and the caller's
     # ``variables`` must stay valid.
@@ -376,9 +376,19 @@ def _train_chunk_fn(plan: _Plan, b: int) -> Callable:
         plan.mesh,
         loss=plan.loss,
         metrics=plan.metrics,
-        padded=plan.steps[b] % plan.chunk[b] != 0,
+        padded=_padded(plan, b),
         compute_dtype=plan.config.compute_dtype,
     )
+
+
+def _total_steps(config: TrainConfig, steps: Sequence[int]) -> int:
+    """The run's optimiser steps (its schedule's length): every bucket's steps, every epoch."""
+    return config.epochs * sum(steps)
+
+
+def _padded(plan: _Plan, b: int) -> bool:
+    """Whether bucket ``b``'s last call of an epoch has inactive (padding) steps."""
+    return plan.steps[b] % plan.chunk[b] != 0
 
 
 def _show(bar, progress: _Progress, n_active: int) -> None:
@@ -670,14 +680,20 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
     # The data arrays keep their own sharding: replicated, or split over the processes that
     # each fed their own rows (`streaming.call_inputs`).
     ins = (repl, jax.tree.map(lambda a: a.sharding, arrays), repl, repl)
-    padded = plan.steps[b] % plan.chunk[b] != 0
     key = programs.train_program_key(
         model=plan.model,
         config=plan.config,
-        total_steps=plan.config.epochs * sum(plan.steps),
+        total_steps=_total_steps(plan.config, plan.steps),
         params=state.params,
         custom_optimizer=plan.custom_optimizer,
-        parts=(plan.buckets[b].take, mesh, plan.eval_loss, plan.metrics, padded, _flat(ins)),
+        parts=(
+            plan.buckets[b].take,
+            mesh,
+            plan.eval_loss,
+            plan.metrics,
+            _padded(plan, b),
+            _flat(ins),
+        ),
     )
     jitted = programs.jitted(
         key,
