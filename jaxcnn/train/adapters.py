@@ -46,13 +46,17 @@ class Adapted:
     """A model in the loop's one form; equal (and hashed) by the model it adapts.
 
     Equality by the source model lets compiled evaluation passes be cached per model: two equal
-    Linen modules share them, an NNX module or a `Model` is its own.
+    Linen modules share them, an NNX module or a `Model` is its own. ``structure`` is the NNX
+    module's graph definition when it was adapted: ``apply`` closes over it, so the same module
+    whose layers or static attributes changed since is another model (a cached pass would
+    otherwise run the old ones).
     """
 
     init: Callable[[jax.Array, Any], Variables]
     apply: Callable[[Variables, Any, bool, jax.Array], tuple[Any, dict]]
     kind: str
     source: Any
+    structure: Any = None
 
     def _by_value(self) -> bool:
         # Linen modules are frozen dataclasses, equal field by field; one holding a list (e.g.
@@ -70,10 +74,11 @@ class Adapted:
             return False
         if self._by_value() and other._by_value():
             return bool(self.source == other.source)
-        return self.source is other.source
+        return self.source is other.source and self.structure == other.structure
 
     def __hash__(self) -> int:
-        return hash((self.kind, self.source if self._by_value() else id(self.source)))
+        source = self.source if self._by_value() else id(self.source)
+        return hash((self.kind, source, self.structure))
 
 
 def as_model(model: Any, fn: str = "fit") -> Adapted:
@@ -182,4 +187,4 @@ def _from_nnx(module: Any) -> Adapted:
         new_rest = nnx.to_pure_dict(new_rest_state)
         return logits, ({"state": new_rest} if new_rest else {})
 
-    return Adapted(init=init, apply=apply, kind="nnx", source=module)
+    return Adapted(init=init, apply=apply, kind="nnx", source=module, structure=graphdef)

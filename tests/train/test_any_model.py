@@ -119,6 +119,33 @@ def test_nnx_dropout_depends_on_the_step_key():
     assert np.array_equal(e1, e2)  # eval: deterministic
 
 
+
+class _Scaled(nnx.Module):
+    """A linear layer times a static attribute: part of the graph definition, not a Variable."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        self.lin = nnx.Linear(64, 10, rngs=rngs)
+        self.scale = 1.0
+
+    def __call__(self, x):
+        return self.lin(x.reshape(x.shape[0], -1)) * self.scale
+
+
+def test_an_nnx_module_changed_after_evaluate_is_evaluated_as_it_is_now(data):
+    """The cached evaluation pass must not run the module's old graph (its old ``scale``)."""
+    _, test = data
+    module = _Scaled(nnx.Rngs(0))
+    assert as_model(module) == as_model(module)  # unchanged: one cached program
+    variables = {"params": nnx.to_pure_dict(nnx.state(module, nnx.Param))}
+    first = predict(module, variables, test)
+    module.scale = -2.0
+    assert as_model(module) != as_model(_Scaled(nnx.Rngs(0)))
+    second = predict(module, variables, test)
+    np.testing.assert_allclose(second, -2.0 * first, rtol=1e-5, atol=1e-5)
+    assert evaluate(module, variables, test, num_classes=10)["loss"] != pytest.approx(
+        evaluate(_Scaled(nnx.Rngs(0)), variables, test, num_classes=10)["loss"]
+    )
+
 def _functional_cnn() -> Model:
     """SmallCNN's architecture (conv3x3x16-relu-pool2, dense) in jaxcnn.functional alone."""
 
