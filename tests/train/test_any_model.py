@@ -119,7 +119,6 @@ def test_nnx_dropout_depends_on_the_step_key():
     assert np.array_equal(e1, e2)  # eval: deterministic
 
 
-
 class _Scaled(nnx.Module):
     """A linear layer times a static attribute: part of the graph definition, not a Variable."""
 
@@ -145,6 +144,7 @@ def test_an_nnx_module_changed_after_evaluate_is_evaluated_as_it_is_now(data):
     assert evaluate(module, variables, test, num_classes=10)["loss"] != pytest.approx(
         evaluate(_Scaled(nnx.Rngs(0)), variables, test, num_classes=10)["loss"]
     )
+
 
 def _functional_cnn() -> Model:
     """SmallCNN's architecture (conv3x3x16-relu-pool2, dense) in jaxcnn.functional alone."""
