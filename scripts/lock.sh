@@ -10,10 +10,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$python" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --upgrade pip
-"$tmp/venv/bin/python" -m pip install -q ".[experiments,test,export]"
+"$tmp/venv/bin/python" -m pip install -q ".[experiments,test,export,tensorboard]"
 {
     echo "# The exact set jaxcnn is tested and reproducible with (Python 3.11, Linux x86-64, CPU)."
-    echo "# scripts/setup.sh and CI install from it: pip install -c requirements.lock -e '.[experiments,test,export]'."
+    echo "# scripts/setup.sh and CI install from it: pip install -c requirements.lock -e '.[experiments,test,export,tensorboard]'."
     echo "# The bit-for-bit promise of README.md holds for these versions; regenerate with"
     echo "# scripts/lock.sh after changing a dependency."
     # --all keeps setuptools (the test extra builds the wheel with it); pip itself stays out.

@@ -18,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-extras="experiments,test,export"
+extras="experiments,test,export,tensorboard"
 for arg in "$@"; do
     case "$arg" in
         --bench) extras="$extras,bench" ;;
