@@ -82,11 +82,41 @@ def _apply_one_batch(model, variables, dataset: Dataset, name: str, what: str, f
             lambda v, x: model.apply(v, x, False, jax.random.key(0))[0], variables, batch["x"]
         )
     except Exception as e:  # noqa: BLE001 - any tracing failure: say which input caused it
+        mismatch = _shape_mismatch(model, variables, batch["x"]) if what is _OWN_VARIABLES else None
+        if mismatch is not None:
+            what = (
+                f"{name} examples of shape {x_shapes} do not fit these variables, made for "
+                f"inputs of another shape: {mismatch}"
+            )
         raise ValueError(
             f"{fn}: {what}; applying the model to {name} examples of shape {x_shapes} "
             f"failed with {type(e).__name__}: {str(e)[:300]}"
         ) from e
     return out, batch, x_shapes
+
+
+def _shape_mismatch(model, variables, x) -> str | None:
+    """The first variable whose shape differs from the model's own init on ``x``, or None.
+
+    None also when the model cannot be initialised on ``x`` or its variables have other names
+    (then they are another model's, and the caller's message stands).
+    """
+    try:
+        own = jax.eval_shape(model.init, jax.random.key(0), x)
+        have = {jax.tree_util.keystr(p): np.shape(a) for p, a in _leaves(variables)}
+    except Exception:  # noqa: BLE001 - no better explanation than the caller's
+        return None
+    want = {jax.tree_util.keystr(p): tuple(a.shape) for p, a in _leaves(own)}
+    if set(want) != set(have):
+        return None
+    for path, shape in want.items():
+        if have[path] != shape:
+            return f"{path} has shape {have[path]}; for these examples the model needs {shape}"
+    return None
+
+
+def _leaves(tree) -> list:
+    return jax.tree_util.tree_flatten_with_path(tree)[0]
 
 
 def _check_num_classes(num_classes, name: str, dataset: Dataset, fn: str) -> None:

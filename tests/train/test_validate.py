@@ -155,3 +155,17 @@ def test_resume_with_nothing_to_train_keeps_the_measured_figures(data, tmp_path)
     assert resaved["compile_seconds"] == first.compile_seconds
     rows = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert rows == json.loads(json.dumps(again.history))
+
+
+def test_examples_of_another_shape_than_the_variables_are_named(data):
+    """The message says the examples do not fit the variables and which variable differs."""
+    xt, yt, *_ = data
+    variables = MLP().init(jax.random.key(0), xt[:1])
+    big = Dataset.from_arrays(np.zeros((4, 16, 16, 1), np.float32), yt[:4])
+    for call in (lambda: evaluate(MLP(), variables, big), lambda: predict(MLP(), variables, big)):
+        with pytest.raises(ValueError) as info:
+            call()
+        message = str(info.value)
+        assert "examples of shape (16, 16, 1) do not fit these variables" in message
+        assert "['Dense_0']['kernel'] has shape (64, 64)" in message
+        assert "for these examples the model needs (256, 64)" in message
