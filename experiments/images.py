@@ -442,6 +442,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
     )
+    parser.add_argument(
+        "--sweep", default=None,
+        help=f"comma-separated accuracy-vs-parameters sweep, a subset of {tuple(SWEEP_MODELS)}; "
+        "'none' for no sweep",
+    )  # fmt: skip
     protocol.add_args(parser)
     args = parser.parse_args(argv)
     config = cli.apply_overrides(full_config() if args.full else get_config(args.quick), args)
@@ -449,6 +454,9 @@ def main(argv: list[str] | None = None) -> dict:
         config = dataclasses.replace(config, train_examples=args.train_examples)
     if args.models:
         config = dataclasses.replace(config, models=tuple(args.models.split(",")))
+    if args.sweep is not None:
+        sweep = () if args.sweep == "none" else tuple(m for m in args.sweep.split(",") if m)
+        config = dataclasses.replace(config, sweep=sweep)
     if args.seeds is not None:
         config = dataclasses.replace(config, seeds=args.seeds)
     if args.learning_rates:

@@ -164,3 +164,14 @@ def test_main_job_models_and_full_models():
 
     assert images.get_config().models == ("mlp", "cnn", "resnet")
     assert images.full_config().models == MODELS  # every model at full size
+
+
+def test_cli_sweep_none_trains_only_the_table(tmp_path, capsys):
+    summary = images.main(
+        ["--quick", "--epochs", "1", "--models", "mlp", "--sweep", "none",
+         "--workdir", str(tmp_path)]
+    )  # fmt: skip
+    assert list(summary["config"]["sweep"]) == []
+    assert [r["model"] for r in summary["rows"]] == ["mlp"]
+    assert not (tmp_path / "mlp_w8").exists()  # no sweep member was trained
+    assert "mlp " in capsys.readouterr().out
