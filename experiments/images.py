@@ -461,10 +461,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.sweep is not None:
         sweep = () if args.sweep == "none" else tuple(m for m in args.sweep.split(",") if m)
         config = dataclasses.replace(config, sweep=sweep)
-    if args.seeds is not None:
-        config = dataclasses.replace(config, seeds=args.seeds)
-    if args.learning_rates:
-        config = dataclasses.replace(config, learning_rates=args.learning_rates)
+    config = protocol.apply_args(config, args)
     if args.augment is not None:
         config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
     summary = run(config, args.workdir or "runs/images", overwrite=args.overwrite)

@@ -535,11 +535,7 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error(f"--sweep: unknown model(s) {sorted(unknown)}")
     if args.epochs is not None:
         changes["epochs"] = args.epochs
-    if args.seeds is not None:
-        changes["seeds"] = args.seeds
-    if args.learning_rates:
-        changes["learning_rates"] = args.learning_rates
-    config = dataclasses.replace(config, **changes)
+    config = protocol.apply_args(dataclasses.replace(config, **changes), args)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger(__name__).setLevel(logging.INFO)
     summary = run(config, args.workdir or "runs/mfcc_frames", overwrite=args.overwrite)

@@ -84,7 +84,10 @@ class Protocol:
 
 
 def add_args(parser):
-    """Add ``--seeds N`` and ``--learning-rates a,b,c`` (None: the config's) to ``parser``."""
+    """Add ``--seeds N``, ``--patience N`` and ``--learning-rates a,b,c`` to ``parser``.
+
+    Each defaults to None: the script's config keeps its own value (see :func:`apply_args`).
+    """
 
     def rates(text: str) -> tuple[float, ...]:
         return tuple(float(v) for v in text.split(",") if v.strip())
@@ -95,9 +98,25 @@ def add_args(parser):
         default=None,
         help="train every model this many times (mean, spread, paired difference)",
     )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="epochs without a better dev accuracy before a model stops (every model alike)",
+    )
     parser.add_argument("--learning-rates", type=rates, default=None,
                         help="comma-separated learning-rate grid, chosen on dev")  # fmt: skip
     return parser
+
+
+def apply_args(config, args):
+    """``config`` (a dataclass with ``seeds``, ``patience``, ``learning_rates``) with the flags
+    of :func:`add_args` that were given; the values are checked when the `Protocol` is built."""
+    changes = {"seeds": args.seeds, "patience": args.patience}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if args.learning_rates:
+        changes["learning_rates"] = args.learning_rates
+    return dataclasses.replace(config, **changes)
 
 
 def callbacks(protocol: Protocol) -> list:

@@ -666,10 +666,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--quick and --full exclude each other")
     config = full_config() if args.full else get_config(quick=args.quick)
     config = apply_overrides(config, args)
-    if args.seeds is not None:
-        config = dataclasses.replace(config, seeds=args.seeds)
-    if args.learning_rates:
-        config = dataclasses.replace(config, learning_rates=args.learning_rates)
+    config = protocol.apply_args(config, args)
     if args.wordnet_dir:
         config = dataclasses.replace(config, wordnet_dir=args.wordnet_dir)
     if args.vectors:

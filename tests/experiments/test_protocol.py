@@ -144,3 +144,25 @@ def test_crossover_finds_the_budget_from_which_the_cnn_family_wins():
     assert at[20000]["difference"] == pytest.approx(0.10)
     note = protocol.crossover_note(sweep)
     assert "From 20,000 parameters on" in note and "+0.100" in note
+
+
+def test_the_protocol_flags_change_only_what_was_given():
+    import argparse
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        patience: int = 2
+        seeds: int = 1
+        learning_rates: tuple = (1e-3,)
+
+    parser = protocol.add_args(argparse.ArgumentParser())
+    same = protocol.apply_args(Config(), parser.parse_args([]))
+    assert same == Config()
+    changed = protocol.apply_args(
+        Config(),
+        parser.parse_args(["--patience", "7", "--seeds", "3", "--learning-rates", "2e-3,4e-3"]),
+    )
+    assert changed == Config(patience=7, seeds=3, learning_rates=(2e-3, 4e-3))
+    with pytest.raises(ValueError, match="patience"):
+        protocol.Protocol(5, changed.patience - 7, changed.learning_rates)
