@@ -334,6 +334,10 @@ def crossover_note(sweep: Sequence[dict], *, small: str = "MLP", large: str = "C
     """Markdown: the sweep table by budget and the sentence saying from where ``large`` wins."""
     from jaxcnn.experiments.compare import format_ci
 
+    missing = [f for f in (small, large) if not any(p["family"] == f for p in sweep)]
+    if missing:  # e.g. `--sweep none`: no budget to compare at, so no verdict either way
+        return (f"No {' and no '.join(missing)} model in this run's sweep: no crossover to "
+                "report.\n")  # fmt: skip
     out = crossover(sweep, small, large)
     lines = [f"| budget (params) | best {small} | best {large} | {large} - {small} | "
              f"FLOPs {large} / {small} | {large} beats |", "|---|---|---|---|---|---|"]  # fmt: skip

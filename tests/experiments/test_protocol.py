@@ -144,6 +144,12 @@ def test_crossover_finds_the_budget_from_which_the_cnn_family_wins():
     assert at[20000]["difference"] == pytest.approx(0.10)
     note = protocol.crossover_note(sweep)
     assert "From 20,000 parameters on" in note and "+0.100" in note
+    # without one family (an empty sweep: `--sweep none`) there is no verdict, not a "no"
+    assert protocol.crossover_note([]) == (
+        "No MLP and no CNN model in this run's sweep: no crossover to report.\n"
+    )
+    only_cnn = protocol.crossover_note([p for p in sweep if p["family"] == "CNN"])
+    assert only_cnn.startswith("No MLP model") and "does not beat" not in only_cnn
 
 
 def test_the_protocol_flags_change_only_what_was_given():
