@@ -18,6 +18,10 @@ trap 'rm -rf "$tmp"' EXIT
     echo "# scripts/lock.sh after changing a dependency."
     # --all keeps setuptools (the test extra builds the wheel with it); pip itself stays out.
     "$tmp/venv/bin/python" -m pip freeze --all --exclude pip --exclude jaxcnn
+    # The parity and bench extras (setup.sh --parity / --bench) ask for torch>=2.4: hold it at
+    # the CPU build the benchmarks' figures were measured with (a newer torch is a CUDA build
+    # of several GB, unused here).
+    echo "torch==2.13.0"
 } >requirements.lock.tmp
 mv requirements.lock.tmp requirements.lock
 echo "lock: wrote requirements.lock ($(grep -vc '^#' requirements.lock) packages)"
