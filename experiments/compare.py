@@ -166,6 +166,37 @@ def mark_rows(rows: list[dict], baseline_ci95) -> list[dict]:
     ]
 
 
+def below_linear(row: dict, linear_accuracy: float, max_epochs: int | None = None) -> str | None:
+    """Why ``row``'s model is below the linear baseline, or None when it is not below it.
+
+    Below means the row's whole interval lies under the baseline's test accuracy. The reason is
+    read from the row's own training record, first match:
+
+    * ``"under-trained"``: its best dev epoch is the last of ``max_epochs`` (still improving);
+    * ``"capacity"``: its training accuracy is below the baseline's test accuracy (it cannot
+      fit even its training data as well as the linear model does unseen data);
+    * ``"generalisation"``: it fits its training data better than that, but not unseen data;
+    * ``"not measured"``: the row lacks the fields to tell.
+
+    Args:
+      row: a model row with ``"test_ci95"`` (and, for a reason, ``"best_epoch"``,
+        ``"epochs_run"``, ``"train_accuracy"``); linear_accuracy: the baseline's test accuracy;
+      max_epochs: the protocol's epoch budget (None: the under-training test is skipped).
+    """
+    ci = row.get("test_ci95")
+    if not ci or ci[1] >= linear_accuracy:
+        return None
+    best, run = row.get("best_epoch"), row.get("epochs_run")
+    if max_epochs is not None and best is not None and best == run == max_epochs:
+        return f"under-trained: best dev epoch is the last of {max_epochs}"
+    train = row.get("train_accuracy")
+    if train is None:
+        return "not measured"
+    if train < linear_accuracy:
+        return f"capacity: training accuracy {train:.3f}"
+    return f"generalisation: training accuracy {train:.3f}"
+
+
 def format_ci(ci) -> str:
     """``[0.812, 0.826]`` for tables; ``-`` for a missing interval."""
     return "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"

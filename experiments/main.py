@@ -134,14 +134,21 @@ def table_rows(result: dict) -> list[dict]:
     if result.get("baseline") is not None:
         base = {"model": "majority class", "test_accuracy": result["baseline"],
                 "test_ci95": result.get("baseline_ci95")}  # fmt: skip
-    return compare.with_baselines(result.get("rows", []), base, result.get("baseline_linear"))
+    linear = result.get("baseline_linear")
+    rows = result.get("rows", [])
+    if linear is not None:  # name the models below the linear baseline, with the reason
+        budget = (result.get("protocol") or {}).get("max_epochs")
+        rows = [{**r, "below_linear": compare.below_linear(r, linear["test_accuracy"], budget)}
+                for r in rows]  # fmt: skip
+    return compare.with_baselines(rows, base, linear)
 
 
 def format_table(title: str, rows: list[dict], seconds: float, note: str | None = None) -> str:
     """One markdown table of MLP vs CNN rows (columns in ``COLUMNS``; extra keys ignored).
 
     A row marked ``did_not_learn`` (accuracy not above the majority baseline's interval) says so
-    after its name. ``note`` (the protocol's budget) is printed under the table.
+    after its name; one marked ``below_linear`` (`compare.below_linear`) gives that and why.
+    ``note`` (the protocol's budget) is printed under the table.
     """
     from jaxcnn.experiments.compare import format_ci
 
@@ -158,6 +165,8 @@ def format_table(title: str, rows: list[dict], seconds: float, note: str | None 
                 cells.append(format_ci(value) if fmt == "ci" else fmt.format(value))
         if row.get("did_not_learn"):
             cells[0] += " (did not learn)"
+        elif row.get("below_linear"):
+            cells[0] += f" (below the linear baseline; {row['below_linear']})"
         lines.append("| " + " | ".join(cells) + " |")
     if note:
         lines += ["", note]

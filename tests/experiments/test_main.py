@@ -54,6 +54,34 @@ def test_table_rows_end_with_the_baselines():
     assert main_job.table_rows({"rows": []}) == []
 
 
+def test_models_below_the_linear_baseline_are_named_with_the_reason():
+    def row(name, acc, **kw):
+        return {"model": name, "test_accuracy": acc, "test_ci95": [acc - 0.01, acc + 0.01], **kw}
+
+    result = {
+        "rows": [
+            row("cnn", 0.70, best_epoch=3, epochs_run=5, train_accuracy=0.9),  # above
+            row("touching", 0.575, best_epoch=5, epochs_run=5),  # interval reaches 0.58
+            row("slow", 0.40, best_epoch=5, epochs_run=5, train_accuracy=0.41),
+            row("small", 0.40, best_epoch=3, epochs_run=5, train_accuracy=0.45),
+            row("overfit", 0.50, best_epoch=2, epochs_run=4, train_accuracy=0.99),
+            row("bare", 0.50),
+        ],
+        "protocol": {"max_epochs": 5},
+        "baseline_linear": {"model": "logistic regression", "test_accuracy": 0.58,
+                            "test_ci95": [0.57, 0.59]},
+    }  # fmt: skip
+    reasons = {r["model"]: r.get("below_linear") for r in main_job.table_rows(result)}
+    assert reasons["cnn"] is None and reasons["touching"] is None
+    assert reasons["slow"] == "under-trained: best dev epoch is the last of 5"
+    assert reasons["small"] == "capacity: training accuracy 0.450"
+    assert reasons["overfit"] == "generalisation: training accuracy 0.990"
+    assert reasons["bare"] == "not measured"
+    table = main_job.format_table("t", main_job.table_rows(result), 1.0)
+    assert "| small (below the linear baseline; capacity: training accuracy 0.450) |" in table
+    assert "| cnn |" in table
+
+
 def test_only_params_runs_the_notes_arithmetic_and_writes_a_summary(tmp_path):
     summary = main_job.main(["--workdir", str(tmp_path), "--quick", "--only", "params"])
     assert set(summary) == {"params"}
