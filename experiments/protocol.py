@@ -19,6 +19,7 @@ the rest and returns the ``"models"`` entry of results.json.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -109,9 +110,14 @@ def add_args(parser):
     return parser
 
 
-def apply_args(config, args):
+def apply_args(config: Any, args: argparse.Namespace) -> Any:
     """``config`` (a dataclass with ``seeds``, ``patience``, ``learning_rates``) with the flags
-    of :func:`add_args` that were given; the values are checked when the `Protocol` is built."""
+    of :func:`add_args` that were given.
+
+    Raises:
+      TypeError: ``config`` is not a dataclass instance or lacks one of those fields. The
+        values themselves are checked when the run builds its `Protocol`.
+    """
     changes = {"seeds": args.seeds, "patience": args.patience}
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.learning_rates:

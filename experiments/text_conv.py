@@ -69,7 +69,7 @@ FULL_SWEEP = ("bag_e3", "bag_e16", "bag_e40", "bag_of_embeddings", "kim_rand_e3"
 # Families for "which kind of model is best" (the language models are not ranked).
 FAMILIES = {"bag_of_embeddings": "MLP", **{n: "CNN" for n in CLASSIFIERS if n.startswith("kim")},
             **{n: v[0] for n, v in SWEEP_MODELS.items()}}  # fmt: skip
-# The recorded --full run the main job's ranking is compared with (issue 26, 59d3a4b).
+# The recorded --full run the main job's ranking is compared with (issue 26; docs/text.md).
 FULL_RUN = {
     "source": "docs/text.md: `--full --learning-rates 1e-3`, 2026-12-07, 10757d1 (protocol; "
     "linear = scikit-learn TF-IDF words + bigrams)",
