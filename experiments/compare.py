@@ -182,6 +182,9 @@ def below_linear(row: dict, linear_accuracy: float, max_epochs: int | None = Non
       row: a model row with ``"test_ci95"`` (and, for a reason, ``"best_epoch"``,
         ``"epochs_run"``, ``"train_accuracy"``); linear_accuracy: the baseline's test accuracy;
       max_epochs: the protocol's epoch budget (None: the under-training test is skipped).
+
+    Raises:
+      Nothing of its own: a row without an interval is never called below (returns None).
     """
     ci = row.get("test_ci95")
     if not ci or ci[1] >= linear_accuracy:

@@ -108,6 +108,22 @@ def test_did_not_learn_is_at_or_below_the_baseline_interval():
     assert rows == [{"model": "a", "test_accuracy": 0.3, "did_not_learn": False}, {"model": "lm"}]
 
 
+def test_below_linear_needs_the_whole_interval_under_the_baseline():
+    def row(high, **kw):
+        return {"test_ci95": [high - 0.02, high], **kw}
+
+    assert compare.below_linear(row(0.60), 0.60) is None  # the interval reaches it
+    assert compare.below_linear(row(0.59999), 0.60) == "not measured"
+    assert compare.below_linear({"test_accuracy": 0.1}, 0.60) is None  # no interval, no verdict
+    late = row(0.5, best_epoch=5, epochs_run=5, train_accuracy=0.99)
+    assert compare.below_linear(late, 0.6, 5).startswith("under-trained")
+    # without the budget the last-epoch rule cannot apply; the training record decides
+    assert compare.below_linear(late, 0.6) == "generalisation: training accuracy 0.990"
+    # stopped early at its budget's length is not "best at the last epoch"
+    early = row(0.5, best_epoch=3, epochs_run=5, train_accuracy=0.55)
+    assert compare.below_linear(early, 0.6, 5) == "capacity: training accuracy 0.550"
+
+
 def test_score_gives_accuracy_and_interval():
     out = compare.score(np.array([1, 2, 3, 3]), np.array([1, 2, 0, 3]), np.array([0, 0, 1, 1]))
     assert out["test_accuracy"] == 0.75
