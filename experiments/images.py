@@ -76,6 +76,7 @@ class ImagesConfig:
     batch_size: int = 128
     schedule: str = "cosine"
     augment: tuple[str, ...] = ()  # models trained with random crop + flip
+    erase: float = 0.0  # random-erasing probability for the augmented models (0: none)
     seed: int = 0
     compute_dtype: str = "float32"  # TrainConfig.compute_dtype ("bfloat16": mixed precision)
 
@@ -144,7 +145,10 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             histories[name] = cached["history"]
             models[name], correct[name] = cached["entry"], np.asarray(cached["correct"], bool)
             continue
-        model = make_any_model(name, num_classes, augment=name in config.augment)
+        augmented = name in config.augment
+        model = make_any_model(
+            name, num_classes, augment=augmented, erase=config.erase if augmented else 0.0
+        )
 
         def fit_one(lr, seed, model=model, model_dir=model_dir):
             train_config = TrainConfig(
@@ -183,6 +187,7 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             "train_examples": int(len(y_train)),
             "train_seconds": entry["train_seconds"],
             "augment": name in config.augment,
+            "erase": config.erase if name in config.augment else 0.0,
         }
         rows.append(row)
         histories[name] = history
@@ -279,13 +284,15 @@ def protocol_of(config: ImagesConfig) -> protocol.Protocol:
     return protocol.Protocol(config.epochs, config.patience, config.learning_rates, config.seeds)
 
 
-def make_any_model(name: str, num_classes: int, *, augment: bool = False):
-    """A table model (`jaxcnn.vision.models.MODELS`) or a sweep member (:data:`SWEEP_MODELS`)."""
+def make_any_model(name: str, num_classes: int, *, augment: bool = False, erase: float = 0.0):
+    """A table model (`jaxcnn.vision.models.MODELS`) or a sweep member (:data:`SWEEP_MODELS`);
+    ``augment`` and ``erase`` as in `jaxcnn.vision.models.make_model`."""
     from jaxcnn.layers import Conv2D, Dense, Flatten, MaxPool, Sequential
-    from jaxcnn.vision.models import Augment
+    from jaxcnn.vision.models import Augment, check_erase
 
     if name in MODELS or SWEEP_MODELS.get(name, (None, None))[1] is None:
-        return make_model(name, num_classes, augment=augment)
+        return make_model(name, num_classes, augment=augment, erase=erase)
+    check_erase(erase, augment, "make_any_model")
     import flax.linen as nn
 
     family, size = SWEEP_MODELS[name]
@@ -296,7 +303,7 @@ def make_any_model(name: str, num_classes: int, *, augment: bool = False):
         layers = [Conv2D(size, 3, padding="SAME"), relu, MaxPool(2),
                   Conv2D(2 * size, 3, padding="SAME"), relu, MaxPool(2),
                   Flatten(), Dense(num_classes)]  # fmt: skip
-    return Sequential([Augment(), *layers] if augment else layers)
+    return Sequential([Augment(erase=float(erase)), *layers] if augment else layers)
 
 
 def load_data(config: ImagesConfig):
@@ -406,6 +413,9 @@ def _check_models(config: ImagesConfig) -> None:
             raise ValueError(
                 f"images.run: config.{field} must be among {list(allowed)}, got {unknown}"
             )
+    from jaxcnn.vision.models import check_erase
+
+    check_erase(config.erase, True, "images.run: config")
 
 
 def _cached(path: Path, config: ImagesConfig, name: str):
@@ -426,7 +436,9 @@ def _cached(path: Path, config: ImagesConfig, name: str):
 
     # Which other models run, or are augmented, does not change this model's result.
     def key(c: dict) -> dict:
-        return {**c, "models": None, "sweep": None, "augment": name in c.get("augment", ())}
+        augmented = name in c.get("augment", ())
+        erase = c.get("erase", 0.0) if augmented else 0.0
+        return {**c, "models": None, "sweep": None, "augment": augmented, "erase": erase}
 
     want = key(json.loads(json.dumps(dataclasses.asdict(config))))
     return cached if key(cached.get("config", {})) == want else None
@@ -444,6 +456,10 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="comma-separated models trained with crop + flip ('' = none)",
     )
+    parser.add_argument(
+        "--erase", type=float, default=None,
+        help="random-erasing probability for the --augment models (Zhong et al.; default 0)",
+    )  # fmt: skip
     parser.add_argument(
         "--models", default=None, help="comma-separated subset of " + ",".join(MODELS)
     )
@@ -465,6 +481,8 @@ def main(argv: list[str] | None = None) -> dict:
     config = protocol.apply_args(config, args)
     if args.augment is not None:
         config = dataclasses.replace(config, augment=tuple(m for m in args.augment.split(",") if m))
+    if args.erase is not None:
+        config = dataclasses.replace(config, erase=args.erase)
     summary = run(config, args.workdir or "runs/images", overwrite=args.overwrite)
     if not is_writer():  # one table per job, not one per process
         return summary

@@ -2,6 +2,7 @@
 
 from jaxcnn.vision.augment import augment_batch as augment_batch
 from jaxcnn.vision.augment import random_crop as random_crop
+from jaxcnn.vision.augment import random_erasing as random_erasing
 from jaxcnn.vision.augment import random_flip as random_flip
 from jaxcnn.vision.cifar import load_cifar as load_cifar
 from jaxcnn.vision.cifar import read_cifar_batch as read_cifar_batch

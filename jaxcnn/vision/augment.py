@@ -61,6 +61,64 @@ def random_flip(key: jax.Array, images: jax.Array) -> jax.Array:
     return jnp.where(flip, images[:, :, ::-1, :], images)
 
 
+@functools.partial(jax.jit, static_argnames=("scale", "ratio"))
+def random_erasing(
+    key: jax.Array,
+    images: jax.Array,
+    probability: float | jax.Array = 0.5,
+    scale: tuple[float, float] = (0.02, 0.4),
+    ratio: tuple[float, float] = (0.3, 3.3),
+) -> jax.Array:
+    """Zero one random rectangle in each image with probability ``probability`` (Zhong et al.,
+    "Random Erasing Data Augmentation", 2017; torchvision's ``RandomErasing`` with ``value=0``).
+
+    The rectangle covers a fraction of the image drawn uniformly from ``scale``, with an aspect
+    ratio (height / width) drawn log-uniformly from ``ratio``; its top-left corner is uniform over
+    the positions where it fits. Where torchvision redraws a rectangle larger than the image (up
+    to 10 times), its sides are clipped to the image here, so the function stays one fixed-shape
+    computation. Zero is the mean of images normalised per channel (`jaxcnn.vision.normalize`).
+
+    Args:
+      key: a PRNG key.
+      images: ``(N, H, W, C)`` NHWC.
+      probability: the chance each image is erased, in ``[0, 1]``.
+      scale: ``(low, high)`` erased fraction of the image area, ``0 < low <= high <= 1``.
+      ratio: ``(low, high)`` aspect ratio range, ``0 < low <= high``.
+
+    Returns:
+      ``(N, H, W, C)``, same dtype; all channels of a pixel are erased together.
+
+    Raises:
+      TypeError / ValueError: bad rank, or ``scale`` / ``ratio`` not ordered positive pairs.
+    """
+    n, h, w, _ = _checks.rank(images, 4, "random_erasing", "images", "(N, H, W, C)")
+    for arg, (low, high), top in (("scale", scale, 1.0), ("ratio", ratio, float("inf"))):
+        if not 0 < low <= high <= top:
+            raise ValueError(
+                f"random_erasing: {arg} must be (low, high) with 0 < low <= high"
+                f"{' <= 1' if top == 1.0 else ''}, got {(low, high)}"
+            )
+    keys = jax.random.split(key, 5)
+    area = jax.random.uniform(keys[0], (n,), minval=scale[0], maxval=scale[1]) * (h * w)
+    log_ratio = jax.random.uniform(
+        keys[1], (n,), minval=jnp.log(ratio[0]), maxval=jnp.log(ratio[1])
+    )
+    aspect = jnp.exp(log_ratio)
+    eh = jnp.clip(jnp.round(jnp.sqrt(area * aspect)), 1, h).astype(jnp.int32)
+    ew = jnp.clip(jnp.round(jnp.sqrt(area / aspect)), 1, w).astype(jnp.int32)
+    top_ = jnp.floor(jax.random.uniform(keys[2], (n,)) * (h - eh + 1)).astype(jnp.int32)
+    left = jnp.floor(jax.random.uniform(keys[3], (n,)) * (w - ew + 1)).astype(jnp.int32)
+    erase = jax.random.bernoulli(keys[4], probability, (n,))
+    rows = jnp.arange(h)[None, :, None]
+    cols = jnp.arange(w)[None, None, :]
+    inside = (
+        (rows >= top_[:, None, None]) & (rows < (top_ + eh)[:, None, None])
+        & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None])
+    )  # fmt: skip
+    mask = (inside & erase[:, None, None])[..., None]
+    return jnp.where(mask, jnp.zeros((), images.dtype), images)
+
+
 def augment_batch(key: jax.Array, batch: dict, *, padding: int = 4, flip: bool = True) -> dict:
     """Random crop (and flip) of ``batch["x"]``; every other entry (labels, weights) unchanged.
 

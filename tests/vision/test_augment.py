@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxcnn.vision import augment_batch, random_crop, random_flip
+from jaxcnn.vision import augment_batch, random_crop, random_erasing, random_flip
 
 
 def _batch():
@@ -55,3 +55,37 @@ def test_bad_input():
         random_crop(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), -1)
     with pytest.raises(ValueError, match="augment_batch: batch must be a dict with 'x'"):
         augment_batch(jax.random.key(0), jnp.zeros((1, 8, 8, 1)))
+
+
+def test_erasing_zeroes_one_rectangle_per_erased_image_within_the_scale():
+    x = jnp.ones((64, 12, 10, 3))
+    out = np.asarray(random_erasing(jax.random.key(5), x, 1.0, scale=(0.1, 0.3)))
+    for image in out:
+        zero = image == 0
+        assert (zero.all(axis=-1) == zero.any(axis=-1)).all()  # every channel of a pixel
+        rows, cols = np.nonzero(zero[..., 0])
+        assert rows.size > 0
+        box = zero[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1, 0]
+        assert box.all() and box.sum() == rows.size  # one filled rectangle, nothing else
+        # rounding each side to a whole pixel moves the area by at most about one row + column
+        assert 0.1 * 120 - 12 <= rows.size <= 0.3 * 120 + 12
+
+
+def test_erasing_probability_zero_is_the_identity_and_one_half_erases_about_half():
+    x = jnp.ones((400, 8, 8, 1))
+    np.testing.assert_array_equal(random_erasing(jax.random.key(0), x, 0.0), x)
+    erased = (np.asarray(random_erasing(jax.random.key(0), x, 0.5)) == 0).any(axis=(1, 2, 3))
+    assert 0.4 < erased.mean() < 0.6  # 400 draws: 5 standard deviations either side
+    again = np.asarray(random_erasing(jax.random.key(0), x, 0.5))
+    np.testing.assert_array_equal(
+        again == 0, np.asarray(random_erasing(jax.random.key(0), x, 0.5)) == 0
+    )
+
+
+def test_erasing_bad_input():
+    with pytest.raises(ValueError, match=r"random_erasing: images must have rank 4"):
+        random_erasing(jax.random.key(0), jnp.zeros((8, 8, 1)))
+    with pytest.raises(ValueError, match=r"random_erasing: scale must be \(low, high\)"):
+        random_erasing(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), scale=(0.5, 0.1))
+    with pytest.raises(ValueError, match=r"random_erasing: ratio must be \(low, high\)"):
+        random_erasing(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), ratio=(0.0, 2.0))

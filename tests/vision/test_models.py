@@ -68,6 +68,28 @@ def test_augment_only_in_training():
     assert changed
 
 
+def test_augment_erasing_keeps_the_crops_and_zeroes_a_rectangle_on_top():
+    x = jnp.arange(4 * 8 * 8 * 1, dtype=jnp.float32).reshape(4, 8, 8, 1) + 1.0  # no zeros
+    rngs = {"dropout": jax.random.key(1)}
+    plain = np.asarray(Augment(padding=0).apply({}, x, train=True, rngs=rngs))
+    erased = np.asarray(Augment(padding=0, erase=1.0).apply({}, x, train=True, rngs=rngs))
+    assert Augment(erase=1.0).apply({}, x, train=False) is x
+    for p, e in zip(plain, erased, strict=True):
+        hole = e == 0
+        assert hole.any()  # erase=1.0: every image loses a rectangle
+        np.testing.assert_array_equal(e[~hole], p[~hole])  # the same flip underneath
+
+
+def test_erase_needs_augment_and_a_probability():
+    assert make_model("resnet", augment=True, erase=0.5).layers[0].erase == 0.5
+    with pytest.raises(ValueError, match="make_model: erase=0.5 needs augment=True"):
+        make_model("resnet", erase=0.5)
+    with pytest.raises(
+        ValueError, match=r"make_model: erase must be a probability in \[0, 1\], got 1.5"
+    ):
+        make_model("resnet", augment=True, erase=1.5)
+
+
 def test_bad_names():
     with pytest.raises(ValueError, match="make_model: name must be one of"):
         make_model("vgg")
