@@ -69,6 +69,10 @@ def test_second_run_reuses_finished_models(images_run, monkeypatch):
     # Augmenting another model does not change the CNN's run; augmenting the CNN does.
     other = dataclasses.replace(config, models=("cnn",), augment=("resnet",))
     assert images.run(other, str(workdir))["rows"][0] == summary["rows"][1]
+    erased = dataclasses.replace(other, erase=0.5)  # erasing only the augmented ResNet
+    assert images.run(erased, str(workdir))["rows"][0] == summary["rows"][1]
+    with pytest.raises(ValueError, match=r"images.run: config: erase must be a probability"):
+        images.run(dataclasses.replace(erased, erase=2.0), str(workdir))
     with pytest.raises(AssertionError, match="fit must not run again"):
         images.run(dataclasses.replace(config, models=("cnn",), augment=("cnn",)), str(workdir))
 
