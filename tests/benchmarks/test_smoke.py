@@ -87,3 +87,34 @@ def test_train_loop_tiny_job_runs(monkeypatch):
     row = train_loop.run_tiny(1)
     assert row["fit_s"] > 0 and row["flax_s"] > 0
     assert min(row["accuracy"]["fit"] + row["accuracy"]["flax"]) > 0.5  # both learned
+
+
+def test_conv_operations_time_the_same_three_operations_under_every_lowering(monkeypatch):
+    from benchmarks import conv_operations
+
+    xs, ks = (2, 6, 5, 3), (3, 3, 3, 4)
+    monkeypatch.setitem(conv_operations.LAYERS, "tiny", (xs, ks, "SAME"))
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.standard_normal(xs), jnp.float32)
+    k = jnp.asarray(rng.standard_normal(ks), jnp.float32)
+    ct = jnp.asarray(rng.standard_normal((2, 6, 5, 4)), jnp.float32)
+    programs = {low: conv_operations.jax_programs(xs, ks, "SAME", low)
+                for low in ("lax", "patches", "rows", "lanes")}  # fmt: skip
+    outs = {low: {op: f(x, k, ct) for op, f in p.items()} for low, p in programs.items()}
+
+    # The independent reference: the gradients of <conv(x, k), ct> through jax.lax.
+    def inner(x, k):
+        y = jax.lax.conv_general_dilated(
+            x, k, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        return jnp.vdot(y, ct)
+
+    want_x, want_k = jax.grad(inner, (0, 1))(x, k)
+    for low, got in outs.items():
+        np.testing.assert_allclose(got["input_grad"][0], want_x, rtol=1e-4, atol=1e-4, err_msg=low)
+        np.testing.assert_allclose(got["kernel_grad"][0], want_k, rtol=1e-4, atol=1e-4, err_msg=low)
+        np.testing.assert_allclose(got["forward"], outs["lax"]["forward"], rtol=1e-5, atol=1e-5)
+    (entry,) = conv_operations.bench(["tiny"], repeats=1)
+    assert entry["gflop"] == 2 * 2 * 6 * 5 * 4 * 27 / 1e9
+    assert set(entry["ms"]) == set(conv_operations.OPERATIONS)
+    assert {"lax", "patches", "rows", "lanes"} <= set(entry["ms"]["forward"])
