@@ -86,14 +86,7 @@ def conv(
     """
     plan = choose(x.shape, kernel.shape, x.dtype, strides, dilations, pads, groups, fn)
     forward, for_input, for_kernel = (
-        functools.partial(
-            LOWERING_FUNCTIONS[name],
-            strides=strides,
-            dilations=dilations,
-            pads=pads,
-            groups=groups,
-        )
-        for name in plan
+        _bound(name, strides, dilations, pads, groups) for name in plan
     )
     if len(set(plan)) == 1:  # one lowering differentiated by JAX, no custom rule in the way
         return forward(x, kernel)
@@ -170,23 +163,23 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
         f"s={tuple(strides)} d={tuple(dilations)} p={tuple(map(tuple, pads))} g={groups}"
     )
 
-    def timer(operation: str):
+    def pick(operation: str) -> str:
         def time_one(name: str) -> float:
-            f = functools.partial(
-                LOWERING_FUNCTIONS[name],
-                strides=strides,
-                dilations=dilations,
-                pads=pads,
-                groups=groups,
-            )
-            return autotune.time_conv(
-                f, tuple(x_shape), tuple(kernel_shape), np.dtype(dtype), operation
-            )
+            f = _bound(name, strides, dilations, pads, groups)
+            shapes = (tuple(x_shape), tuple(kernel_shape))
+            return autotune.time_conv(f, *shapes, np.dtype(dtype), operation)
 
-        return time_one
+        return autotune.pick(f"{key} op={operation}", names, time_one)
 
-    plan = tuple(autotune.pick(f"{key} op={op}", names, timer(op)) for op in autotune.OPERATIONS)
-    return plan, "measured"  # type: ignore[return-value]
+    forward, input_grad, kernel_grad = autotune.OPERATIONS
+    return (pick(forward), pick(input_grad), pick(kernel_grad)), "measured"
+
+
+def _bound(name: str, strides, dilations, pads, groups):
+    """Lowering ``name`` as a function of ``(x, kernel)`` alone."""
+    return functools.partial(
+        LOWERING_FUNCTIONS[name], strides=strides, dilations=dilations, pads=pads, groups=groups
+    )
 
 
 def check_forced(name: str, n: int, kernel_shape: tuple[int, ...], groups: int, fn: str) -> None:
