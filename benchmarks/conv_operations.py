@@ -1,9 +1,9 @@
 """The three operations of a convolution's training step, each timed alone, per CPU lowering.
 
 A training step runs every convolution three times: the forward pass, the input gradient (the
-transpose in ``x``) and the kernel gradient (the transpose in the kernel). The tuner picks a
-lowering per operation (``jaxcnn._cpu.mixed``); this benchmark shows the table it picks from, for
-the layers of ``benchmarks.conv_speed``, beside PyTorch's own three operations
+transpose in ``x``) and the kernel gradient (the transpose in the kernel). This benchmark shows
+where each lowering spends its time, for the layers of ``benchmarks.conv_speed``, beside
+PyTorch's own three operations
 (``torch.nn.functional.conv2d`` and ``torch.nn.grad.conv2d_input`` / ``conv2d_weight``,
 channels-first) and each one's GFLOP/s (2 per multiply-add; every operation has the forward's).
 
@@ -40,7 +40,7 @@ try:
 except ImportError:  # PyTorch is an optional reference
     torch = None
 
-OPERATIONS = autotune.OPERATIONS
+OPERATIONS = ("forward", "input_grad", "kernel_grad")
 
 
 def jax_programs(xs, ks, padding, lowering) -> dict:

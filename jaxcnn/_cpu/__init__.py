@@ -4,8 +4,7 @@
 their arguments and call ``jax.lax.platform_dependent``: on GPU and TPU the convolution is one
 ``lax.conv_general_dilated``; on the CPU it is :func:`jaxcnn._cpu.engine.conv` (or
 ``conv_transpose``), which runs one of several *lowerings* (``"lax"``, ``"patches"``,
-``"rows"``, ``"lanes"``: :mod:`.rule`) chosen per shape, and per operation (forward pass,
-input gradient, kernel gradient: :mod:`.mixed`), by measurement on this machine
+``"rows"``, ``"lanes"``: :mod:`.rule`) chosen per shape by measurement on this machine
 (:mod:`.autotune`) or forced with ``jaxcnn.config.lowering``. The choice between CPU and other
 code is made when a function is lowered for a platform, so one traced or exported function runs
 the right code everywhere. Nothing outside this package and ``functional/_backend.py`` knows

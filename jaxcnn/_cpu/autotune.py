@@ -2,12 +2,10 @@
 
 Like cuDNN's benchmark mode or XLA's GPU autotuner: the first time ``"auto"`` meets a
 convolution (shapes, dtype, strides, dilations, padding, groups) on a machine, it compiles each
-lowering that can take it, times each of the three operations of training (the forward pass, the
-input gradient and the kernel gradient: :data:`OPERATIONS`) on the CPU for a bounded time
-(:data:`BUDGET_S` each, at most :data:`MAX_REPEATS` runs, the minimum counts), and picks the
-fastest lowering per operation (`jaxcnn._cpu.mixed` runs a convolution whose three differ; a
-batch of one, the shape of ``init`` and shape inference, takes the fallback rule instead:
-`jaxcnn._cpu.engine`). Each operation's choice is its own entry, kept in memory for the process
+lowering that can take it, times forward plus both gradients (input and kernel) on the CPU for a
+bounded time (:data:`BUDGET_S` each, at most :data:`MAX_REPEATS` runs, the minimum counts), and
+picks the fastest (a batch of one, the shape of ``init`` and shape inference, takes the
+fallback rule instead: `jaxcnn._cpu.engine`). The choice is kept in memory for the process
 and in one JSON file per machine under ``jaxcnn.paths.data_home("autotune")``, named and keyed
 by the CPU model, the number of cores this process may use and the jax version: another CPU,
 core count or jax release measures again. The file carries :data:`SCHEMA`; a file that cannot
@@ -46,8 +44,6 @@ SCHEMA = 1
 BUDGET_S = 0.3
 #: At most this many timed runs per candidate.
 MAX_REPEATS = 7
-#: What :func:`time_conv` can time: one operation of a training step, or all three together.
-OPERATIONS = ("forward", "input_grad", "kernel_grad")
 
 _LOCK = threading.RLock()
 _CACHES: dict[Path, TuningCache] = {}
@@ -199,38 +195,19 @@ def time_conv(
     x_shape: tuple[int, ...],
     kernel_shape: tuple[int, ...],
     dtype: np.dtype,
-    operation: str = "all",
 ) -> float:
-    """Seconds of one operation of ``conv(x, kernel)`` on the CPU (best run).
+    """Seconds of forward plus both gradients of ``conv(x, kernel)`` on the CPU (best run).
 
     Args:
       conv: a lowering with its static arguments bound, ``(x, kernel) -> y``.
       x_shape, kernel_shape, dtype: concrete shapes and the dtype to time on.
-      operation: one of :data:`OPERATIONS` (``"input_grad"``: the transpose of ``conv`` in
-        ``x``, what reverse mode runs; ``"kernel_grad"``: in ``kernel``), or ``"all"``: the
-        forward pass and both gradients in one program.
 
     Returns:
       The fastest of up to :data:`MAX_REPEATS` runs within :data:`BUDGET_S` seconds, or
       ``inf`` (with a warning) if the candidate failed to compile or run.
-
-    Raises:
-      ValueError: ``operation`` is not one of those names.
     """
-    if operation not in (*OPERATIONS, "all"):
-        raise ValueError(
-            f"time_conv: operation must be one of {[*OPERATIONS, 'all']}, got {operation!r}"
-        )
-    x_spec = jax.ShapeDtypeStruct(x_shape, dtype)
-    k_spec = jax.ShapeDtypeStruct(kernel_shape, dtype)
 
-    def program(x, k, ct):
-        if operation == "forward":
-            return conv(x, k)
-        if operation == "input_grad":
-            return jax.linear_transpose(lambda x: conv(x, k), x_spec)(ct)
-        if operation == "kernel_grad":
-            return jax.linear_transpose(lambda k: conv(x, k), k_spec)(ct)
+    def forward_backward(x, k, ct):
         y, vjp = jax.vjp(conv, x, k)
         return y, vjp(ct)
 
@@ -242,7 +219,7 @@ def time_conv(
             k = jax.device_put(rng.standard_normal(kernel_shape).astype(dtype), cpu)
             y_shape = jax.eval_shape(conv, x, k)
             ct = jax.device_put(rng.standard_normal(y_shape.shape).astype(dtype), cpu)
-            run = jax.jit(program).lower(x, k, ct).compile()
+            run = jax.jit(forward_backward).lower(x, k, ct).compile()
             jax.block_until_ready(run(x, k, ct))  # warm-up
             best, spent, repeats = math.inf, 0.0, 0
             while repeats < MAX_REPEATS and (repeats < 2 or spent < BUDGET_S):

@@ -20,7 +20,6 @@ from jaxcnn import config
 from jaxcnn._cpu import autotune
 from jaxcnn._cpu.lanes import conv_lanes
 from jaxcnn._cpu.lax_conv import DIMS, conv_lax
-from jaxcnn._cpu.mixed import mixed_conv
 from jaxcnn._cpu.patches import conv_patches
 from jaxcnn._cpu.rows import conv_rows
 from jaxcnn._cpu.rule import candidates, fallback_lowering, why_unsupported
@@ -36,8 +35,6 @@ LOWERING_FUNCTIONS = {
 }
 
 Pads = tuple[tuple[int, int], ...]
-#: The lowerings of one convolution: (forward, input gradient, kernel gradient).
-Plan = tuple[str, str, str]
 
 _RECORD: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "jaxcnn_cpu_record", default=None
@@ -84,21 +81,8 @@ def conv(
     Raises:
       ValueError: a forced lowering (``jaxcnn.config.lowering``) that cannot take the arguments.
     """
-    plan = choose(x.shape, kernel.shape, x.dtype, strides, dilations, pads, groups, fn)
-    forward, for_input, for_kernel = (
-        _bound(name, strides, dilations, pads, groups) for name in plan
-    )
-    if len(set(plan)) == 1:  # one lowering differentiated by JAX, no custom rule in the way
-        return forward(x, kernel)
-    return mixed_conv(forward, for_input, for_kernel)(x, kernel)
-
-
-def describe(plan: Plan) -> str:
-    """``"rows"`` for one lowering throughout, else ``"lax (x-grad lax, kernel-grad rows)"``."""
-    forward, for_input, for_kernel = plan
-    if forward == for_input == for_kernel:
-        return forward
-    return f"{forward} (x-grad {for_input}, kernel-grad {for_kernel})"
+    name = choose(x.shape, kernel.shape, x.dtype, strides, dilations, pads, groups, fn)
+    return LOWERING_FUNCTIONS[name](x, kernel, strides, dilations, pads, groups)
 
 
 def choose(
@@ -110,12 +94,11 @@ def choose(
     pads: Pads,
     groups: int,
     fn: str,
-) -> Plan:
-    """The lowerings a CPU convolution runs: forced, else measured (cached), else by rule.
+) -> str:
+    """The lowering a CPU convolution runs: forced, else measured (cached), else by rule.
 
     Returns:
-      ``(forward, input gradient, kernel gradient)``, keys of :data:`LOWERING_FUNCTIONS`; the
-      three are one name unless the tuner measured a different winner per operation.
+      A key of :data:`LOWERING_FUNCTIONS`.
 
     Raises:
       ValueError: a forced lowering that cannot take the arguments.
@@ -124,9 +107,9 @@ def choose(
     forced = config.default_lowering()
     if forced != "auto":
         check_forced(forced, n, kernel_shape, groups, fn)
-        plan, how = (forced,) * 3, "forced"
+        name, how = forced, "forced"
     else:
-        plan, how = _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups)
+        name, how = _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups)
     record = _RECORD.get()
     if record is not None:
         record.append(
@@ -137,16 +120,15 @@ def choose(
                 "strides": list(strides),
                 "dilations": list(dilations),
                 "groups": groups,
-                "lowering": describe(plan),
-                "operations": dict(zip(autotune.OPERATIONS, plan, strict=True)),
+                "lowering": name,
                 "how": how,
             }
         )
-    return plan
+    return name
 
 
-def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tuple[Plan, str]:
-    """``"auto"``: ``(plan, "measured")`` from the tuner, or ``(plan, "rule")``."""
+def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tuple[str, str]:
+    """``"auto"``: ``(lowering, "measured")`` from the tuner, or ``(lowering, "rule")``."""
     n = len(kernel_shape) - 2
     concrete = all(isinstance(d, int) and d > 0 for d in x_shape)
     # Measure only with concrete shapes and where the CPU is the backend the process computes
@@ -156,30 +138,24 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
     # microseconds in programs that run once, so it takes the rule too.
     measurable = concrete and config.autotune_enabled() and jax.default_backend() == "cpu"
     if not measurable or x_shape[0] == 1:
-        return (fallback_lowering(x_shape, kernel_shape, strides, groups),) * 3, "rule"
+        return fallback_lowering(x_shape, kernel_shape, strides, groups), "rule"
     names = candidates(n, kernel_shape, groups)
     key = (
         f"conv{n}d x={tuple(x_shape)} k={tuple(kernel_shape)} {np.dtype(dtype).name} "
         f"s={tuple(strides)} d={tuple(dilations)} p={tuple(map(tuple, pads))} g={groups}"
     )
 
-    def pick(operation: str) -> str:
-        def time_one(name: str) -> float:
-            f = _bound(name, strides, dilations, pads, groups)
-            shapes = (tuple(x_shape), tuple(kernel_shape))
-            return autotune.time_conv(f, *shapes, np.dtype(dtype), operation)
+    def time_one(name: str) -> float:
+        f = functools.partial(
+            LOWERING_FUNCTIONS[name],
+            strides=strides,
+            dilations=dilations,
+            pads=pads,
+            groups=groups,
+        )
+        return autotune.time_conv(f, tuple(x_shape), tuple(kernel_shape), np.dtype(dtype))
 
-        return autotune.pick(f"{key} op={operation}", names, time_one)
-
-    forward, input_grad, kernel_grad = autotune.OPERATIONS
-    return (pick(forward), pick(input_grad), pick(kernel_grad)), "measured"
-
-
-def _bound(name: str, strides, dilations, pads, groups):
-    """Lowering ``name`` as a function of ``(x, kernel)`` alone."""
-    return functools.partial(
-        LOWERING_FUNCTIONS[name], strides=strides, dilations=dilations, pads=pads, groups=groups
-    )
+    return autotune.pick(key, names, time_one), "measured"
 
 
 def check_forced(name: str, n: int, kernel_shape: tuple[int, ...], groups: int, fn: str) -> None:

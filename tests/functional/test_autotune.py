@@ -1,6 +1,5 @@
 """The CPU lowering tuner: measures once, caches on disk, survives bad cache files."""
 
-import functools
 import json
 import math
 import os
@@ -118,36 +117,19 @@ def test_the_tuner_runs_on_a_tiny_convolution_and_caches_it_per_machine(tmp_path
     )
     with config.autotune(True):
         got = jax.jit(lambda x, k: conv2d(x, k))(x, k)
-        # lax, patches, rows, lanes (all can take it), each for the three operations
-        assert sorted(t[-1] for t in timed) == sorted(autotune.OPERATIONS * 4)
+        assert len(timed) == 4  # lax, patches, rows, lanes: all can take it
         path = autotune.cache_path()
         assert path.parent == tmp_path / "autotune" and path.exists()
         body = json.loads(path.read_text())
         assert body["machine"] == autotune.machine_key()
-        assert sorted(k.rsplit(" op=", 1)[1] for k in body["choices"]) == sorted(
-            autotune.OPERATIONS
-        )
-        for entry in body["choices"].values():  # the fastest of the four, per operation
-            assert entry["lowering"] == min(entry["ms"], key=entry["ms"].get)
-            assert sorted(entry["ms"]) == ["lanes", "lax", "patches", "rows"]
+        (entry,) = body["choices"].values()
+        assert entry["lowering"] in ("lax", "patches", "rows", "lanes")
         autotune.forget_memory()  # as a new process: the file answers, nothing is timed
         again = jax.jit(lambda x, k: conv2d(x, k) * 1.0)(x, k)
-        assert len(timed) == 12
+        assert len(timed) == 4
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(np.asarray(again), np.asarray(want), rtol=2e-5, atol=2e-5)
     autotune.forget_memory()
-
-
-@pytest.mark.parametrize("operation", [*autotune.OPERATIONS, "all"])
-def test_time_conv_times_each_operation_and_refuses_an_unknown_one(operation):
-    conv = functools.partial(
-        engine.LOWERING_FUNCTIONS["lax"], strides=(1, 1), dilations=(1, 1),
-        pads=((0, 0), (0, 0)), groups=1,
-    )  # fmt: skip
-    seconds = autotune.time_conv(conv, (2, 5, 5, 2), (3, 3, 2, 2), np.dtype("float32"), operation)
-    assert 0 < seconds < math.inf
-    with pytest.raises(ValueError, match="time_conv: operation must be one of"):
-        autotune.time_conv(conv, (2, 5, 5, 2), (3, 3, 2, 2), np.dtype("float32"), "backward")
 
 
 def test_autotune_setting_and_environment(monkeypatch):
