@@ -26,19 +26,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks._interleave import rotated, settle
-from benchmarks.conv_speed import LAYERS, matmul_peak
+from benchmarks.conv_speed import LAYERS, matmul_peak, torch  # torch: None when not installed
 from jaxcnn import config
 from jaxcnn._cpu import autotune
 from jaxcnn._cpu.rule import candidates
 from jaxcnn.functional import conv1d, conv2d
 from jaxcnn.train.results import write_json
-
-try:
-    import torch
-
-    torch.set_num_threads(autotune.core_count())
-except ImportError:  # PyTorch is an optional reference
-    torch = None
 
 OPERATIONS = ("forward", "input_grad", "kernel_grad")
 

@@ -149,9 +149,8 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             models[name], correct[name] = cached["entry"], np.asarray(cached["correct"], bool)
             continue
         augmented = name in config.augment
-        model = make_any_model(
-            name, num_classes, augment=augmented, erase=config.erase if augmented else 0.0
-        )
+        erase = config.erase if augmented else 0.0
+        model = make_any_model(name, num_classes, augment=augmented, erase=erase)
 
         def fit_one(lr, seed, model=model, model_dir=model_dir):
             train_config = TrainConfig(
@@ -189,8 +188,8 @@ def run(config: ImagesConfig, workdir: str, *, overwrite: bool = False) -> dict:
             "learning_rate": entry["learning_rate"],
             "train_examples": int(len(y_train)),
             "train_seconds": entry["train_seconds"],
-            "augment": name in config.augment,
-            "erase": config.erase if name in config.augment else 0.0,
+            "augment": augmented,
+            "erase": erase,
         }
         rows.append(row)
         histories[name] = history
