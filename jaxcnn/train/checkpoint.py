@@ -6,6 +6,12 @@ save never looks finished to it. On top of that every finished step gets
 without a manifest, or whose files no longer match it (a truncated or edited file), is
 skipped with a warning and the previous step is used instead.
 
+Old steps are deleted the same way round: orbax renames each into ``.trash/`` (atomic), and
+the trash is emptied only once the new step has its manifest. A kill mid-deletion so never
+leaves a step with a manifest and missing files, and a kill before the new step's manifest
+never leaves the folder without an intact step: the next writer to open the folder moves
+the intact steps of the trash back, then empties it.
+
 The state is saved as its flat list of leaves and rebuilt with the caller's tree
 structure, so optax's state classes and empty collections need no special handling.
 """
@@ -35,6 +41,7 @@ from jaxcnn._durable import write_json
 from jaxcnn.train.processes import barrier, is_writer
 
 MANIFEST = "jaxcnn_manifest.json"
+TRASH = ".trash"  # not a step name, and not orbax's temporary-folder pattern
 
 
 class CorruptCheckpointWarning(UserWarning):
@@ -94,10 +101,17 @@ class Checkpointer:
             create=not read_only,
             read_only=read_only,
             save_interval_steps=0 if read_only else 1,  # orbax warns about 1 when read-only
+            # renamed, not removed file by file: see the module docstring
+            todelete_subdir=None if read_only else TRASH,
         )
         self.manager = ocp.CheckpointManager(
             self.directory, options=options, item_names=("state", "meta")
         )
+        if not read_only:
+            if is_writer():
+                self._recover_trash()
+            barrier(f"trash of {self.directory}")
+            self.manager.reload()  # it listed the steps before any came back from the trash
         self.latest_path: str | None = None
 
     def save(self, step: int, state, meta: dict, metric: float | None = None) -> str:
@@ -130,6 +144,7 @@ class Checkpointer:
             self.manager.wait_until_finished()
             if is_writer():  # many processes: process 0 writes, the others wait to read it
                 write_json(path / MANIFEST, _manifest(path))
+                shutil.rmtree(self.directory / TRASH, ignore_errors=True)
         except Exception as e:
             code = _disk_full_errno(e)
             if code is None:
@@ -145,6 +160,25 @@ class Checkpointer:
         barrier(f"checkpoint {step}")
         self.latest_path = str(path)
         return self.latest_path
+
+    def _recover_trash(self) -> None:
+        """Move the trash's intact steps back where no intact step of that number is; empty it.
+
+        Steps are in the trash when a run was killed after orbax deleted them (renamed them
+        there) and before its new step got a manifest, or while the trash was being emptied.
+        """
+        trash = self.directory / TRASH
+        if not trash.is_dir():
+            return
+        for folder in sorted(trash.iterdir()):
+            if not folder.name.isdigit() or _check_manifest(folder) is not None:
+                continue
+            home = self._step_dir(int(folder.name))
+            if _check_manifest(home) is None:
+                continue  # an intact copy of this step is in place already
+            shutil.rmtree(home, ignore_errors=True)
+            os.replace(folder, home)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def _remove_partial(self, step: int) -> None:
         """Delete a failed save's temp folders and its step folder (it has no manifest).

@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from jaxcnn.train import TrainConfig, fit
-from jaxcnn.train.checkpoint import MANIFEST, Checkpointer, CorruptCheckpointWarning, leaves_equal
+from jaxcnn.train.checkpoint import (
+    MANIFEST,
+    TRASH,
+    Checkpointer,
+    CorruptCheckpointWarning,
+    _check_manifest,
+    leaves_equal,
+)
 from tests.train import run_digits
 from tests.train.helpers import MLP, digit_sets
 
@@ -172,3 +179,54 @@ def test_renamed_leaves_of_the_same_shapes_are_not_loaded_into_each_other(tmp_pa
     same = {"a": np.zeros((3, 4), np.float32), "b": np.ones(2, np.float32)}
     state, _ = Checkpointer(tmp_path).restore_latest(same)
     np.testing.assert_array_equal(state["a"], np.ones((3, 4)))
+
+
+def _intact(folder: Path) -> list[int]:
+    return sorted(
+        int(p.name) for p in folder.iterdir() if p.name.isdigit() and _check_manifest(p) is None
+    )
+
+
+def test_old_steps_go_through_the_trash_and_a_kill_before_the_manifest_loses_nothing(
+    tmp_path, monkeypatch
+):
+    # Before: orbax removed an old step file by file, so a SIGKILL mid-deletion left a step with
+    # its manifest and missing files; with keep_last=1 a kill between orbax's deletion and the new
+    # step's manifest left no intact step at all.
+    state = {"w": np.arange(3, dtype=np.float32)}
+    ckpt = Checkpointer(tmp_path, keep_last=1)
+    ckpt.save(4, state, {})
+    ckpt.save(8, state, {})
+    assert ckpt.steps() == [8] and not (tmp_path / TRASH).exists()  # deleted, trash emptied
+    # The kill: orbax has renamed step 8 into the trash, step 12 never gets its manifest.
+    import jaxcnn.train.checkpoint as module
+
+    def killed(path, payload):
+        raise KeyboardInterrupt("killed before the manifest")
+
+    monkeypatch.setattr(module, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save(12, {"w": state["w"] + 1}, {})
+    monkeypatch.undo()
+    assert (tmp_path / TRASH / "8" / MANIFEST).is_file() and _intact(tmp_path) == []
+    # Every folder with a manifest is whole; the next writer puts step 8 back and resumes from it.
+    reopened = Checkpointer(tmp_path, keep_last=1)
+    assert not (tmp_path / TRASH).exists() and _intact(tmp_path) == [8]
+    with pytest.warns(CorruptCheckpointWarning, match="12 is partial"):
+        restored, _ = reopened.restore_latest(state)
+    assert leaves_equal(restored, state)
+    reopened.save(12, {"w": state["w"] + 1}, {})
+    assert reopened.steps() == [12] and _intact(tmp_path) == [12]
+
+
+def test_a_half_emptied_trash_is_removed_and_a_reader_leaves_it(tmp_path):
+    state = {"w": np.arange(3, dtype=np.float32)}
+    Checkpointer(tmp_path, keep_last=1).save(4, state, {})
+    # A trashed step whose files were half removed (kill mid-emptying) must not come back.
+    half = tmp_path / TRASH / "2"
+    half.mkdir(parents=True)
+    (half / MANIFEST).write_text('{"files": {"state/data": {"size": 3, "sha256": "0"}}}')
+    Checkpointer(tmp_path, read_only=True).steps()
+    assert half.is_dir()  # a reader changes nothing
+    assert Checkpointer(tmp_path, keep_last=1).steps() == [4]
+    assert not (tmp_path / TRASH).exists()
