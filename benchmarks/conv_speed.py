@@ -20,7 +20,9 @@ Implementations are timed interleaved (one block of steps each, round-robin, ``-
 times, the order rotated and reversed round by round, with a short untimed pause between blocks:
 ``benchmarks._interleave``) so that load on a shared machine hits them alike; the table gives
 medians with min-max. The JSON's ``meta`` names the CPU model and core count, and each row lists
-the CPU lowering the library chose for each of its convolutions (``lowerings``): by measuring
+the CPU lowering the library chose for each of its convolutions (``lowerings``, each with the
+XLA option set it was tuned and compiled for: both ``jaxcnn`` steps are compiled with
+``jaxcnn.train.compile_tuned``, as the library's own `fit` compiles its step): by measuring
 on this machine (``JAXCNN_AUTOTUNE`` unset: the first run of a shape tunes it, and the choice
 is cached under ``jaxcnn.paths.data_home("autotune")``) or by the fallback rule
 (``JAXCNN_AUTOTUNE=0``).
@@ -59,6 +61,7 @@ from jaxcnn._cpu import autotune, engine
 from jaxcnn.functional import conv1d, conv2d, conv_transpose1d, conv_transpose2d, max_pool2d
 from jaxcnn.train.canonical import canonicalize_convolutions
 from jaxcnn.train.results import write_json
+from jaxcnn.train.tuned import compile_tuned
 
 try:  # PyTorch is only a point of comparison, never a dependency.
     import torch
@@ -183,6 +186,9 @@ def _torch_model(row):
 def jax_step(row, ours, seed=0, scan=0):
     """A zero-argument callable running one jitted training step, blocking; it returns the loss.
 
+    The library's steps (``ours``) are compiled with `compile_tuned`; the callable's
+    ``lowerings`` attribute lists what each of their convolutions runs (`record_choices`).
+
     With ``scan=S`` one call runs ``S`` steps on the same batch in one ``lax.scan``, the step's
     convolutions canonicalised, as ``jaxcnn.train.fit`` runs a chunk of steps.
     """
@@ -213,14 +219,20 @@ def jax_step(row, ours, seed=0, scan=0):
         (p, s), losses = jax.lax.scan(canonicalize_convolutions(body), (p, s), None, length=scan)
         return p, s, losses[-1]
 
-    step = jax.jit(scanned if scan else one_step, donate_argnums=(0, 1))
-
     state = [params, tx.init(params)]
+    fn = scanned if scan else one_step
+    lowerings: list[dict] = []
+    if ours:  # as the library's docs say: XLA's CPU options chosen for the step's convolutions
+        with engine.record_choices() as lowerings:
+            step = compile_tuned(fn, *state, x, y, donate_argnums=(0, 1))
+    else:
+        step = jax.jit(fn, donate_argnums=(0, 1))
 
     def run():
         state[0], state[1], loss = step(state[0], state[1], x, y)
         return loss.block_until_ready()
 
+    run.lowerings = lowerings  # type: ignore[attr-defined]  # what each convolution runs
     return run
 
 
@@ -291,14 +303,11 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
             "jaxcnn_loop": jax_step(row, True, scan=steps),  # one call runs all the steps
             "flax": jax_step(row, False),
         }
+        lowerings = impls["jaxcnn"].lowerings
         if torch is not None:
             impls["torch"] = torch_step(row)
-        lowerings = []
-        for name, run in impls.items():  # compile and warm up
-            with engine.record_choices() as chosen:
-                run()
-            if name == "jaxcnn":
-                lowerings = chosen
+        for run in impls.values():  # compile (plain jit) and warm up
+            run()
             run()
         per = {name: [] for name in impls}
         names = list(impls)
@@ -326,7 +335,10 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
         results.append(entry)
         print(_row_line(entry), flush=True)
         for c in lowerings:
-            print(f"  {c['fn']} x={c['x']} k={c['kernel']}: {c['lowering']} ({c['how']})")
+            print(
+                f"  {c['fn']} x={c['x']} k={c['kernel']}: {c['lowering']} ({c['how']}), "
+                f"XLA options {c['xla']}"
+            )
     return results
 
 

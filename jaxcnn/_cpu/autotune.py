@@ -94,6 +94,13 @@ class TuningCache:
         entry = self._load().get(key)
         return entry.get("lowering") if isinstance(entry, dict) else None
 
+    def seconds(self, key: str, lowering: str) -> float | None:
+        """The measured seconds of ``lowering`` for ``key``, or ``None`` if never measured."""
+        entry = self._load().get(key)
+        ms = entry.get("ms") if isinstance(entry, dict) else None
+        value = ms.get(lowering) if isinstance(ms, dict) else None
+        return value / 1e3 if isinstance(value, int | float) else None
+
     def put(self, key: str, lowering: str, seconds: dict[str, float]) -> None:
         """Remember ``lowering`` (and every candidate's time) for ``key``; write the file.
 
@@ -190,17 +197,43 @@ def pick(
         return best
 
 
+def pick_timed(
+    key: str,
+    names: Sequence[str],
+    time_one: Callable[[str], float],
+    cache: TuningCache | None = None,
+) -> tuple[str, float]:
+    """:func:`pick`, with the chosen lowering's seconds (measured even if it is the only one).
+
+    Returns:
+      ``(lowering, seconds)``; ``seconds`` is ``inf`` when every candidate failed.
+    """
+    cache = default_cache() if cache is None else cache
+    with _LOCK:
+        hit = cache.get(key)
+        if hit is not None and hit in names:
+            seconds = cache.seconds(key, hit)
+            if seconds is not None:
+                return hit, seconds
+        measured = {name: time_one(name) for name in names}
+        best = min(names, key=lambda n: measured[n])
+        cache.put(key, best, measured)
+        return best, measured[best]
+
+
 def time_conv(
     conv: Callable[[jax.Array, jax.Array], jax.Array],
     x_shape: tuple[int, ...],
     kernel_shape: tuple[int, ...],
     dtype: np.dtype,
+    compiler_options: dict[str, str] | None = None,
 ) -> float:
     """Seconds of forward plus both gradients of ``conv(x, kernel)`` on the CPU (best run).
 
     Args:
       conv: a lowering with its static arguments bound, ``(x, kernel) -> y``.
       x_shape, kernel_shape, dtype: concrete shapes and the dtype to time on.
+      compiler_options: XLA options to compile it with (those of the program it will run in).
 
     Returns:
       The fastest of up to :data:`MAX_REPEATS` runs within :data:`BUDGET_S` seconds, or
@@ -219,7 +252,8 @@ def time_conv(
             k = jax.device_put(rng.standard_normal(kernel_shape).astype(dtype), cpu)
             y_shape = jax.eval_shape(conv, x, k)
             ct = jax.device_put(rng.standard_normal(y_shape.shape).astype(dtype), cpu)
-            run = jax.jit(forward_backward).lower(x, k, ct).compile()
+            lowered = jax.jit(forward_backward).lower(x, k, ct)
+            run = lowered.compile(compiler_options=compiler_options or None)
             jax.block_until_ready(run(x, k, ct))  # warm-up
             best, spent, repeats = math.inf, 0.0, 0
             while repeats < MAX_REPEATS and (repeats < 2 or spent < BUDGET_S):

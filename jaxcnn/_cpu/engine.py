@@ -17,7 +17,7 @@ import numpy as np
 from jax import lax
 
 from jaxcnn import config
-from jaxcnn._cpu import autotune
+from jaxcnn._cpu import autotune, xla_options
 from jaxcnn._cpu.lanes import conv_lanes
 from jaxcnn._cpu.lax_conv import DIMS, conv_lax
 from jaxcnn._cpu.patches import conv_patches
@@ -47,8 +47,9 @@ def record_choices() -> Iterator[list[dict]]:
 
     Yields:
       A list that gets one ``{"fn", "x", "kernel", "strides", "dilations", "groups",
-      "lowering", "how"}`` dict per convolution traced (``how``: ``"forced"``, ``"measured"``
-      (or read from the tuner's cache) or ``"rule"``).
+      "lowering", "how", "xla"}`` dict per convolution traced (``how``: ``"forced"``,
+      ``"measured"`` (or read from the tuner's cache) or ``"rule"``; ``xla``: the XLA option
+      set it was tuned for, `jaxcnn._cpu.xla_options`).
     """
     record: list[dict] = []
     token = _RECORD.set(record)
@@ -111,7 +112,7 @@ def choose(
     else:
         name, how = _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups)
     record = _RECORD.get()
-    if record is not None:
+    if record is not None and not xla_options.planned():  # a plan's trace is not the program
         record.append(
             {
                 "fn": fn,
@@ -122,6 +123,7 @@ def choose(
                 "groups": groups,
                 "lowering": name,
                 "how": how,
+                "xla": xla_options.current(),
             }
         )
     return name
@@ -145,17 +147,34 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
         f"s={tuple(strides)} d={tuple(dilations)} p={tuple(map(tuple, pads))} g={groups}"
     )
 
-    def time_one(name: str) -> float:
-        f = functools.partial(
-            LOWERING_FUNCTIONS[name],
-            strides=strides,
-            dilations=dilations,
-            pads=pads,
-            groups=groups,
-        )
-        return autotune.time_conv(f, tuple(x_shape), tuple(kernel_shape), np.dtype(dtype))
+    def measure(variant: str) -> tuple[str, float]:
+        """The best lowering under an XLA option variant (its own cache entry) and its time."""
 
-    return autotune.pick(key, names, time_one), "measured"
+        def time_one(name: str) -> float:
+            f = functools.partial(
+                LOWERING_FUNCTIONS[name],
+                strides=strides,
+                dilations=dilations,
+                pads=pads,
+                groups=groups,
+            )
+            return autotune.time_conv(
+                f,
+                tuple(x_shape),
+                tuple(kernel_shape),
+                np.dtype(dtype),
+                xla_options.options(variant),
+            )
+
+        entry = key if variant == "default" else f"{key} xla={variant}"
+        if xla_options.planned():
+            return autotune.pick_timed(entry, names, time_one)
+        return autotune.pick(entry, names, time_one), 0.0
+
+    if xla_options.planned():  # `xla_options.choose`: the time of every variant counts
+        for variant in xla_options.supported():
+            xla_options.add(variant, measure(variant)[1])
+    return measure(xla_options.current())[0], "measured"
 
 
 def check_forced(name: str, n: int, kernel_shape: tuple[int, ...], groups: int, fn: str) -> None:

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxcnn._cpu import xla_options
 from jaxcnn.train import _resume, _validate, programs, provenance
 from jaxcnn.train import results as results_io
 from jaxcnn.train.adapters import Adapted, as_model
@@ -695,13 +696,21 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
             _flat(ins),
         ),
     )
+    variant = programs.variant(
+        key, lambda: _xla_variant(_train_chunk_fn(plan, b), state, arrays, idx, active)
+    )
     jitted = programs.jitted(
-        key,
+        None if key is None else (key, variant),
         lambda: jax.jit(
-            _train_chunk_fn(plan, b), in_shardings=ins, out_shardings=repl, donate_argnums=(0,)
+            _train_chunk_fn(plan, b),
+            in_shardings=ins,
+            out_shardings=repl,
+            donate_argnums=(0,),
+            compiler_options=xla_options.options(variant) or None,
         ),
     )
-    lowered = jitted.lower(state, arrays, idx, active)
+    with xla_options.compiled_with(variant):  # the tuner picks lowerings for these options
+        lowered = jitted.lower(state, arrays, idx, active)
     if loop_hurts_convolutions(lowered, mesh):
         warnings.warn(
             "fit: a convolution of this model's training step stays in a layout that XLA CPU "
@@ -711,6 +720,15 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
             stacklevel=4,
         )
     return lowered.compile()
+
+
+def _xla_variant(fn: Callable, *args) -> str:
+    """The XLA CPU option set (`jaxcnn._cpu.xla_options`) ``fn(*args)`` compiles with: chosen
+    by measurement (one extra trace; every convolution timed under each set, cached on disk)
+    where the tuner measures, else XLA's defaults."""
+    if not xla_options.measurable():
+        return "default"
+    return xla_options.choose(lambda: jax.eval_shape(fn, *args))
 
 
 def _flat(tree) -> tuple:

@@ -32,6 +32,7 @@ NOT_IN_PROGRAM = ("epochs", "seed", "progress", "keep_last", "eval_batch_size", 
 MAX_PROGRAMS = 16  # each holds an executable: bounded like `loop._eval_program`'s cache
 
 _programs: collections.OrderedDict[Hashable, jax.stages.Wrapped] = collections.OrderedDict()
+_variants: dict[Hashable, str] = {}  # the XLA option set each keyed program compiles with
 _lock = threading.Lock()
 
 
@@ -94,7 +95,23 @@ def jitted(key: Hashable | None, build: Callable[[], jax.stages.Wrapped]) -> jax
     return program
 
 
+def variant(key: Hashable | None, choose: Callable[[], str]) -> str:
+    """The XLA option set chosen for the program under ``key``, ``choose()`` on a miss."""
+    if key is None:
+        return choose()
+    with _lock:
+        if key in _variants:
+            return _variants[key]
+    chosen = choose()
+    with _lock:
+        _variants[key] = chosen
+        while len(_variants) > MAX_PROGRAMS:
+            _variants.pop(next(iter(_variants)))
+    return chosen
+
+
 def clear() -> None:
     """Forget every kept program (a later `fit` compiles as in a fresh process)."""
     with _lock:
         _programs.clear()
+        _variants.clear()
