@@ -226,7 +226,7 @@ def time_conv(
     x_shape: tuple[int, ...],
     kernel_shape: tuple[int, ...],
     dtype: np.dtype,
-    compiler_options: dict[str, str] | None = None,
+    compiler_options: dict[str, str | bool] | None = None,
 ) -> float:
     """Seconds of forward plus both gradients of ``conv(x, kernel)`` on the CPU (best run).
 

@@ -37,7 +37,7 @@ from jaxcnn import config
 #: a repeated enum whose default on jaxlib 0.10 is ``INDIVIDUAL_DOT`` plus
 #: ``INDIVIDUAL_CONVOLUTION``: keeping only the first leaves matrix products on YNNPACK and
 #: gives convolutions back to XLA's emitter.
-VARIANTS: dict[str, dict[str, str]] = {
+VARIANTS: dict[str, dict[str, str | bool]] = {
     "default": {},
     "no_ynn_conv": {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"},
 }
@@ -74,7 +74,7 @@ def compiled_with(name: str) -> Iterator[str]:
         _VARIANT.reset(token)
 
 
-def options(name: str) -> dict[str, str]:
+def options(name: str) -> dict[str, str | bool]:
     """The compiler options of variant ``name`` (a new dict, for ``jax.jit``)."""
     return dict(VARIANTS[check_variant(name, "options")])
 
