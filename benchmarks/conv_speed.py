@@ -183,6 +183,25 @@ def _torch_model(row):
 # --- training steps -----------------------------------------------------------------------
 
 
+def train_step(model: nn.Module, tx: optax.GradientTransformation):
+    """The rows' training step ``(params, opt_state, x, y) -> (params, opt_state, loss)``.
+
+    Cross-entropy on integer labels, one optax update. Callers donate the parameters and the
+    optimiser state, as ``jaxcnn.train``'s step does (PyTorch updates its tensors in place).
+    """
+
+    def loss_fn(p, x, y):
+        logits = model.apply({"params": p}, x)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    def one_step(p, s, x, y):
+        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
+        updates, s = tx.update(g, s, p)
+        return optax.apply_updates(p, updates), s, loss
+
+    return one_step
+
+
 def jax_step(row, ours, seed=0, scan=0):
     """A zero-argument callable running one jitted training step, blocking; it returns the loss.
 
@@ -199,17 +218,7 @@ def jax_step(row, ours, seed=0, scan=0):
     model = JAX_MODELS[row](ours=ours)
     params = model.init(jax.random.key(seed), x[:1])["params"]
     tx = optax.adam(1e-3)
-
-    def loss_fn(p, x, y):
-        logits = model.apply({"params": p}, x)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-    # Donated like jaxcnn.train's step: the new parameters and Adam state reuse the old buffers,
-    # as PyTorch updates its tensors in place.
-    def one_step(p, s, x, y):
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y)
-        updates, s = tx.update(g, s, p)
-        return optax.apply_updates(p, updates), s, loss
+    one_step = train_step(model, tx)
 
     def scanned(p, s, x, y):
         def body(carry, _):

@@ -49,16 +49,7 @@ def _program(row: str, ours: bool) -> list[str]:
     model = conv_speed.JAX_MODELS[row](ours=ours)
     params = model.init(jax.random.key(0), x[:1])["params"]
     tx = optax.adam(1e-3)
-
-    def step(p, s, x, y):
-        def loss(p):
-            logits = model.apply({"params": p}, x)
-            return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-
-        value, g = jax.value_and_grad(loss)(p)
-        updates, s = tx.update(g, s, p)
-        return optax.apply_updates(p, updates), s, value
-
+    step = conv_speed.train_step(model, tx)
     text = jax.jit(step, donate_argnums=(0, 1)).lower(params, tx.init(params), x, y)
     text = text.compile().as_text()
     text = re.sub(r", metadata=\{[^}]*\}", "", text[text.index("HloModule") :])
