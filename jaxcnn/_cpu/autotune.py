@@ -191,10 +191,7 @@ def pick(
             return hit
         if len(names) == 1:
             return names[0]
-        seconds = {name: time_one(name) for name in names}
-        best = min(names, key=lambda n: seconds[n])
-        cache.put(key, best, seconds)
-        return best
+        return _measure(key, names, time_one, cache)[0]
 
 
 def pick_timed(
@@ -215,10 +212,15 @@ def pick_timed(
             seconds = cache.seconds(key, hit)
             if seconds is not None:
                 return hit, seconds
-        measured = {name: time_one(name) for name in names}
-        best = min(names, key=lambda n: measured[n])
-        cache.put(key, best, measured)
-        return best, measured[best]
+        return _measure(key, names, time_one, cache)
+
+
+def _measure(key, names, time_one, cache: TuningCache) -> tuple[str, float]:
+    """Time every candidate, cache the fastest under ``key``; ``(fastest, its seconds)``."""
+    seconds = {name: time_one(name) for name in names}
+    best = min(names, key=lambda n: seconds[n])
+    cache.put(key, best, seconds)
+    return best, seconds[best]
 
 
 def time_conv(

@@ -10,7 +10,7 @@ import contextlib
 import contextvars
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import jax
 import numpy as np
@@ -147,8 +147,8 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
         f"s={tuple(strides)} d={tuple(dilations)} p={tuple(map(tuple, pads))} g={groups}"
     )
 
-    def measure(variant: str) -> tuple[str, float]:
-        """The best lowering under an XLA option variant (its own cache entry) and its time."""
+    def time_under(variant: str) -> Callable[[str], float]:
+        """Times a candidate compiled with an XLA option variant's options."""
 
         def time_one(name: str) -> float:
             f = functools.partial(
@@ -166,15 +166,17 @@ def _auto(x_shape, kernel_shape, dtype, strides, dilations, pads, groups) -> tup
                 xla_options.options(variant),
             )
 
-        entry = key if variant == "default" else f"{key} xla={variant}"
-        if xla_options.planned():
-            return autotune.pick_timed(entry, names, time_one)
-        return autotune.pick(entry, names, time_one), 0.0
+        return time_one
 
-    if xla_options.planned():  # `xla_options.choose`: the time of every variant counts
+    def entry(variant: str) -> str:  # each variant's choice is its own cache entry
+        return key if variant == "default" else f"{key} xla={variant}"
+
+    if xla_options.planned():  # `xla_options.choose`: the time under every variant counts
         for variant in xla_options.supported():
-            xla_options.add(variant, measure(variant)[1])
-    return measure(xla_options.current())[0], "measured"
+            _, seconds = autotune.pick_timed(entry(variant), names, time_under(variant))
+            xla_options.add(variant, seconds)
+    variant = xla_options.current()
+    return autotune.pick(entry(variant), names, time_under(variant)), "measured"
 
 
 def check_forced(name: str, n: int, kernel_shape: tuple[int, ...], groups: int, fn: str) -> None:

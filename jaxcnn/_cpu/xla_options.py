@@ -138,7 +138,7 @@ def add(variant: str, seconds: float) -> None:
 
 
 def measurable() -> bool:
-    """Whether :func:`choose` can measure now: ``"auto"`` lowerings with the tuner on, the CPU
+    """Whether :func:`choose` measures now: ``"auto"`` lowerings with the tuner on, the CPU
     backend, one process (every process must compile the same program) and a jaxlib that
     accepts more than one variant."""
     return (
@@ -159,12 +159,13 @@ def choose(trace: Callable[[], Any]) -> str:
         It must trace afresh: jax reuses its trace of a function object it has traced.
 
     Returns:
-      The variant with the least total time, ``"default"`` when no convolution was measured
-      (none, autotuning off, a forced lowering, not the CPU) or on a tie.
+      The variant with the least total time, ``"default"`` without tracing where nothing can
+      be measured (:func:`measurable`), when no convolution was measured, or on a tie.
     """
+    if not measurable():
+        return "default"
     with planning() as totals:
         trace()
-    names = [v for v in supported() if v in totals]
-    if len(names) < 2 or len(totals) != len(supported()):
+    if len(totals) < 2:  # the engine adds every supported variant per convolution, or none
         return "default"
-    return min(names, key=lambda v: (totals[v], v != "default"))
+    return min(totals, key=lambda v: (totals[v], v != "default"))

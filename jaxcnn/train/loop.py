@@ -696,9 +696,14 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
             _flat(ins),
         ),
     )
-    variant = programs.variant(
-        key, lambda: _xla_variant(_train_chunk_fn(plan, b), state, arrays, idx, active)
-    )
+
+    # The XLA CPU option set, measured where the tuner measures, else XLA's defaults. The plan
+    # traces a function of its own: jax would reuse its trace, tuned for XLA's defaults, for
+    # the program compiled below.
+    def trace_plan():
+        return jax.eval_shape(_train_chunk_fn(plan, b), state, arrays, idx, active)
+
+    variant = programs.variant(key, lambda: xla_options.choose(trace_plan))
     jitted = programs.jitted(
         None if key is None else (key, variant),
         lambda: jax.jit(
@@ -720,15 +725,6 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
             stacklevel=4,
         )
     return lowered.compile()
-
-
-def _xla_variant(fn: Callable, *args) -> str:
-    """The XLA CPU option set (`jaxcnn._cpu.xla_options`) ``fn(*args)`` compiles with: chosen
-    by measurement (one extra trace; every convolution timed under each set, cached on disk)
-    where the tuner measures, else XLA's defaults."""
-    if not xla_options.measurable():
-        return "default"
-    return xla_options.choose(lambda: jax.eval_shape(fn, *args))
 
 
 def _flat(tree) -> tuple:

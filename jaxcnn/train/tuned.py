@@ -53,7 +53,7 @@ def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Co
     def trace():
         return jax.jit(fresh(), **jit_kwargs).trace(*args)
 
-    variant = xla_options.choose(trace) if xla_options.measurable() else "default"
+    variant = xla_options.choose(trace)
     options = {**xla_options.options(variant), **own}
     with xla_options.compiled_with(variant):
         lowered = jax.jit(fresh(), compiler_options=options or None, **jit_kwargs).lower(*args)

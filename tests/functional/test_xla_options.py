@@ -12,7 +12,6 @@ from jaxcnn import config
 from jaxcnn._cpu import autotune, engine, xla_options
 from jaxcnn.functional import conv2d
 from jaxcnn.train import TrainConfig, compile_tuned, fit, programs
-from jaxcnn.train import loop as train_loop
 from tests.train.helpers import SmallCNN, digit_sets
 
 DIMS = ("NHWC", "HWIO", "NHWC")
@@ -130,7 +129,7 @@ def test_fit_compiles_with_the_variant_chosen_for_its_program(monkeypatch):
     used = []
     real = xla_options.options
     monkeypatch.setattr(xla_options, "options", lambda name: used.append(name) or real(name))
-    monkeypatch.setattr(train_loop, "_xla_variant", lambda fn, *args: "no_ynn_conv")
+    monkeypatch.setattr(xla_options, "choose", lambda trace: "no_ynn_conv")
     programs.clear()
     got = fit(SmallCNN(), train, None, cfg)
     programs.clear()
