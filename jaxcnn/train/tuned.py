@@ -40,9 +40,12 @@ def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Co
       (static arguments left out, as for any ``Compiled``).
 
     Raises:
+      TypeError: ``fun`` is not callable (named, before anything is traced).
       Whatever ``jax.jit`` raises for ``fun`` and ``args`` (a trace error, an unhashable
       static argument), unchanged.
     """
+    if not callable(fun):
+        raise TypeError(f"compile_tuned: fun must be callable, got {type(fun).__name__}")
     own = dict(jit_kwargs.pop("compiler_options", None) or {})
 
     def fresh() -> Callable:

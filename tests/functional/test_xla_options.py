@@ -162,3 +162,12 @@ def test_compile_tuned_compiles_with_the_variant_its_convolutions_favour(fake_ti
         plain = compile_tuned(f, x, k, 2.0, static_argnums=(2,))
     assert [c["xla"] for c in seen] == ["default"]
     np.testing.assert_allclose(plain(x, k), want, rtol=1e-4, atol=1e-3)
+
+
+def test_compile_tuned_refuses_what_it_cannot_compile():
+    x = np.ones((2, 5, 5, 1), np.float32)
+    with pytest.raises(TypeError, match="compile_tuned: fun must be callable, got ndarray"):
+        compile_tuned(x, x)
+    # A trace error reaches the caller unchanged (here the library's own argument check).
+    with pytest.raises(ValueError, match=r"conv2d: kernel must have C_in // groups = 1 input"):
+        compile_tuned(lambda x: conv2d(x, np.ones((3, 3, 2, 1), np.float32)), x)
