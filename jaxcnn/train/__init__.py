@@ -23,3 +23,4 @@ from jaxcnn.train.loop import predict as predict
 from jaxcnn.train.provenance import ProvenanceError as ProvenanceError
 from jaxcnn.train.state import TrainState as TrainState
 from jaxcnn.train.tuned import compile_tuned as compile_tuned
+from jaxcnn.train.tuned import jit_tuned as jit_tuned

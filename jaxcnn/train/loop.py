@@ -43,6 +43,7 @@ from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.state import TrainState, initial_state
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
 from jaxcnn.train.streaming import call_inputs, device_arrays, eval_calls, gather_rows
+from jaxcnn.train.tuned import jit_tuned
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -737,10 +738,11 @@ def _flat(tree) -> tuple:
 def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics) -> Callable:
     """The jitted evaluation pass, cached per model and options (jit caches the shapes).
 
-    Was keyed on ``id(dataset)`` inside one `fit`, so every `evaluate` / `predict` call
-    compiled again; equal models (`Adapted` equality) now share one program.
+    Equal models (`Adapted` equality) share one program, so `evaluate` / `predict` calls do not
+    compile again. Compiled, per argument shapes, with the XLA option set its convolutions
+    favour (`jit_tuned`), as the training program is.
     """
-    return jax.jit(
+    return jit_tuned(
         make_eval_pass(
             model,
             take,

@@ -11,7 +11,7 @@ from jax import lax
 from jaxcnn import config
 from jaxcnn._cpu import autotune, engine, xla_options
 from jaxcnn.functional import conv2d
-from jaxcnn.train import TrainConfig, compile_tuned, fit, programs
+from jaxcnn.train import TrainConfig, compile_tuned, evaluate, fit, jit_tuned, programs
 from tests.train.helpers import SmallCNN, digit_sets
 
 DIMS = ("NHWC", "HWIO", "NHWC")
@@ -171,3 +171,53 @@ def test_compile_tuned_refuses_what_it_cannot_compile():
     # A trace error reaches the caller unchanged (here the library's own argument check).
     with pytest.raises(ValueError, match=r"conv2d: kernel must have C_in // groups = 1 input"):
         compile_tuned(lambda x: conv2d(x, np.ones((3, 3, 2, 1), np.float32)), x)
+
+
+@NEEDS_VARIANT
+def test_jit_tuned_chooses_per_argument_shapes_and_keeps_the_choice(fake_times):
+    table, calls = fake_times
+    table.update({("default", n): 3.0 for n in ("lax", "patches", "rows")})
+    table.update({("no_ynn_conv", n): t for n, t in [("lax", 1), ("patches", 4), ("rows", 5)]})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 14, 14, 32)).astype(np.float32)
+    k = rng.standard_normal((5, 5, 32, 64)).astype(np.float32)
+    f = jit_tuned(lambda x, k: conv2d(x, k, padding="SAME"))
+    with config.autotune(True), engine.record_choices() as seen:
+        got = f(x, k)
+        timed = len(calls)
+        again = f(x, k)  # the same shapes: nothing traced or timed again
+        assert len(calls) == timed and len(seen) == 1
+        f(x[:2], k)  # new shapes: chosen (and timed) for them
+    assert [(c["lowering"], c["xla"]) for c in seen] == [("lax", "no_ynn_conv")] * 2
+    assert len(calls) > timed
+    want = lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=DIMS)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-3)
+    np.testing.assert_array_equal(again, got)
+    # The tuner off: plain jax.jit, XLA's defaults, nothing timed.
+    timed = len(calls)
+    with engine.record_choices() as seen:
+        plain = jit_tuned(lambda x, k: conv2d(x, k, padding="SAME"))(x, k)
+    assert [c["xla"] for c in seen] == ["default"] and len(calls) == timed
+    np.testing.assert_allclose(plain, want, rtol=1e-4, atol=1e-3)
+
+
+def test_jit_tuned_refuses_what_it_cannot_take():
+    with pytest.raises(TypeError, match="jit_tuned: fun must be callable, got int"):
+        jit_tuned(3)
+    with pytest.raises(TypeError, match="jit_tuned: compiler_options are chosen by measurement"):
+        jit_tuned(lambda x: x, compiler_options={})
+
+
+@NEEDS_VARIANT
+def test_evaluate_compiles_with_the_variant_chosen_for_its_pass(monkeypatch):
+    train, test = digit_sets(n_train=128)
+    result = fit(SmallCNN(), train, None, TrainConfig(epochs=1, batch_size=32))
+    want = evaluate(SmallCNN(), result.variables, test, batch_size=64, num_classes=10)
+    used = []
+    real = xla_options.options
+    monkeypatch.setattr(xla_options, "options", lambda name: used.append(name) or real(name))
+    monkeypatch.setattr(xla_options, "choose", lambda trace: "no_ynn_conv")
+    got = evaluate(SmallCNN(), result.variables, test, batch_size=48, num_classes=10)
+    assert "no_ynn_conv" in used
+    assert got["accuracy"] == want["accuracy"]
+    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-5)
