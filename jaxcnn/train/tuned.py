@@ -98,7 +98,8 @@ class _TunedJit:
 
     def _variant(self, args: tuple) -> str:
         leaves, treedef = jax.tree.flatten(args)
-        signature = (treedef, tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves))
+        kinds = tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves)
+        signature = (treedef, kinds)
         with self._lock:
             if signature in self._variants:
                 return self._variants[signature]
