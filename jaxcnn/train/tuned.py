@@ -59,8 +59,8 @@ def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Co
     variant = xla_options.choose(trace)
     options = {**xla_options.options(variant), **own}
     with xla_options.compiled_with(variant):
-        lowered = jax.jit(_fresh(fun), compiler_options=options or None, **jit_kwargs)
-        lowered = lowered.lower(*args)
+        jitted = jax.jit(_fresh(fun), compiler_options=options or None, **jit_kwargs)
+        lowered = jitted.lower(*args)
     return lowered.compile()
 
 
