@@ -7,10 +7,12 @@ PyTorch's own three operations
 (``torch.nn.functional.conv2d`` and ``torch.nn.grad.conv2d_input`` / ``conv2d_weight``,
 channels-first) and each one's GFLOP/s (2 per multiply-add; every operation has the forward's).
 
-Timed interleaved (``benchmarks._interleave``), median of ``--repeats``.
+Timed interleaved (``benchmarks._interleave``), median of ``--repeats``. ``--xla`` names the
+XLA CPU option sets (`jaxcnn._cpu.xla_options.VARIANTS`) to compile the library's operations
+with; with more than one, each lowering is timed under each (``rows@no_ynn_conv``).
 
 Usage: ``python -m benchmarks.conv_operations [--layers lenet.conv1,lenet.conv2,text.conv]
-[--repeats 7] [--json out.json]``.
+[--repeats 7] [--xla default,no_ynn_conv] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 from benchmarks._interleave import rotated, settle
 from benchmarks.conv_speed import LAYERS, matmul_peak, torch  # torch: None when not installed
 from jaxcnn import config
-from jaxcnn._cpu import autotune
+from jaxcnn._cpu import autotune, xla_options
 from jaxcnn._cpu.rule import candidates
 from jaxcnn.functional import conv1d, conv2d
 from jaxcnn.train.results import write_json
@@ -36,8 +38,9 @@ from jaxcnn.train.results import write_json
 OPERATIONS = ("forward", "input_grad", "kernel_grad")
 
 
-def jax_programs(xs, ks, padding, lowering) -> dict:
-    """``operation -> f(x, k, ct)`` (jitted) for one layer under one forced lowering."""
+def jax_programs(xs, ks, padding, lowering, compiler_options=None) -> dict:
+    """``operation -> f(x, k, ct)`` (jitted with ``compiler_options``) for one layer under one
+    forced lowering."""
     conv = conv2d if len(xs) == 4 else conv1d
 
     def layer(x, k):
@@ -45,12 +48,11 @@ def jax_programs(xs, ks, padding, lowering) -> dict:
             return conv(x, k, padding=padding)
 
     x_spec, k_spec = jax.ShapeDtypeStruct(xs, jnp.float32), jax.ShapeDtypeStruct(ks, jnp.float32)
+    jit = functools.partial(jax.jit, compiler_options=compiler_options or None)
     return {
-        "forward": jax.jit(lambda x, k, ct: layer(x, k)),
-        "input_grad": jax.jit(
-            lambda x, k, ct: jax.linear_transpose(lambda x: layer(x, k), x_spec)(ct)
-        ),
-        "kernel_grad": jax.jit(
+        "forward": jit(lambda x, k, ct: layer(x, k)),
+        "input_grad": jit(lambda x, k, ct: jax.linear_transpose(lambda x: layer(x, k), x_spec)(ct)),
+        "kernel_grad": jit(
             lambda x, k, ct: jax.linear_transpose(lambda k: layer(x, k), k_spec)(ct)
         ),
     }
@@ -76,8 +78,9 @@ def torch_programs(xs, ks, padding) -> dict:
     }
 
 
-def bench(names, repeats) -> list[dict]:
-    """Per layer: ``{"layer", "gflop", "ms": {operation: {lowering: median ms}}}``."""
+def bench(names, repeats, variants=("default",)) -> list[dict]:
+    """Per layer: ``{"layer", "gflop", "ms": {operation: {lowering: median ms}}}``; with several
+    XLA option ``variants``, each lowering under each, keyed ``lowering@variant``."""
     out = []
     for name in names:
         xs, ks, padding = LAYERS[name]
@@ -88,7 +91,13 @@ def bench(names, repeats) -> list[dict]:
         conv = functools.partial(conv2d if n == 2 else conv1d, padding=padding)
         y_shape = jax.eval_shape(conv, x, k)
         ct = jnp.ones(y_shape.shape, jnp.float32)
-        contenders = {low: jax_programs(xs, ks, padding, low) for low in candidates(n, ks, 1)}
+        contenders = {
+            low if len(variants) == 1 else f"{low}@{v}": jax_programs(
+                xs, ks, padding, low, xla_options.options(v)
+            )
+            for v in variants
+            for low in candidates(n, ks, 1)
+        }
         if torch is not None:
             contenders["torch"] = torch_programs(xs, ks, padding)
         entry = {
@@ -124,8 +133,12 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--layers", default="lenet.conv1,lenet.conv2,text.conv")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--xla", default="default", help=f"XLA CPU option sets, of {list(xla_options.VARIANTS)}"
+    )
     parser.add_argument("--json", default=None, help="write the results here (atomically)")
     args = parser.parse_args(argv)
+    variants = tuple(xla_options.check_variant(v, "--xla") for v in args.xla.split(","))
     peak = matmul_peak()
     print("matmul peak GFLOP/s:", {k: round(v, 1) for k, v in peak.items()}, flush=True)
     result = {
@@ -135,9 +148,10 @@ def main(argv=None) -> dict:
             "jax": jax.__version__,
             "torch": None if torch is None else torch.__version__,
             "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            "xla": list(variants),
         },
         "peak": peak,
-        "layers": bench(args.layers.split(","), args.repeats),
+        "layers": bench(args.layers.split(","), args.repeats, variants),
     }
     if args.json:
         write_json(args.json, result)

@@ -43,7 +43,6 @@ from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.state import TrainState, initial_state
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
 from jaxcnn.train.streaming import call_inputs, device_arrays, eval_calls, gather_rows
-from jaxcnn.train.tuned import jit_tuned
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -178,6 +177,7 @@ class _Progress:
     stopped: bool = False
     continued: list = dataclasses.field(default_factory=list)
     compiled: dict = dataclasses.field(default_factory=dict)
+    variant: str = "default"  # the training program's XLA option set; its evaluations use it
     compile_seconds: float = 0.0
     train_seconds: float = 0.0
     train_examples: int = 0
@@ -350,7 +350,7 @@ def _run_call(plan: _Plan, state, progress: _Progress, call, mats, ckpt, bar) ->
     progress.train_seconds += time.perf_counter() - t_rows
     if b not in progress.compiled:
         t0 = time.perf_counter()
-        progress.compiled[b] = _compile(plan, b, state, call_arrays, idx, active)
+        progress.compiled[b], progress.variant = _compile(plan, b, state, call_arrays, idx, active)
         progress.compile_seconds += time.perf_counter() - t0
     t0 = time.perf_counter()
     prev_step = int(state.step)
@@ -420,7 +420,7 @@ def _epoch_row(plan: _Plan, state, progress: _Progress, t_epoch: float) -> dict:
     for name, _ in plan.metrics:
         row[f"train_{name}"] = s[name] / w
     if plan.eval is not None:
-        m = _evaluate_plan(plan, state.variables)
+        m = _evaluate_plan(plan, state.variables, progress.variant)
         for key in ["loss", "accuracy"] + [n for n, _ in plan.metrics]:
             row[f"eval_{key}"] = m[key]
     row["seconds"] = time.perf_counter() - t_epoch
@@ -492,7 +492,7 @@ def _finish(plan: _Plan, state, progress: _Progress, ckpt, callbacks) -> FitResu
     result = FitResult(
         variables=final_vars,
         history=progress.history,
-        eval=None if plan.eval is None else _evaluate_plan(plan, final_vars),
+        eval=None if plan.eval is None else _evaluate_plan(plan, final_vars, progress.variant),
         throughput=progress.train_examples / progress.train_seconds
         if progress.train_seconds > 0
         else 0.0,
@@ -515,7 +515,9 @@ def _finish(plan: _Plan, state, progress: _Progress, ckpt, callbacks) -> FitResu
     return result
 
 
-def _evaluate_plan(plan: _Plan, variables: dict) -> dict:
+def _evaluate_plan(plan: _Plan, variables: dict, variant: str) -> dict:
+    """The evaluation of ``fit``, compiled with the training program's XLA option set
+    ``variant``: no second measurement, and the eval shapes' lowerings tuned for that set."""
     return _evaluate(
         plan.model,
         variables,
@@ -525,6 +527,7 @@ def _evaluate_plan(plan: _Plan, variables: dict) -> dict:
         plan.num_classes,
         plan.eval_loss,
         plan.metrics,
+        variant,
     )
 
 
@@ -664,8 +667,9 @@ def _chunked(mat: np.ndarray, c: int):
     return idx.reshape(n, c, b), active.reshape(n, c)
 
 
-def _compile(plan: _Plan, b: int, state, arrays, idx, active):
-    """Bucket ``b``'s compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``.
+def _compile(plan: _Plan, b: int, state, arrays, idx, active) -> tuple[Callable, str]:
+    """Bucket ``b``'s compiled call ``(state, arrays, idx (S, B), active (S,)) -> (state, out)``
+    and the XLA option set (`jaxcnn._cpu.xla_options`) it was compiled with.
 
     Ahead-of-time: the compile time is measured on its own, never inside a training call.
     The whole chunk is one ``lax.scan`` (its step's convolutions canonicalised, so that XLA
@@ -725,7 +729,7 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active):
             "call, outside any loop.",
             stacklevel=4,
         )
-    return lowered.compile()
+    return lowered.compile(), variant
 
 
 def _flat(tree) -> tuple:
@@ -735,14 +739,16 @@ def _flat(tree) -> tuple:
 
 
 @functools.lru_cache(maxsize=64)
-def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics) -> Callable:
+def _eval_program(
+    model, take, mesh, num_classes, with_logits, loss, metrics, variant="default"
+) -> Callable:
     """The jitted evaluation pass, cached per model and options (jit caches the shapes).
 
     Equal models (`Adapted` equality) share one program, so `evaluate` / `predict` calls do not
-    compile again. Compiled, per argument shapes, with the XLA option set its convolutions
-    favour (`jit_tuned`), as the training program is.
+    compile again. Compiled with XLA option set ``variant``; call it inside
+    ``xla_options.compiled_with(variant)`` so that its lowerings are tuned for that set.
     """
-    return jit_tuned(
+    return jax.jit(
         make_eval_pass(
             model,
             take,
@@ -753,19 +759,24 @@ def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics) ->
             metrics=metrics,
         ),
         out_shardings=replicated(mesh),  # every process can read the sums / logits
+        compiler_options=xla_options.options(variant) or None,
     )
 
 
-def _evaluate(model, variables, dataset, batch_size, mesh, num_classes, loss, metrics) -> dict:
-    """Summed metrics over every example of ``dataset``, as means (`summarize`)."""
+def _evaluate(
+    model, variables, dataset, batch_size, mesh, num_classes, loss, metrics, variant="default"
+) -> dict:
+    """Summed metrics over every example of ``dataset``, as means (`summarize`); compiled with
+    XLA option set ``variant`` (`fit` passes its training program's)."""
     b = _eval_batch(batch_size, dataset.size, mesh)
     repl = replicated(mesh)
-    run = _eval_program(model, dataset.take, mesh, num_classes, False, loss, metrics)
+    run = _eval_program(model, dataset.take, mesh, num_classes, False, loss, metrics, variant)
     arrays = device_arrays(dataset, repl)
     idx, valid = eval_index_matrix(dataset.size, b)
     sums = None
     for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
-        part = jax.device_get(run(variables, a, i, v))
+        with xla_options.compiled_with(variant):  # read when the first call traces
+            part = jax.device_get(run(variables, a, i, v))
         sums = part if sums is None else jax.tree.map(np.add, sums, part)
     assert sums is not None  # eval_index_matrix yields at least one call
     return summarize(sums)

@@ -5,8 +5,8 @@ on the CPU and the shapes (`jaxcnn._cpu.xla_options`). The choice is a compiler 
 whole program, so only the code that calls ``jax.jit`` can make it. `fit` makes it for its
 training step; :func:`compile_tuned` makes it for a function of yours (a training step, an
 evaluation pass), ahead of time, like ``jax.jit(fun).lower(*args).compile()``.
-:func:`jit_tuned` is the just-in-time form `fit`'s evaluation passes use: the choice is made on
-the first call with each set of argument shapes.
+:func:`jit_tuned` is the just-in-time form: the choice is made on the first call with each set of
+argument shapes.
 """
 
 from __future__ import annotations

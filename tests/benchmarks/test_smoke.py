@@ -146,3 +146,15 @@ def test_conv_operations_time_the_same_three_operations_under_every_lowering(mon
     assert entry["gflop"] == 2 * 2 * 6 * 5 * 4 * 27 / 1e9
     assert set(entry["ms"]) == set(conv_operations.OPERATIONS)
     assert {"lax", "patches", "rows", "lanes"} <= set(entry["ms"]["forward"])
+    # Under several XLA option sets: each lowering timed under each, its numbers unchanged.
+    from jaxcnn._cpu import xla_options
+
+    if "no_ynn_conv" in xla_options.supported():
+        (entry,) = conv_operations.bench(["tiny"], repeats=1, variants=("default", "no_ynn_conv"))
+        assert {"lax@default", "lax@no_ynn_conv", "rows@no_ynn_conv"} <= set(entry["ms"]["forward"])
+        other = conv_operations.jax_programs(
+            xs, ks, "SAME", "lax", xla_options.options("no_ynn_conv")
+        )
+        np.testing.assert_allclose(other["kernel_grad"](x, k, ct)[0], want_k, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"--xla: variant must be one of .*got 'fast'"):
+        conv_operations.main(["--layers", "tiny", "--xla", "default,fast"])

@@ -11,7 +11,7 @@ from jax import lax
 from jaxcnn import config
 from jaxcnn._cpu import autotune, engine, xla_options
 from jaxcnn.functional import conv2d
-from jaxcnn.train import TrainConfig, compile_tuned, evaluate, fit, jit_tuned, programs
+from jaxcnn.train import TrainConfig, compile_tuned, evaluate, fit, jit_tuned, loop, programs
 from tests.train.helpers import SmallCNN, digit_sets
 
 DIMS = ("NHWC", "HWIO", "NHWC")
@@ -209,15 +209,28 @@ def test_jit_tuned_refuses_what_it_cannot_take():
 
 
 @NEEDS_VARIANT
-def test_evaluate_compiles_with_the_variant_chosen_for_its_pass(monkeypatch):
+def test_fits_evaluations_compile_with_its_training_programs_variant(monkeypatch):
     train, test = digit_sets(n_train=128)
-    result = fit(SmallCNN(), train, None, TrainConfig(epochs=1, batch_size=32))
-    want = evaluate(SmallCNN(), result.variables, test, batch_size=64, num_classes=10)
+    cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=1e-2)
+    programs.clear()
+    want = fit(SmallCNN(), train, test, cfg)
     used = []
     real = xla_options.options
     monkeypatch.setattr(xla_options, "options", lambda name: used.append(name) or real(name))
     monkeypatch.setattr(xla_options, "choose", lambda trace: "no_ynn_conv")
-    got = evaluate(SmallCNN(), result.variables, test, batch_size=48, num_classes=10)
-    assert "no_ynn_conv" in used
-    assert got["accuracy"] == want["accuracy"]
-    np.testing.assert_allclose(got["loss"], want["loss"], rtol=1e-5)
+    programs.clear()
+    loop._eval_program.cache_clear()  # an equal model's evaluation pass would be reused
+    got = fit(SmallCNN(), train, test, cfg)
+    programs.clear()
+    # One jitted training program and one evaluation pass, both with the chosen set.
+    assert used.count("no_ynn_conv") == 2, used
+    for key in ("eval_loss", "eval_accuracy"):
+        np.testing.assert_allclose(
+            [h[key] for h in got.history], [h[key] for h in want.history], rtol=1e-4
+        )
+    # A standalone evaluation measures nothing and keeps XLA's defaults.
+    used.clear()
+    loop._eval_program.cache_clear()
+    alone = evaluate(SmallCNN(), got.variables, test, num_classes=10)
+    assert "no_ynn_conv" not in used
+    assert alone["accuracy"] == got.eval["accuracy"]
