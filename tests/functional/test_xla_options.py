@@ -121,25 +121,6 @@ def test_no_ynn_conv_compiles_the_same_convolution_off_ynnpack():
 
 
 @NEEDS_VARIANT
-def test_fit_compiles_with_the_variant_chosen_for_its_program(monkeypatch):
-    train, _ = digit_sets(n_train=128)
-    cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=1e-2)
-    programs.clear()
-    want = fit(SmallCNN(), train, None, cfg)
-    used = []
-    real = xla_options.options
-    monkeypatch.setattr(xla_options, "options", lambda name: used.append(name) or real(name))
-    monkeypatch.setattr(xla_options, "choose", lambda trace: "no_ynn_conv")
-    programs.clear()
-    got = fit(SmallCNN(), train, None, cfg)
-    programs.clear()
-    assert "no_ynn_conv" in used
-    np.testing.assert_allclose(
-        [h["train_loss"] for h in got.history], [h["train_loss"] for h in want.history], rtol=1e-4
-    )
-
-
-@NEEDS_VARIANT
 def test_compile_tuned_compiles_with_the_variant_its_convolutions_favour(fake_times):
     table, _ = fake_times
     x = np.random.default_rng(0).standard_normal((4, 14, 14, 32)).astype(np.float32)
@@ -209,7 +190,7 @@ def test_jit_tuned_refuses_what_it_cannot_take():
 
 
 @NEEDS_VARIANT
-def test_fits_evaluations_compile_with_its_training_programs_variant(monkeypatch):
+def test_fit_compiles_its_step_and_evaluations_with_the_variant_chosen(monkeypatch):
     train, test = digit_sets(n_train=128)
     cfg = TrainConfig(epochs=2, batch_size=32, learning_rate=1e-2)
     programs.clear()
@@ -224,7 +205,7 @@ def test_fits_evaluations_compile_with_its_training_programs_variant(monkeypatch
     programs.clear()
     # One jitted training program and one evaluation pass, both with the chosen set.
     assert used.count("no_ynn_conv") == 2, used
-    for key in ("eval_loss", "eval_accuracy"):
+    for key in ("train_loss", "eval_loss", "eval_accuracy"):
         np.testing.assert_allclose(
             [h[key] for h in got.history], [h[key] for h in want.history], rtol=1e-4
         )
