@@ -43,6 +43,7 @@ from jaxcnn.train.progress import progress_bar
 from jaxcnn.train.state import TrainState, initial_state
 from jaxcnn.train.step import loop_hurts_convolutions, make_eval_pass, make_train_chunk
 from jaxcnn.train.streaming import call_inputs, device_arrays, eval_calls, gather_rows
+from jaxcnn.train.tuned import jit_for_variant
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -586,7 +587,7 @@ def predict(model: Any, variables: dict, dataset: Dataset, *, batch_size: int = 
     mesh = data_mesh()
     b = _eval_batch(batch_size, dataset.size, mesh)
     idx, valid = eval_index_matrix(dataset.size, b)
-    run = _eval_program(adapted, dataset.take, mesh, None, True, None, ())
+    run = _eval_program(adapted, dataset.take, mesh, None, True, None, (), "default")
     repl = replicated(mesh)
     variables = jax.device_put(variables, repl)
     arrays = device_arrays(dataset, repl)
@@ -739,16 +740,13 @@ def _flat(tree) -> tuple:
 
 
 @functools.lru_cache(maxsize=64)
-def _eval_program(
-    model, take, mesh, num_classes, with_logits, loss, metrics, variant="default"
-) -> Callable:
+def _eval_program(model, take, mesh, num_classes, with_logits, loss, metrics, variant) -> Callable:
     """The jitted evaluation pass, cached per model and options (jit caches the shapes).
 
     Equal models (`Adapted` equality) share one program, so `evaluate` / `predict` calls do not
-    compile again. Compiled with XLA option set ``variant``; call it inside
-    ``xla_options.compiled_with(variant)`` so that its lowerings are tuned for that set.
+    compile again. Compiled with XLA option set ``variant`` (`jit_for_variant`).
     """
-    return jax.jit(
+    return jit_for_variant(
         make_eval_pass(
             model,
             take,
@@ -758,8 +756,8 @@ def _eval_program(
             loss=loss,
             metrics=metrics,
         ),
+        variant,
         out_shardings=replicated(mesh),  # every process can read the sums / logits
-        compiler_options=xla_options.options(variant) or None,
     )
 
 
@@ -775,8 +773,7 @@ def _evaluate(
     idx, valid = eval_index_matrix(dataset.size, b)
     sums = None
     for a, i, v in eval_calls(dataset, arrays, idx, valid, repl):
-        with xla_options.compiled_with(variant):  # read when the first call traces
-            part = jax.device_get(run(variables, a, i, v))
+        part = jax.device_get(run(variables, a, i, v))
         sums = part if sums is None else jax.tree.map(np.add, sums, part)
     assert sums is not None  # eval_index_matrix yields at least one call
     return summarize(sums)

@@ -71,6 +71,24 @@ def _fresh(fun: Callable) -> Callable:
     return functools.wraps(fun)(lambda *a: fun(*a))
 
 
+def jit_for_variant(fun: Callable, variant: str, **jit_kwargs: Any) -> Callable:
+    """``jax.jit(fun, **jit_kwargs)`` compiled with XLA option set ``variant`` and traced inside
+    ``xla_options.compiled_with(variant)``, so that its lowerings are tuned for those options.
+
+    Raises:
+      ValueError: ``variant`` is not a key of ``xla_options.VARIANTS``.
+    """
+    options = xla_options.options(variant) or None
+    jitted = jax.jit(_fresh(fun), compiler_options=options, **jit_kwargs)
+
+    @functools.wraps(fun)
+    def call(*args: Any) -> Any:
+        with xla_options.compiled_with(variant):  # read only when a call traces
+            return jitted(*args)
+
+    return call
+
+
 class _TunedJit:
     """``jax.jit(fun, **jit_kwargs)`` compiled, per argument signature, with the XLA option
     set its convolutions favour (see :func:`jit_tuned`)."""
@@ -80,7 +98,7 @@ class _TunedJit:
     def __init__(self, fun: Callable, jit_kwargs: dict[str, Any]):
         self._fun = fun
         self._jit_kwargs = jit_kwargs
-        self._jitted: dict[str, Callable] = {}  # one per variant, each traced apart
+        self._jitted: dict[str, Callable] = {}  # one per variant (`jit_for_variant`)
         self._variants: collections.OrderedDict[Hashable, str] = collections.OrderedDict()
         self._lock = threading.Lock()
         functools.update_wrapper(self, fun)
@@ -90,11 +108,9 @@ class _TunedJit:
         with self._lock:
             jitted = self._jitted.get(variant)
             if jitted is None:
-                options = xla_options.options(variant) or None
-                jitted = jax.jit(_fresh(self._fun), compiler_options=options, **self._jit_kwargs)
+                jitted = jit_for_variant(self._fun, variant, **self._jit_kwargs)
                 self._jitted[variant] = jitted
-        with xla_options.compiled_with(variant):  # read only when this call traces
-            return jitted(*args)
+        return jitted(*args)
 
     def _variant(self, args: tuple) -> str:
         leaves, treedef = jax.tree.flatten(args)
