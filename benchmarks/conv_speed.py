@@ -26,6 +26,9 @@ XLA option set it was tuned and compiled for: both ``jaxcnn`` steps are compiled
 on this machine (``JAXCNN_AUTOTUNE`` unset: the first run of a shape tunes it, and the choice
 is cached under ``jaxcnn.paths.data_home("autotune")``) or by the fallback rule
 (``JAXCNN_AUTOTUNE=0``).
+Each contender's ``system_ms_per_step`` and ``page_faults_per_step`` (medians over the blocks,
+from ``getrusage``) show what the kernel spends mapping and zeroing memory that is allocated
+afresh each step (``jaxcnn._cpu.heaps``).
 GFLOP/s counts the model's multiply-adds (2 FLOPs each): forward, plus twice forward for the
 backward pass, less the unneeded input gradient of the first layer. The matmul peak is the best
 of ``jnp.dot`` and ``torch.mm`` on 2048x2048 float32.
@@ -45,6 +48,7 @@ import argparse
 import functools
 import os
 import platform
+import resource
 import statistics
 import time
 
@@ -319,14 +323,23 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
             run()
             run()
         per = {name: [] for name in impls}
+        kernel = {name: [] for name in impls}  # (system ms, page faults) per step
         names = list(impls)
         for r in range(repeats):
             for name in rotated(names, r):
                 run = impls[name]
+                before = resource.getrusage(resource.RUSAGE_SELF)
                 t = time.perf_counter()
                 for _ in range(1 if name == "jaxcnn_loop" else steps):
                     run()
                 per[name].append(ROWS[row][0] * steps / (time.perf_counter() - t))
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                kernel[name].append(
+                    (
+                        (after.ru_stime - before.ru_stime) * 1e3 / steps,
+                        (after.ru_minflt - before.ru_minflt) / steps,
+                    )
+                )
                 settle()
         entry = {
             "row": row,
@@ -340,6 +353,9 @@ def bench_rows(rows, repeats, steps) -> list[dict]:
                 "min": min(rates),
                 "max": max(rates),
                 "gflops": statistics.median(rates) * train_flops(row) / 1e9,
+                # The kernel's share: memory mapped and faulted in afresh shows up here.
+                "system_ms_per_step": statistics.median(k[0] for k in kernel[name]),
+                "page_faults_per_step": statistics.median(k[1] for k in kernel[name]),
             }
         results.append(entry)
         print(_row_line(entry), flush=True)

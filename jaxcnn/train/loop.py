@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxcnn._cpu import xla_options
+from jaxcnn._cpu import heaps, xla_options
 from jaxcnn.train import _resume, _validate, programs, provenance
 from jaxcnn.train import results as results_io
 from jaxcnn.train.adapters import Adapted, as_model
@@ -721,7 +721,8 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active) -> tuple[Callable,
         ),
     )
     with xla_options.compiled_with(variant):  # the tuner picks lowerings for these options
-        lowered = jitted.lower(state, arrays, idx, active)
+        traced = jitted.trace(state, arrays, idx, active)
+        lowered = traced.lower()
     if loop_hurts_convolutions(lowered, mesh):
         warnings.warn(
             "fit: a convolution of this model's training step stays in a layout that XLA CPU "
@@ -730,7 +731,8 @@ def _compile(plan: _Plan, b: int, state, arrays, idx, active) -> tuple[Callable,
             "call, outside any loop.",
             stacklevel=4,
         )
-    return lowered.compile(), variant
+    # Temporaries in blocks the C library reuses from call to call (`jaxcnn._cpu.heaps`).
+    return lowered.compile(heaps.compiler_options(traced.jaxpr) or None), variant
 
 
 def _flat(tree) -> tuple:

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxcnn._cpu import xla_options
+from jaxcnn._cpu import heaps, xla_options
 
 
 def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Compiled:
@@ -29,9 +29,10 @@ def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Co
     On the CPU with the lowering tuner on (``jaxcnn.config.autotune``, the default), ``fun``
     is traced once more to time each of its convolutions under each XLA option set (cached on
     disk per machine, as the lowerings are); it is compiled with the set under which they take
-    the least time in all, and its lowerings are the fastest for that set. Elsewhere (another
-    backend, the tuner off, a forced lowering, no convolution) this is exactly the plain
-    ahead-of-time compile.
+    the least time in all, and its lowerings are the fastest for that set. On the CPU with
+    glibc, its temporaries are also packed in blocks the C library reuses from call to call
+    instead of mapping fresh pages each time (`jaxcnn._cpu.heaps`: a fifth of a LeNet step).
+    On another backend this is exactly the plain ahead-of-time compile.
 
     Args:
       fun: the function to compile; pure, as for ``jax.jit``.
@@ -57,11 +58,11 @@ def compile_tuned(fun: Callable, *args: Any, **jit_kwargs: Any) -> jax.stages.Co
         return jax.jit(_fresh(fun), **jit_kwargs).trace(*args)
 
     variant = xla_options.choose(trace)
-    options = {**xla_options.options(variant), **own}
     with xla_options.compiled_with(variant):
-        jitted = jax.jit(_fresh(fun), compiler_options=options or None, **jit_kwargs)
-        lowered = jitted.lower(*args)
-    return lowered.compile()
+        traced = jax.jit(_fresh(fun), **jit_kwargs).trace(*args)
+        lowered = traced.lower()
+    options = {**xla_options.options(variant), **heaps.compiler_options(traced.jaxpr), **own}
+    return lowered.compile(compiler_options=options or None)
 
 
 def _fresh(fun: Callable) -> Callable:
@@ -90,51 +91,51 @@ def jit_for_variant(fun: Callable, variant: str, **jit_kwargs: Any) -> Callable:
 
 
 class _TunedJit:
-    """``jax.jit(fun, **jit_kwargs)`` compiled, per argument signature, with the XLA option
-    set its convolutions favour (see :func:`jit_tuned`)."""
+    """``fun`` compiled per argument signature by :func:`compile_tuned` (see :func:`jit_tuned`)."""
 
-    MAX_SIGNATURES = 64  # variants remembered (the jitted functions cache their own programs)
+    MAX_PROGRAMS = 64  # executables kept, least recently used dropped first
 
     def __init__(self, fun: Callable, jit_kwargs: dict[str, Any]):
         self._fun = fun
         self._jit_kwargs = jit_kwargs
-        self._jitted: dict[str, Callable] = {}  # one per variant (`jit_for_variant`)
-        self._variants: collections.OrderedDict[Hashable, str] = collections.OrderedDict()
+        self._compiled: collections.OrderedDict[Hashable, jax.stages.Compiled] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()
         functools.update_wrapper(self, fun)
 
     def __call__(self, *args: Any) -> Any:
-        variant = self._variant(args)
-        with self._lock:
-            jitted = self._jitted.get(variant)
-            if jitted is None:
-                jitted = jit_for_variant(self._fun, variant, **self._jit_kwargs)
-                self._jitted[variant] = jitted
-        return jitted(*args)
-
-    def _variant(self, args: tuple) -> str:
         leaves, treedef = jax.tree.flatten(args)
-        kinds = tuple((np.shape(a), str(getattr(a, "dtype", type(a)))) for a in leaves)
-        signature = (treedef, kinds)
+        signature = (treedef, tuple(_kind(a) for a in leaves))
         with self._lock:
-            if signature in self._variants:
-                return self._variants[signature]
-        variant = xla_options.choose(lambda: jax.eval_shape(_fresh(self._fun), *args))
-        with self._lock:
-            self._variants[signature] = variant
-            while len(self._variants) > self.MAX_SIGNATURES:
-                self._variants.popitem(last=False)
-        return variant
+            compiled = self._compiled.get(signature)
+            if compiled is not None:
+                self._compiled.move_to_end(signature)
+        if compiled is None:  # two threads may both compile it: the same program
+            compiled = compile_tuned(self._fun, *args, **self._jit_kwargs)
+            with self._lock:
+                self._compiled[signature] = compiled
+                while len(self._compiled) > self.MAX_PROGRAMS:
+                    self._compiled.popitem(last=False)
+        return compiled(*args)
+
+
+def _kind(leaf: Any) -> tuple:
+    """What a compiled program fixes about an argument: shape, dtype and weak type."""
+    dtype = getattr(leaf, "dtype", None)
+    return np.shape(leaf), str(dtype or type(leaf)), bool(getattr(leaf, "weak_type", False))
 
 
 def jit_tuned(fun: Callable, **jit_kwargs: Any) -> Callable:
     """``jax.jit(fun, **jit_kwargs)``, compiled with the XLA CPU options its convolutions favour.
 
     The just-in-time counterpart of :func:`compile_tuned`: on the first call with a new set of
-    argument shapes and dtypes, ``fun`` is traced once more to time its convolutions under each
-    option set (cached on disk per machine), and the call runs the program compiled with the
-    fastest set; later calls with those shapes reuse it. Where nothing can be measured (another
-    backend, the tuner off, a forced lowering) every call is ``jax.jit(fun)``'s.
+    argument shapes and dtypes, ``fun`` is compiled by :func:`compile_tuned` (traced once more
+    to time its convolutions under each option set, cached on disk per machine, and compiled
+    with the fastest set); later calls with those shapes run that program (the 64 most
+    recently used are kept). Where nothing can be measured (another backend, the tuner off, a
+    forced lowering) the program is ``jax.jit(fun)``'s, with :func:`compile_tuned`'s grouping of
+    temporaries on a glibc CPU.
 
     Args:
       fun: the function to jit; pure, every argument an array or a pytree of arrays (no
