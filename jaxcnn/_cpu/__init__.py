@@ -8,5 +8,7 @@ their arguments and call ``jax.lax.platform_dependent``: on GPU and TPU the conv
 (:mod:`.autotune`) or forced with ``jaxcnn.config.lowering``. The choice between CPU and other
 code is made when a function is lowered for a platform, so one traced or exported function runs
 the right code everywhere. Nothing outside this package and ``functional/_backend.py`` knows
-about lowerings.
+about lowerings. Two settings of whole CPU programs live here too, for the code that compiles
+them (`jaxcnn.train`): the XLA option set their convolutions are tuned for (:mod:`.xla_options`)
+and how their temporaries are grouped so that the C library reuses them (:mod:`.heaps`).
 """

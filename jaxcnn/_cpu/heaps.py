@@ -74,7 +74,7 @@ def applies() -> bool:
     try:
         with jax.ensure_compile_time_eval():
             x = jax.device_put(jnp.ones((4,), jnp.float32), jax.devices("cpu")[0])
-            jax.jit(lambda a: a * 2).lower(x).compile(compiler_options={OPTION: CAP_BYTES})
+            jax.jit(lambda a: a * 2).lower(x).compile(compiler_options={OPTION: str(CAP_BYTES)})
     except Exception as err:  # noqa: BLE001 - a flag this jaxlib does not know
         warnings.warn(
             f"jaxcnn: this jaxlib does not accept XLA's {OPTION} ({err}); CPU programs "
@@ -85,16 +85,16 @@ def applies() -> bool:
     return True
 
 
-def compiler_options(jaxpr: jex.ClosedJaxpr | jex.Jaxpr) -> dict[str, int]:
+def compiler_options(jaxpr: jex.ClosedJaxpr | jex.Jaxpr) -> dict[str, str]:
     """The XLA compiler options grouping the temporaries of the program ``jaxpr`` traces.
 
     Args:
       jaxpr: the program as traced (``jax.jit(f).trace(*args).jaxpr``).
 
     Returns:
-      ``{OPTION: max(CAP_BYTES, largest value)}`` when the default backend is the CPU and
-      :func:`applies`, else ``{}``.
+      ``{OPTION: str(max(CAP_BYTES, largest value))}`` (XLA parses the number) when the
+      default backend is the CPU and :func:`applies`, else ``{}``.
     """
     if jax.default_backend() != "cpu" or not applies():
         return {}
-    return {OPTION: max(CAP_BYTES, largest_value_bytes(jaxpr))}
+    return {OPTION: str(max(CAP_BYTES, largest_value_bytes(jaxpr)))}

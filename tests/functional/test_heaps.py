@@ -50,10 +50,10 @@ def test_largest_value_bytes_skips_keys_and_symbolic_shapes():
 @APPLIES
 def test_the_cap_is_glibcs_reusable_size_or_the_largest_value_if_larger():
     small = jax.make_jaxpr(_scanned)(jnp.ones((64, 64), jnp.float32))
-    assert heaps.compiler_options(small) == {heaps.OPTION: heaps.CAP_BYTES}
+    assert heaps.compiler_options(small) == {heaps.OPTION: str(heaps.CAP_BYTES)}
     assert heaps.CAP_BYTES < 32 * 2**20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
     big = jax.make_jaxpr(lambda x: x * 2.0)(jax.ShapeDtypeStruct((12, 2**20), jnp.float32))
-    assert heaps.compiler_options(big) == {heaps.OPTION: 48 * 2**20}
+    assert heaps.compiler_options(big) == {heaps.OPTION: str(48 * 2**20)}
 
 
 def _products(x):
