@@ -10,6 +10,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxcnn import _checks
 
@@ -61,7 +62,6 @@ def random_flip(key: jax.Array, images: jax.Array) -> jax.Array:
     return jnp.where(flip, images[:, :, ::-1, :], images)
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "ratio"))
 def random_erasing(
     key: jax.Array,
     images: jax.Array,
@@ -81,7 +81,9 @@ def random_erasing(
     Args:
       key: a PRNG key.
       images: ``(N, H, W, C)`` NHWC.
-      probability: the chance each image is erased, in ``[0, 1]``.
+      probability: the chance each image is erased, in ``[0, 1]`` (checked when it is a
+        Python or NumPy number; a jax array, e.g. a traced schedule, is the caller's to keep
+        in range).
       scale: ``(low, high)`` erased fraction of the image area, ``0 < low <= high <= 1``.
       ratio: ``(low, high)`` aspect ratio range, ``0 < low <= high``.
 
@@ -89,8 +91,24 @@ def random_erasing(
       ``(N, H, W, C)``, same dtype; all channels of a pixel are erased together.
 
     Raises:
-      TypeError / ValueError: bad rank, or ``scale`` / ``ratio`` not ordered positive pairs.
+      TypeError / ValueError: bad rank, ``probability`` outside ``[0, 1]``, or ``scale`` /
+        ``ratio`` not ordered positive pairs.
     """
+    # Checked here, before jit makes it a tracer.
+    if isinstance(probability, (int, float, np.number)) and not 0 <= probability <= 1:
+        raise ValueError(f"random_erasing: probability must be in [0, 1], got {probability!r}")
+    return _random_erasing(key, images, probability, scale=scale, ratio=ratio)
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "ratio"))
+def _random_erasing(
+    key: jax.Array,
+    images: jax.Array,
+    probability: float | jax.Array,
+    *,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+) -> jax.Array:
     n, h, w, _ = _checks.rank(images, 4, "random_erasing", "images", "(N, H, W, C)")
     for arg, (low, high), top in (("scale", scale, 1.0), ("ratio", ratio, float("inf"))):
         if not 0 < low <= high <= top:

@@ -89,3 +89,6 @@ def test_erasing_bad_input():
         random_erasing(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), scale=(0.5, 0.1))
     with pytest.raises(ValueError, match=r"random_erasing: ratio must be \(low, high\)"):
         random_erasing(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), ratio=(0.0, 2.0))
+    for bad in (1.5, -0.1, np.float32(2.0), float("nan")):
+        with pytest.raises(ValueError, match=r"random_erasing: probability must be in \[0, 1\]"):
+            random_erasing(jax.random.key(0), jnp.zeros((1, 8, 8, 1)), bad)
