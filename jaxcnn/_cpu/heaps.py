@@ -25,7 +25,8 @@ from collections.abc import Iterator
 
 import jax
 import jax.extend.core as jex
-import jax.numpy as jnp
+
+from jaxcnn._cpu import xla_options
 
 #: The option: the most bytes one block of a program's temporaries may hold.
 OPTION = "xla_multiheap_size_constraint_per_heap"
@@ -66,23 +67,19 @@ def largest_value_bytes(jaxpr: jex.ClosedJaxpr | jex.Jaxpr) -> int:
 def applies() -> bool:
     """Whether the cap is used: the C library is glibc and this jaxlib accepts the option.
 
-    The option is tried once per process on a tiny program; a jaxlib that refuses it warns
-    and programs compile with XLA's defaults.
+    The option is tried once per process (`xla_options.refusal`); a jaxlib that refuses it
+    warns and programs compile with XLA's defaults.
     """
     if platform.libc_ver()[0] != "glibc":
         return False
-    try:
-        with jax.ensure_compile_time_eval():
-            x = jax.device_put(jnp.ones((4,), jnp.float32), jax.devices("cpu")[0])
-            jax.jit(lambda a: a * 2).lower(x).compile(compiler_options={OPTION: str(CAP_BYTES)})
-    except Exception as err:  # noqa: BLE001 - a flag this jaxlib does not know
+    err = xla_options.refusal({OPTION: str(CAP_BYTES)})
+    if err is not None:
         warnings.warn(
             f"jaxcnn: this jaxlib does not accept XLA's {OPTION} ({err}); CPU programs "
             "allocate their temporaries as one block",
             stacklevel=2,
         )
-        return False
-    return True
+    return err is None
 
 
 def compiler_options(jaxpr: jex.ClosedJaxpr | jex.Jaxpr) -> dict[str, str]:

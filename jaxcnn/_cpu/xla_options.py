@@ -79,29 +79,38 @@ def options(name: str) -> dict[str, str | bool]:
     return dict(VARIANTS[check_variant(name, "options")])
 
 
-@functools.cache
-def supported() -> tuple[str, ...]:
-    """The variants whose options this jaxlib's CPU compiler accepts (``"default"`` always).
-
-    Each is tried once per process on a tiny convolution; a refused one warns and is left out.
-    """
-    ok = ["default"]
+def refusal(compiler_options: dict[str, str | bool]) -> Exception | None:
+    """What the CPU compiler raises for a tiny convolution compiled with ``compiler_options``
+    (a flag this jaxlib does not know, a value it cannot parse), or None if it accepts them."""
     x, k = jnp.ones((1, 4, 4, 1), jnp.float32), jnp.ones((2, 2, 1, 1), jnp.float32)
 
     def conv(x, k):
         dims = ("NHWC", "HWIO", "NHWC")
         return jax.lax.conv_general_dilated(x, k, (1, 1), "VALID", dimension_numbers=dims)
 
+    try:
+        with jax.ensure_compile_time_eval():
+            args = jax.device_put((x, k), jax.devices("cpu")[0])
+            jax.jit(conv).lower(*args).compile(compiler_options=compiler_options)
+    except Exception as err:  # noqa: BLE001 - whatever the compiler raises is the answer
+        return err
+    return None
+
+
+@functools.cache
+def supported() -> tuple[str, ...]:
+    """The variants whose options this jaxlib's CPU compiler accepts (``"default"`` always).
+
+    Each is tried once per process (:func:`refusal`); a refused one warns and is left out.
+    """
+    ok = ["default"]
     for name, opts in VARIANTS.items():
         if name == "default":
             continue
-        try:
-            with jax.ensure_compile_time_eval():
-                cpu = jax.devices("cpu")[0]
-                args = jax.device_put((x, k), cpu)
-                jax.jit(conv).lower(*args).compile(compiler_options=opts)
+        err = refusal(opts)
+        if err is None:
             ok.append(name)
-        except Exception as err:  # noqa: BLE001 - a flag this jaxlib does not know
+        else:
             warnings.warn(
                 f"jaxcnn: XLA CPU option set {name!r} is not accepted by this jaxlib ({err}); "
                 "convolutions compile with XLA's defaults",
