@@ -94,9 +94,16 @@ def random_erasing(
       TypeError / ValueError: bad rank, ``probability`` outside ``[0, 1]``, or ``scale`` /
         ``ratio`` not ordered positive pairs.
     """
-    # Checked here, before jit makes it a tracer.
+    # Checked here, before jit makes ``probability`` a tracer.
+    _checks.rank(images, 4, "random_erasing", "images", "(N, H, W, C)")
     if isinstance(probability, (int, float, np.number)) and not 0 <= probability <= 1:
         raise ValueError(f"random_erasing: probability must be in [0, 1], got {probability!r}")
+    for arg, (low, high), top in (("scale", scale, 1.0), ("ratio", ratio, float("inf"))):
+        if not 0 < low <= high <= top:
+            raise ValueError(
+                f"random_erasing: {arg} must be (low, high) with 0 < low <= high"
+                f"{' <= 1' if top == 1.0 else ''}, got {(low, high)}"
+            )
     return _random_erasing(key, images, probability, scale=scale, ratio=ratio)
 
 
@@ -109,13 +116,8 @@ def _random_erasing(
     scale: tuple[float, float],
     ratio: tuple[float, float],
 ) -> jax.Array:
-    n, h, w, _ = _checks.rank(images, 4, "random_erasing", "images", "(N, H, W, C)")
-    for arg, (low, high), top in (("scale", scale, 1.0), ("ratio", ratio, float("inf"))):
-        if not 0 < low <= high <= top:
-            raise ValueError(
-                f"random_erasing: {arg} must be (low, high) with 0 < low <= high"
-                f"{' <= 1' if top == 1.0 else ''}, got {(low, high)}"
-            )
+    """`random_erasing` on checked arguments."""
+    n, h, w, _ = images.shape
     keys = jax.random.split(key, 5)
     area = jax.random.uniform(keys[0], (n,), minval=scale[0], maxval=scale[1]) * (h * w)
     log_ratio = jax.random.uniform(
